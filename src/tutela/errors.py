@@ -1,0 +1,51 @@
+"""Tutela's errors, one tree for every package.
+
+    TutelaError                 base of everything Tutela raises on purpose
+    ├── InputError              a user's input is wrong (HTTP 422, CLI exit 3)
+    │   ├── UnknownKeyError     an unknown jurisdiction, data category, data use, scope …
+    │   └── InvalidRequestError a malformed or impossible decision request
+    └── RulebookError           the shipped or a user-supplied rulebook does not validate
+
+Messages are lowercase, user input goes in backticks, and a hint stands apart from the
+message. HTTP status codes and exit codes are mapped at the edges (cli, api), not here.
+"""
+
+from __future__ import annotations
+
+
+class TutelaError(Exception):
+    """Base class. `where` names the field, file or key at fault; `hint` says what to do."""
+
+    def __init__(self, message: str, *, where: str | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.hint = hint
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"error": type(self).__name__, "message": self.message}
+        if self.where:
+            out["where"] = self.where
+        if self.hint:
+            out["hint"] = self.hint
+        return out
+
+    def __str__(self) -> str:
+        text = f"{self.where}: {self.message}" if self.where else self.message
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+class InputError(TutelaError):
+    """A user's input is wrong."""
+
+
+class UnknownKeyError(InputError):
+    """A key that is not in the rulebook or the taxonomy."""
+
+
+class InvalidRequestError(InputError):
+    """A decision request that cannot be evaluated as given."""
+
+
+class RulebookError(TutelaError):
+    """A rulebook file that does not validate."""

@@ -1,0 +1,148 @@
+"""Inputs and outputs of a decision: Subject + Act -> Decision.
+
+Inputs are Pydantic models (validated at the edge, `extra="forbid"`); the evaluators work on
+the plain `Facts` derived from them (see `facts.py`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tutela.rulebook.models import Assurance, Recipient, Safeguard
+
+EffectOut = Literal["allow", "deny", "allow_with_obligations"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Grant(_In):
+    """A consent given by the subject (`self`) or a parent, for one or more scopes."""
+
+    scopes: tuple[str, ...] = Field(min_length=1)
+    by: Literal["self", "parent"]
+    assurance: Assurance = "declared"
+    method: str | None = None
+    notice_version: str | None = None
+    granted_at: dt.date | None = None
+    expires_at: dt.date | None = None
+    revoked_at: dt.date | None = None
+
+    def valid_on(self, day: dt.date) -> bool:
+        if self.granted_at is not None and self.granted_at > day:
+            return False
+        if self.expires_at is not None and day >= self.expires_at:
+            return False
+        return self.revoked_at is None or day < self.revoked_at
+
+
+class Subject(_In):
+    jurisdiction: str
+    birth_date: dt.date | None = None
+    age: int | None = Field(default=None, ge=0, le=130)
+    age_range: tuple[int, int] | None = None
+    age_assurance: Literal["self_declared", "estimated", "verified"] = "self_declared"
+    grants: tuple[Grant, ...] = ()
+    gpc: bool = False
+
+    @model_validator(mode="after")
+    def _age_given(self) -> Subject:
+        given = [x is not None for x in (self.birth_date, self.age, self.age_range)]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of `birth_date`, `age` or `age_range`")
+        if self.age_range is not None:
+            lo, hi = self.age_range
+            if not 0 <= lo <= hi <= 130:
+                raise ValueError("`age_range` must be [low, high] with 0 <= low <= high <= 130")
+        return self
+
+
+class Act(_In):
+    category: str
+    use: str
+    recipient: Recipient = "first_party"
+    destination: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    recipient_certified: bool = False
+    safeguards: tuple[Safeguard, ...] = ()
+    at: dt.date | None = None
+
+
+class DecisionRequest(_In):
+    subject: Subject
+    act: Act
+
+
+class Determining(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: str
+    kind: Literal["permit", "forbid", "obligate", "digital_consent"]
+    title: str
+    source: str
+    instrument: str
+    section: str
+    url: str
+
+
+class Missing(BaseModel):
+    """One thing that would make the act lawful: a consent or a transfer safeguard."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["consent", "safeguard"]
+    scope: str | None = None
+    by: str | None = None
+    assurance: str | None = None
+    separate: bool = False
+    safeguard: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What was decided and why: the part of a Decision that does not depend on the clock."""
+
+    effect: EffectOut
+    obligations: tuple[str, ...]
+    determining: tuple[Determining, ...]
+    missing: tuple[Missing, ...]
+    lawful_possible: bool
+
+    @property
+    def allowed(self) -> bool:
+        return self.effect != "deny"
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    effect: EffectOut
+    obligations: tuple[str, ...] = ()
+    determining: tuple[Determining, ...] = ()
+    missing: tuple[Missing, ...] = ()
+    lawful_possible: bool = True
+    rulebook_version: str
+    evaluated_on: dt.date
+    age: int
+    destination_class: Literal["none", "adequate", "non_adequate"] = "none"
+
+    @property
+    def allowed(self) -> bool:
+        return self.effect != "deny"
+
+    def rule_ids(self) -> tuple[str, ...]:
+        return tuple(d.id for d in self.determining)
+
+    def verdict(self) -> Verdict:
+        return Verdict(self.effect, self.obligations, self.determining, self.missing,
+                       self.lawful_possible)
+
+    @classmethod
+    def of(cls, v: Verdict, version: str, day: dt.date, age: int, dest: str) -> Decision:
+        """Build without re-validating: every part comes from a validated rulebook."""
+        return cls.model_construct(
+            effect=v.effect, obligations=v.obligations, determining=v.determining,
+            missing=v.missing, lawful_possible=v.lawful_possible, rulebook_version=version,
+            evaluated_on=day, age=age, destination_class=dest,
+        )

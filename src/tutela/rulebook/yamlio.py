@@ -1,0 +1,29 @@
+"""YAML reading without YAML 1.1 surprises: `NO` (Norway), `on`, `yes` stay strings."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+
+_Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc,valid-type]  # libyaml's loader when present
+    pass
+
+
+# Keep only true/false as booleans; YAML 1.1 also reads yes/no/on/off as booleans.
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
