@@ -10,17 +10,17 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from importlib.abc import Traversable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-
-from tutela.rulebook.yamlio import load_yaml
 from pydantic import BaseModel, ValidationError
 
 from tutela.errors import RulebookError, UnknownKeyError
 from tutela.rulebook.book import Rulebook
 from tutela.rulebook.models import Jurisdiction, Regime, Rule
+from tutela.rulebook.yamlio import load_yaml
 from tutela.taxonomy import Taxonomy, load_taxonomy
 
 M = TypeVar("M", bound=BaseModel)
@@ -162,7 +162,7 @@ def _validate(
         if sum(1 for name in jur.inherits if regimes[name].transfers) > 1:
             raise RulebookError("more than one inherited regime defines transfers", where=where)
         spans = sorted(jur.digital_consent, key=lambda d: d.effective_from)
-        for a, b in zip(spans, spans[1:], strict=False):
+        for a, b in pairwise(spans):
             if a.effective_to is None or a.effective_to > b.effective_from:
                 raise RulebookError(
                     f"`{a.id}` overlaps `{b.id}`: close it with `effective_to`",

@@ -7,11 +7,10 @@ from typing import Any
 
 import yaml
 
-
 _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_Base):  # type: ignore[misc,valid-type]  # libyaml's loader when present
+class _Loader(_Base):  # type: ignore[misc]  # libyaml's loader when present
     pass
 
 
@@ -26,4 +25,4 @@ _Loader.add_implicit_resolver(
 
 
 def load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=_Loader)

@@ -1,0 +1,36 @@
+# Two commands: `make demo` and `make test`. Each sets itself up on a fresh machine.
+PY    ?= python3
+TOOLS := .tools
+UV    := $(TOOLS)/bin/uv
+VENV  := .venv
+BIN   := $(VENV)/bin
+
+.PHONY: setup demo test lint bench clean
+
+$(UV):
+	$(PY) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "uv==0.13.9"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PY)
+	touch $@
+
+setup: $(VENV)/.synced
+
+demo: setup
+	$(BIN)/tutela demo
+
+lint: setup
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/tutela rules check
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: setup
+	$(BIN)/python bench/decisions.py --quick
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,103 @@
+"""Routes. Errors a user caused become 422 with {error, message, where, hint}; never a 500."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from tutela.engine import Engine
+from tutela.errors import InputError, TutelaError
+from tutela.policy import DecisionRequest
+
+ARROW = "application/vnd.apache.arrow.stream"
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"oneOf": [
+                {"$ref": "#/components/schemas/DecisionRequest"},
+                {"type": "object", "properties": {"requests": {
+                    "type": "array", "items": {"$ref": "#/components/schemas/DecisionRequest"}}},
+                 "required": ["requests"]},
+            ]}},
+            ARROW: {"schema": {"type": "string", "format": "binary"},
+                    "description": "Arrow IPC stream with the columns of tutela.policy.batch"},
+        },
+    }
+}
+
+
+def create_app(engine: Engine | None = None) -> FastAPI:
+    eng = engine or Engine()
+    app = FastAPI(title="Tutela", version=eng.version,
+                  description="Children's privacy decision point with a cited rulebook.")
+
+    @app.exception_handler(TutelaError)
+    async def _tutela_error(request: Request, exc: TutelaError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=422 if isinstance(exc, InputError) else 500)
+
+    @app.get("/v1/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "rulebook_version": eng.version}
+
+    @app.get("/v1/jurisdictions")
+    def jurisdictions() -> list[dict[str, Any]]:
+        book = eng.rulebook
+        return [{"code": c, "name": j.name, "regimes": list(j.inherits), "rules": len(book.rules_for(c))}
+                for c, j in sorted(book.jurisdictions.items())]
+
+    @app.get("/v1/jurisdictions/{code}")
+    def jurisdiction(code: str) -> dict[str, Any]:
+        book = eng.rulebook
+        j = book.jurisdiction(code, where="path.code")
+        return {"code": j.code, "name": j.name, "regimes": list(j.inherits),
+                "digital_consent": [d.model_dump(mode="json") for d in j.digital_consent],
+                "rules": [{"source": s.source, **s.rule.model_dump(mode="json")} for s in book.rules_for(code)]}
+
+    @app.post("/v1/decisions", openapi_extra=_BODY)
+    async def decisions(request: Request) -> Any:
+        body = await request.body()
+        if request.headers.get("content-type", "").startswith(ARROW):
+            return _arrow(eng, body)
+        try:
+            raw = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"body is not valid JSON: {exc}", where="body") from None
+        if isinstance(raw, dict) and "requests" in raw:
+            reqs = raw["requests"]
+            if not isinstance(reqs, list):
+                raise InputError("`requests` must be a list", where="body.requests")
+            return {"decisions": [d.model_dump(mode="json") for d in eng.decide_many(reqs)]}
+        return eng.decide(raw).model_dump(mode="json")
+
+    app.openapi_schema = None
+    _orig = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = _orig()
+            defs = DecisionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            comps = schema.setdefault("components", {}).setdefault("schemas", {})
+            comps.update(defs.pop("$defs", {}))
+            comps["DecisionRequest"] = defs
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _arrow(eng: Engine, body: bytes) -> Response:
+    try:
+        table = pa.ipc.open_stream(body).read_all()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"body is not an Arrow IPC stream: {exc}", where="body") from None
+    out = eng.decide_arrow(table).to_arrow()
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, out.schema) as writer:
+        writer.write_table(out)
+    return Response(sink.getvalue().to_pybytes(), media_type=ARROW)

@@ -1,0 +1,33 @@
+"""The `tutela` command line: a thin layer over `tutela.engine.Engine`.
+
+Exit codes: 0 ok / allowed, 2 denied, 3 bad input, 1 a check found problems.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from tutela.cli import decide, demo, rules_check, rules_diff, rules_list, rules_show, serve
+from tutela.cli._output import fail
+from tutela.errors import TutelaError
+
+app = typer.Typer(help="Tutela: children's privacy compliance engine.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+rules = typer.Typer(help="Browse and check the rulebook.", no_args_is_help=True)
+app.add_typer(rules, name="rules")
+rules.command("list")(rules_list.run)
+rules.command("show")(rules_show.run)
+rules.command("check")(rules_check.run)
+rules.command("diff")(rules_diff.run)
+app.command("decide")(decide.run)
+app.command("serve")(serve.run)
+app.command("demo")(demo.run)
+
+
+def main() -> None:
+    try:
+        app()
+    except TutelaError as exc:
+        fail(exc, json_out="--format" in sys.argv and "json" in sys.argv)

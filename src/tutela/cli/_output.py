@@ -1,0 +1,36 @@
+"""Shared output helpers: JSON or Rich tables, and errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from typing import Any, NoReturn
+
+from rich.console import Console
+
+from tutela.errors import TutelaError
+
+console = Console()
+err_console = Console(stderr=True)
+EXIT_DENY, EXIT_INPUT, EXIT_PROBLEMS = 2, 3, 1
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def fail(exc: TutelaError, json_out: bool = False, code: int = EXIT_INPUT) -> NoReturn:
+    if json_out:
+        print_json(exc.to_dict())
+    else:
+        where = f"[bold]{exc.where}[/]: " if exc.where else ""
+        err_console.print(f"[red]error:[/] {where}{exc.message}", highlight=False, markup=True)
+        if exc.hint:
+            err_console.print(f"[dim]hint: {exc.hint}[/]", highlight=False)
+    raise SystemExit(code)

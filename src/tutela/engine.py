@@ -1,0 +1,61 @@
+"""The Engine: the one core object the CLI, the API and the web pages call.
+
+    engine = Engine()                       # the packaged rulebook
+    decision = engine.decide({"subject": {...}, "act": {...}})
+    result = engine.decide_arrow(table)     # columnar batch, see tutela.policy.batch
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from tutela.policy import CompiledPolicy, Decision, DecisionRequest, Facts, derive, evaluate
+from tutela.policy.batch import BatchResult, decide_table
+from tutela.policy.compiled import today
+from tutela.policy.parse import parse_request
+from tutela.rulebook import Rulebook, load_rulebook
+from tutela.taxonomy import Taxonomy, load_taxonomy
+
+
+class Engine:
+    def __init__(self, rulebook: Rulebook | None = None, rulebook_path: Path | None = None):
+        self.rulebook = rulebook or load_rulebook(rulebook_path)
+        self.taxonomy: Taxonomy = load_taxonomy()
+
+    @cached_property
+    def compiled(self) -> CompiledPolicy:
+        return CompiledPolicy(self.rulebook, self.taxonomy)
+
+    @property
+    def version(self) -> str:
+        return self.rulebook.version
+
+    def facts(self, request: DecisionRequest | dict[str, Any], where: str = "") -> Facts:
+        req = request if isinstance(request, DecisionRequest) else parse_request(request, where)
+        return derive(self.rulebook, self.taxonomy, req, today())
+
+    def decide(self, request: DecisionRequest | dict[str, Any], where: str = "",
+               reference: bool = False) -> Decision:
+        """Decide one request (compiled evaluator; `reference=True` for the specification)."""
+        facts = self.facts(request, where)
+        return evaluate(self.rulebook, facts) if reference else self.compiled.decide(facts)
+
+    def decide_reference(self, request: DecisionRequest | dict[str, Any]) -> Decision:
+        return self.decide(request, reference=True)
+
+    def decide_many(self, requests: Iterable[DecisionRequest | dict[str, Any]],
+                    reference: bool = False) -> list[Decision]:
+        """Validate every request first, then decide: a bad request fails the batch whole."""
+        facts = [self.facts(r, where=f"[{i}]") for i, r in enumerate(requests)]
+        if reference:
+            return [evaluate(self.rulebook, f) for f in facts]
+        return [self.compiled.decide(f) for f in facts]
+
+    def decide_arrow(self, table: pa.Table) -> BatchResult:
+        return decide_table(self.compiled, table)
+

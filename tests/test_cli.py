@@ -1,0 +1,114 @@
+"""The CLI as a user runs it: real subprocesses, exit codes and JSON output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ALLOWED = {"subject": {"jurisdiction": "PT", "age": 13, "grants": [{"scopes": ["personalization"], "by": "self"}]},
+           "act": {"category": "user.behavior.media_consumption", "use": "personalize.content.profiled",
+                   "at": "2026-12-01"}}
+DENIED = {"subject": {"jurisdiction": "IT", "age": 13, "grants": [{"scopes": ["personalization"], "by": "self"}]},
+          "act": {"category": "user.behavior.media_consumption", "use": "personalize.content.profiled",
+                  "at": "2026-12-01"}}
+
+
+def tutela(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tutela", *args], input=stdin, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_rules_list_json_has_every_jurisdiction() -> None:
+    out = tutela("rules", "list", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert len(rows) >= 45
+    nl = next(r for r in rows if r["code"] == "NL")
+    assert nl["regimes"] == ["EU-GDPR", "EU-EPRIVACY", "EU-DSA"]
+    assert nl["rules"] == 12 and set(nl) >= {"code", "regimes", "rules"}
+
+
+def test_rules_show_and_check() -> None:
+    out = tutela("rules", "show", "NL", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["digital_consent"][0]["age"] == 16
+    assert all(r["citation"]["url"].startswith("https://") for r in data["rules"])
+    check = tutela("rules", "check", "--format", "json")
+    assert check.returncode == 0 and json.loads(check.stdout)["jurisdictions"] >= 45
+    bad = tutela("rules", "show", "ZZ")
+    assert bad.returncode == 3 and "unknown jurisdiction `ZZ`" in bad.stderr
+
+
+def test_rules_check_fails_on_a_broken_rulebook(tmp_path: Path) -> None:
+    import shutil
+    from importlib import resources
+
+    src = resources.files("tutela.data.rulebook")
+    dst = tmp_path / "book"
+    shutil.copytree(str(src), dst)
+    nl = dst / "jurisdictions" / "NL.yaml"
+    nl.write_text(nl.read_text().replace("    age: 16", "    age: sixteen"))
+    out = tutela("rules", "check", "--path", str(dst))
+    assert out.returncode == 1
+    assert "jurisdictions/NL.yaml" in out.stderr and "NL-GDPR.art8" in out.stderr and "age" in out.stderr
+
+
+def test_rules_diff_reports_what_changed() -> None:
+    out = tutela("rules", "diff", "--from", "2025-01-01", "--to", "2026-06-01", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    ids = {(c["id"], c["change"]) for c in json.loads(out.stdout)}
+    assert ("US-COPPA.312-5-a-2", "starts") in ids
+    assert ("US-CA-CCPA.1798-120-c.under13", "starts") not in ids  # in force since 2023
+    assert ("EU-GDPR.adequacy.BR", "starts") in ids
+    assert ("BR-ECADIGITAL.profiling-ads", "starts") in ids
+    bad = tutela("rules", "diff", "--from", "2025-13-01", "--to", "2026-01-01")
+    assert bad.returncode == 3 and "--from" in bad.stderr
+
+
+@pytest.mark.parametrize(("request_", "code", "effect"), [(ALLOWED, 0, "allow"), (DENIED, 2, "deny")])
+def test_decide_exit_codes(request_: dict, code: int, effect: str) -> None:
+    out = tutela("decide", stdin=json.dumps(request_))
+    assert out.returncode == code, out.stderr
+    assert json.loads(out.stdout)["effect"] == effect
+
+
+def test_decide_from_file_and_lists(tmp_path: Path) -> None:
+    f = tmp_path / "reqs.json"
+    f.write_text(json.dumps([ALLOWED, DENIED]))
+    out = tutela("decide", str(f))
+    assert out.returncode == 2
+    assert [d["effect"] for d in json.loads(out.stdout)] == ["allow", "deny"]
+    ref = tutela("decide", "--reference", str(f))
+    assert json.loads(ref.stdout) == json.loads(out.stdout)
+
+
+@pytest.mark.parametrize(("stdin", "where"), [
+    ("{not json", "stdin"),
+    (json.dumps({"subject": {"jurisdiction": "XX", "age": 9}, "act": ALLOWED["act"]}), "subject.jurisdiction"),
+    (json.dumps({"subject": {"jurisdiction": "NL", "age": 9}, "act": {**ALLOWED["act"], "use": "nope"}}),
+     "act.use"),
+    (json.dumps({"subject": {"jurisdiction": "NL", "birth_date": "2030-01-01"}, "act": ALLOWED["act"]}),
+     "subject.birth_date"),
+    (json.dumps({"subject": {"jurisdiction": "NL", "age": 400}, "act": ALLOWED["act"]}), "subject.age"),
+])
+def test_decide_bad_input_exit_3_and_names_field(stdin: str, where: str) -> None:
+    out = tutela("decide", stdin=stdin)
+    assert out.returncode == 3
+    assert where in out.stderr and "Traceback" not in out.stderr
+    js = tutela("decide", "--format", "json", stdin=stdin)
+    assert js.returncode == 3 and json.loads(js.stdout)["where"].startswith(where)
+
+
+def test_demo_prints_cited_decisions_without_serving() -> None:
+    out = tutela("demo", "--no-serve", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    cases = json.loads(out.stdout)
+    first = cases[0]["decision"]
+    assert first["effect"] == "deny"
+    assert "EU-EPRIVACY.art5-3.location" in [d["id"] for d in first["determining"]]
+    assert all(d["url"].startswith("http") for c in cases for d in c["decision"]["determining"])
