@@ -14,6 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from tutela.errors import InputError
 from tutela.policy import CompiledPolicy, Decision, DecisionRequest, Facts, derive, evaluate
 from tutela.policy.batch import BatchResult, decide_table
 from tutela.policy.compiled import today
@@ -37,7 +38,12 @@ class Engine:
 
     def facts(self, request: DecisionRequest | dict[str, Any], where: str = "") -> Facts:
         req = request if isinstance(request, DecisionRequest) else parse_request(request, where)
-        return derive(self.rulebook, self.taxonomy, req, today())
+        try:
+            return derive(self.rulebook, self.taxonomy, req, today())
+        except InputError as exc:
+            if where:  # name the request within a batch, e.g. `[2].act.category`
+                exc.where = f"{where}.{exc.where}" if exc.where else where
+            raise
 
     def decide(self, request: DecisionRequest | dict[str, Any], where: str = "",
                reference: bool = False) -> Decision:

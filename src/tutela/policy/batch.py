@@ -30,6 +30,7 @@ from tutela.policy.tables import RECIPIENTS
 from tutela.rulebook.models import ASSURANCE_ORDER
 
 IntArray = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
 EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 
 
@@ -37,9 +38,9 @@ EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 class BatchResult:
     policy: CompiledPolicy
     effect: npt.NDArray[np.int8]  # index into EFFECTS
-    cells: IntArray
-    gsets: IntArray
-    masks: list[int]
+    classes: npt.NDArray[np.int32]  # compiled class per row
+    gsets: npt.NDArray[np.int32]  # index into masks
+    masks: tuple[int, ...]
 
     def __len__(self) -> int:
         return len(self.effect)
@@ -48,18 +49,16 @@ class BatchResult:
         return [EFFECTS[i] for i in self.effect.tolist()]
 
     def verdict(self, row: int) -> Verdict:
-        return self.policy.verdict_of(int(self.cells[row]), self.masks[int(self.gsets[row])])
+        return self.policy.verdict_of_class(int(self.classes[row]), self.masks[int(self.gsets[row])])
 
     def to_arrow(self) -> pa.Table:
         """effect, determining rule ids and missing requirements per row (dictionary-encoded)."""
-        cls = self.policy.t.cell_cls[self.cells].astype(np.int64)
-        key = cls * len(self.masks) + self.gsets
+        key = self.classes.astype(np.int64) * len(self.masks) + self.gsets
         uniq, inverse = np.unique(key, return_inverse=True)
         rules, missing = [], []
         for k in uniq.tolist():
             c, gi = divmod(k, len(self.masks))
-            v = self.policy._verdicts.get((c, self.masks[gi])) or self.policy._explain(
-                self.policy.t.classes[c], self.masks[gi])
+            v = self.policy.verdict_of_class(c, self.masks[gi])
             rules.append(",".join(d.id for d in v.determining))
             missing.append(",".join(_missing_label(m) for m in v.missing))
         idx = pa.array(inverse.ravel().astype(np.int32))
@@ -88,12 +87,12 @@ def _column(table: pa.Table, name: str, required: bool = True) -> pa.Array | Non
     return col
 
 
-def _codes(col: pa.Array, mapping: dict[str, int], name: str, null_code: int | None = None) -> IntArray:
+def _codes(col: pa.Array, mapping: dict[str, int], name: str, null_code: int | None = None) -> I32:
     """Integer code per row through `mapping`; unknown values are an error naming the row."""
     if not pa.types.is_dictionary(col.type):
         col = pc.dictionary_encode(col)
     values = col.dictionary.to_pylist()
-    lut = np.empty(len(values) + 1, dtype=np.int64)
+    lut = np.empty(len(values) + 1, dtype=np.int32)
     for i, v in enumerate(values):
         if v not in mapping:
             row = pc.index(pc.equal(col.indices, i), True).as_py()
@@ -101,14 +100,14 @@ def _codes(col: pa.Array, mapping: dict[str, int], name: str, null_code: int | N
         lut[i] = mapping[v]
     indices = col.indices.fill_null(len(values)) if col.null_count else col.indices
     lut[len(values)] = -1 if null_code is None else null_code
-    return lut[np.asarray(indices, dtype=np.int64)]
+    return lut[np.asarray(indices)]
 
 
-def _bools(table: pa.Table, name: str) -> IntArray:
+def _bools(table: pa.Table, name: str) -> I32:
     col = _column(table, name, required=False)
     if col is None:
-        return np.zeros(table.num_rows, dtype=np.int64)
-    return np.asarray(col.fill_null(False), dtype=np.int64)
+        return np.zeros(table.num_rows, dtype=np.int32)
+    return np.asarray(col.fill_null(False), dtype=np.int32)
 
 
 def parse_grants(text: str, scopes: Any, row: int) -> frozenset[GrantFact]:
@@ -125,6 +124,26 @@ def parse_grants(text: str, scopes: Any, row: int) -> frozenset[GrantFact]:
     return frozenset(out)
 
 
+def _grant_sets(policy: CompiledPolicy, table: pa.Table) -> tuple[I32, list[frozenset[GrantFact]]]:
+    n = table.num_rows
+    col = _column(table, "grants", required=False)
+    if col is None:
+        return np.zeros(n, dtype=np.int32), [frozenset()]
+    if not pa.types.is_dictionary(col.type):
+        col = pc.dictionary_encode(col)
+    values = col.dictionary.to_pylist()
+    facts = []
+    for i, v in enumerate(values):
+        try:
+            facts.append(parse_grants(v or "", policy.book.scopes, -1))
+        except InvalidRequestError as exc:  # find the row only when there is an error to report
+            row = pc.index(pc.equal(col.indices, i), True).as_py()
+            raise InvalidRequestError(exc.message, where=f"batch[{row}].grants", hint=exc.hint) from None
+    facts.append(frozenset())  # null = no grants
+    indices = col.indices.fill_null(len(values)) if col.null_count else col.indices
+    return np.asarray(indices).astype(np.int32), facts
+
+
 def decide_table(policy: CompiledPolicy, table: pa.Table) -> BatchResult:
     t = policy.t
     n = table.num_rows
@@ -132,36 +151,26 @@ def decide_table(policy: CompiledPolicy, table: pa.Table) -> BatchResult:
     at = _column(table, "at")
     if not pa.types.is_date32(at.type):
         raise InvalidRequestError("column `at` must be date32", where="batch.at")
-    day = np.asarray(at.cast(pa.int32()), dtype=np.int64) + EPOCH_ORDINAL
-    age = _ages(table, day)
+    days = np.asarray(at.cast(pa.int32())).astype(np.int32)
+    lo = int(days.min()) if n else 0
+    hi = int(days.max()) if n else 0
+    ep_lut = np.searchsorted(t.bound_days, np.arange(lo, hi + 1) + EPOCH_ORDINAL, side="right").astype(np.int32)
+    age = _ages(table, days.astype(np.int64) + EPOCH_ORDINAL).astype(np.int32)
     cat = _codes(_column(table, "category"), t.cat_class, "category")
     use = _codes(_column(table, "use"), t.use_class, "use")
     rec_col = _column(table, "recipient", required=False)
-    rec = np.zeros(n, dtype=np.int64) if rec_col is None else _codes(
+    rec = np.zeros(n, dtype=np.int32) if rec_col is None else _codes(
         rec_col, {r: i for i, r in enumerate(RECIPIENTS)}, "recipient", null_code=0)
     dest_col = _column(table, "destination", required=False)
-    country = np.full(n, -1, dtype=np.int64) if dest_col is None else _codes(
+    country = np.full(n, -1, dtype=np.int32) if dest_col is None else _codes(
         dest_col, _CountryMap(t.country_idx), "destination")
-    dest = policy.dest_codes(j, country, day, _bools(table, "recipient_certified"))
-    cells = policy.cells(j, age, day, cat, use, rec, dest)
-
-    grants_col = _column(table, "grants", required=False)
-    if grants_col is None:
-        grants_col = pa.array([""] * n).dictionary_encode()
-    elif not pa.types.is_dictionary(grants_col.type):
-        grants_col = pc.dictionary_encode(grants_col.fill_null(""))
-    values = grants_col.dictionary.to_pylist()
-    gidx = np.asarray(grants_col.indices.fill_null(len(values)), dtype=np.int64)
-    values.append("")
-    facts = []
-    for i, v in enumerate(values):
-        row = 0 if i == len(values) - 1 else pc.index(pc.equal(grants_col.indices, i), True).as_py()
-        facts.append(parse_grants(v or "", policy.book.scopes, row))
-    sg = _bools(table, "scc") * 2 + _bools(table, "tia")
-    safeguard_sets = [frozenset(), frozenset({"tia"}), frozenset({"scc"}), frozenset({"scc", "tia"})]
-    masks = [policy.grant_mask(g, s) for g in facts for s in safeguard_sets]
-    gsets = gidx * 4 + sg
-    return BatchResult(policy, policy.effects(cells, gsets, masks), cells, gsets, masks)
+    gidx, facts = _grant_sets(policy, table)
+    gsets = gidx * 4 + _bools(table, "scc") * 2 + _bools(table, "tia")
+    safeguard_sets = (frozenset(), frozenset({"tia"}), frozenset({"scc"}), frozenset({"scc", "tia"}))
+    masks = tuple(policy.grant_mask(g, s) for g in facts for s in safeguard_sets)
+    effect, classes = policy.run_kernel(
+        j, age, days - lo, cat, use, rec, country, _bools(table, "recipient_certified"), gsets, ep_lut, masks)
+    return BatchResult(policy, effect, classes, gsets, masks)
 
 
 class _CountryMap(dict[str, int]):

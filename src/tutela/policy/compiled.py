@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from tutela.policy import explain
 from tutela.policy.facts import Facts, GrantFact, Token, satisfied
+from tutela.policy.kernel import effects_kernel
 from tutela.policy.model import Decision, Determining, Verdict
 from tutela.policy.tables import DESTS, MAX_AGE, RECIPIENTS, ClassInfo, Tables
 from tutela.rulebook import Rulebook
@@ -26,6 +27,8 @@ EFFECTS = ("deny", "allow", "allow_with_obligations")
 _REC = {r: i for i, r in enumerate(RECIPIENTS)}
 _DEST = {d: i for i, d in enumerate(DESTS)}
 IntArray = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
+I8 = npt.NDArray[np.int8]
 
 
 class CompiledPolicy:
@@ -42,6 +45,14 @@ class CompiledPolicy:
         self._verdicts: dict[tuple[int, int], Verdict] = {}
         self._columns: dict[int, npt.NDArray[np.int8]] = {}
         self._vectors = _ClassVectors(t.classes)
+        self._tables: dict[tuple[int, ...], npt.NDArray[np.int8]] = {}
+        cell_type = np.int16 if len(t.classes) < 2**15 else np.int32
+        self._k_cells = t.cell_cls.astype(cell_type)
+        self._k_age = t.age_bucket.astype(np.int32)
+        self._k_epoch_map = t.epoch_map.astype(np.int32)
+        self._k_regime = t.jur_regime.astype(np.int32)
+        self._k_dest = t.dest.astype(np.int8)
+        self._k_strides = np.array(self._strides, dtype=np.int32)
 
     # -- one request -----------------------------------------------------------------------
     def cell(self, f: Facts) -> int:
@@ -116,30 +127,27 @@ class CompiledPolicy:
             col = self._columns[g] = self._vectors.effects(g)
         return col
 
-    def cells(self, j: IntArray, age: IntArray, day: IntArray, cat: IntArray, use: IntArray,
-              rec: IntArray, dest: IntArray) -> IntArray:
-        """Cell index per row from integer codes (`day` as proleptic ordinal)."""
-        t, (B, C, U, R, D, E) = self.t, self._strides
-        b = t.age_bucket[np.minimum(age, MAX_AGE)]
-        le = t.epoch_map[j, np.searchsorted(t.bound_days, day, side="right")]
-        return (((((j * B + b) * C + cat) * U + use) * R + rec) * D + dest) * E + le
+    def effect_table(self, masks: tuple[int, ...]) -> npt.NDArray[np.int8]:
+        """(class x grant set) effect codes, flattened row-major; the last few are cached."""
+        tab = self._tables.get(masks)
+        if tab is None:
+            tab = np.ascontiguousarray(np.stack([self.effect_column(m) for m in masks], axis=1)).ravel()
+            if len(self._tables) >= 8:
+                self._tables.pop(next(iter(self._tables)))
+            self._tables[masks] = tab
+        return tab
 
-    def dest_codes(self, j: IntArray, country: IntArray, day: IntArray, certified: IntArray) -> IntArray:
-        """Destination class per row; `country` indexes `tables.country_idx` (0 = other, -1 = none)."""
-        t = self.t
-        reg = t.jur_regime[j]
-        epoch = np.searchsorted(t.bound_days, day, side="right")
-        code = t.dest[np.maximum(reg, 0), np.maximum(country, 0), epoch, certified]
-        return np.where((reg < 0) | (country < 0), 0, code)
+    def run_kernel(self, j: I32, age: I32, day: I32, cat: I32, use: I32, rec: I32, country: I32,
+                   cert: I32, gsets: I32, ep_lut: I32, masks: tuple[int, ...]) -> tuple[I8, I32]:
+        """Effect code and class per row; `day` indexes `ep_lut` (day -> global epoch)."""
+        n = len(j)
+        out, classes = np.empty(n, dtype=np.int8), np.empty(n, dtype=np.int32)
+        effects_kernel(j, age, day, cat, use, rec, country, cert, gsets, self._k_age, ep_lut,
+                       self._k_epoch_map, self._k_regime, self._k_dest, self._k_cells,
+                       self.effect_table(masks), len(masks), self._k_strides, MAX_AGE, out, classes)
+        return out, classes
 
-    def effects(self, cells: IntArray, gsets: IntArray, masks: list[int]) -> npt.NDArray[np.int8]:
-        """Effect code per row; `gsets` indexes `masks` (one grant mask per distinct grant set)."""
-        table = np.stack([self.effect_column(m) for m in masks], axis=1)  # (classes, gsets)
-        cls = self.t.cell_cls[cells]
-        return table.ravel()[cls.astype(np.int64) * len(masks) + gsets]
-
-    def verdict_of(self, cell: int, mask: int) -> Verdict:
-        cls = self._cells[cell]
+    def verdict_of_class(self, cls: int, mask: int) -> Verdict:
         v = self._verdicts.get((cls, mask))
         if v is None:
             v = self._verdicts[(cls, mask)] = self._explain(self.t.classes[cls], mask)

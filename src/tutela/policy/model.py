@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tutela.rulebook.models import Assurance, Recipient, Safeguard
 
@@ -55,11 +55,14 @@ class Subject(_In):
         given = [x is not None for x in (self.birth_date, self.age, self.age_range)]
         if sum(given) != 1:
             raise ValueError("give exactly one of `birth_date`, `age` or `age_range`")
-        if self.age_range is not None:
-            lo, hi = self.age_range
-            if not 0 <= lo <= hi <= 130:
-                raise ValueError("`age_range` must be [low, high] with 0 <= low <= high <= 130")
         return self
+
+    @field_validator("age_range")
+    @classmethod
+    def _range(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not 0 <= value[0] <= value[1] <= 130:
+            raise ValueError("`age_range` must be [low, high] with 0 <= low <= high <= 130")
+        return value
 
 
 class Act(_In):

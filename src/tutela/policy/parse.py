@@ -26,7 +26,7 @@ def parse_request(raw: Any, where: str = "") -> DecisionRequest:
         return DecisionRequest.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        msg = err["msg"].lower()
+        msg = err["msg"][:1].lower() + err["msg"][1:]  # keep patterns and values as given
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
         elif msg.startswith("value error, "):

@@ -51,7 +51,7 @@ def _parse(model: type[M], text: str, where: str) -> M:
         return model.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        msg = err["msg"].lower()
+        msg = err["msg"][:1].lower() + err["msg"][1:]  # keep patterns and values as given
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
         raise RulebookError(msg, where=f"{where}: {_locate(raw, err['loc'])}") from exc
