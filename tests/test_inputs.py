@@ -187,7 +187,7 @@ ARROW_BAD: dict[str, tuple[pa.Table, type[InputError], str]] = {
     "age-200": (table(age=[13, 200, 30]), InvalidRequestError, "batch[1].age"),
     "birth-after-act": (table(age=None, birth_date=pa.array(
         [dt.date(2010, 1, 1), dt.date(2010, 1, 1), dt.date(2027, 1, 1)], pa.date32())),
-        InvalidRequestError, "batch[2].age"),
+        InvalidRequestError, "batch[2].birth_date"),
 }
 
 

@@ -15,6 +15,7 @@ Input columns (strings may be plain or dictionary-encoded):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tutela.errors import InvalidRequestError, UnknownKeyError
-from tutela.policy.compiled import EFFECTS, CompiledPolicy
+from tutela.policy.compiled import EFFECTS, CompiledPolicy, KernelInput, KernelOutput
 from tutela.policy.facts import GrantFact
 from tutela.policy.model import Verdict
 from tutela.policy.tables import RECIPIENTS
@@ -38,9 +39,8 @@ EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 class BatchResult:
     policy: CompiledPolicy
     effect: npt.NDArray[np.int8]  # index into EFFECTS
-    classes: npt.NDArray[np.int32]  # compiled class per row
-    gsets: npt.NDArray[np.int32]  # index into masks
-    masks: tuple[int, ...]
+    inputs: KernelInput
+    masks: tuple[int, ...]  # grant mask per grant set
 
     def __len__(self) -> int:
         return len(self.effect)
@@ -48,18 +48,26 @@ class BatchResult:
     def effects(self) -> list[str]:
         return [EFFECTS[i] for i in self.effect.tolist()]
 
+    @cached_property
+    def detail(self) -> KernelOutput:
+        """Per row: jurisdiction, applicable rules, holder mode, grant set (a second pass)."""
+        return self.policy.run_kernel(self.inputs, self.masks, detail=True)
+
     def verdict(self, row: int) -> Verdict:
-        return self.policy.verdict_of_class(int(self.classes[row]), self.masks[int(self.gsets[row])])
+        d = self.detail
+        cls = self.policy.t.class_id(int(d.jurisdiction[row]), int(d.rules[row]), int(d.hold[row]))
+        return self.policy.verdict_of_class(cls, self.masks[int(d.gset[row])])
 
     def to_arrow(self) -> pa.Table:
         """effect, determining rule ids and missing requirements per row (dictionary-encoded)."""
-        key = self.classes.astype(np.int64) * len(self.masks) + self.gsets
-        uniq, inverse = np.unique(key, return_inverse=True)
+        d = self.detail
+        keys = np.stack([d.jurisdiction.astype(np.uint64), d.rules.astype(np.uint64),
+                         d.hold.astype(np.uint64), d.gset.astype(np.uint64)], axis=1)
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
         rules, missing = [], []
-        for k in uniq.tolist():
-            c, gi = divmod(k, len(self.masks))
-            v = self.policy.verdict_of_class(c, self.masks[gi])
-            rules.append(",".join(d.id for d in v.determining))
+        for row in first.tolist():
+            v = self.verdict(row)
+            rules.append(",".join(r.id for r in v.determining))
             missing.append(",".join(_missing_label(m) for m in v.missing))
         idx = pa.array(inverse.ravel().astype(np.int32))
         return pa.table({
@@ -67,6 +75,81 @@ class BatchResult:
             "determining": pa.DictionaryArray.from_arrays(idx, pa.array(rules)),
             "missing": pa.DictionaryArray.from_arrays(idx, pa.array(missing)),
         })
+
+
+def _encoded(table: pa.Table, name: str, mapping: Any, label: str,
+             required: bool = True, null_code: int = -1) -> tuple[npt.NDArray[Any], I32]:
+    """Dictionary indices per row and a lookup table index -> code (last slot: null)."""
+    col = _column(table, name, required=required)
+    if col is None:
+        return np.zeros(table.num_rows, dtype=np.int32), np.array([null_code], dtype=np.int32)
+    if not pa.types.is_dictionary(col.type):
+        col = pc.dictionary_encode(col)
+    values = col.dictionary.to_pylist()
+    lut = np.empty(len(values) + 1, dtype=np.int32)
+    for i, v in enumerate(values):
+        if v not in mapping:
+            row = pc.index(pc.equal(col.indices, i), True).as_py()
+            raise UnknownKeyError(f"unknown {label} `{v}`", where=f"batch[{row}].{name}")
+        lut[i] = mapping[v]
+    lut[len(values)] = null_code
+    indices = col.indices.fill_null(len(values)) if col.null_count else col.indices
+    return np.asarray(indices), lut
+
+
+def _grant_lut(policy: CompiledPolicy, table: pa.Table) -> tuple[npt.NDArray[Any], I32, tuple[int, ...]]:
+    """Dictionary indices of `grants`, index -> grant set, and each grant set's token masks."""
+    col = _column(table, "grants", required=False)
+    sets: tuple[frozenset[str], ...] = (frozenset(), frozenset({"tia"}), frozenset({"scc"}),
+                                        frozenset({"scc", "tia"}))
+    if col is None:
+        return (np.zeros(table.num_rows, dtype=np.int32), np.zeros(1, dtype=np.int32),
+                tuple(policy.grant_mask(frozenset(), s) for s in sets))
+    if not pa.types.is_dictionary(col.type):
+        col = pc.dictionary_encode(col)
+    values = col.dictionary.to_pylist()
+    facts: list[frozenset[GrantFact]] = []
+    for i, v in enumerate(values):
+        try:
+            facts.append(parse_grants(v or "", policy.book.scopes, -1))
+        except InvalidRequestError as exc:  # find the row only when there is an error to report
+            row = pc.index(pc.equal(col.indices, i), True).as_py()
+            raise InvalidRequestError(exc.message, where=f"batch[{row}].grants", hint=exc.hint) from None
+    facts.append(frozenset())  # null = no grants
+    indices = col.indices.fill_null(len(values)) if col.null_count else col.indices
+    masks = tuple(policy.grant_mask(f, s) for f in facts for s in sets)
+    return np.asarray(indices), np.arange(len(facts), dtype=np.int32), masks
+
+
+def _bools(table: pa.Table, name: str) -> npt.NDArray[np.bool_]:
+    col = _column(table, name, required=False)
+    if col is None:
+        return np.zeros(table.num_rows, dtype=np.bool_)
+    return np.asarray(col.fill_null(False) if col.null_count else col, dtype=np.bool_)
+
+
+def decide_table(policy: CompiledPolicy, table: pa.Table) -> BatchResult:
+    t = policy.t
+    at = _column(table, "at")
+    assert at is not None
+    if not pa.types.is_date32(at.type):
+        raise InvalidRequestError("column `at` must be date32", where="batch.at")
+    days = np.asarray(at.cast(pa.int32()))
+    lo = int(days.min()) if len(days) else 0
+    hi = int(days.max()) if len(days) else 0
+    ep_lut = np.searchsorted(t.bound_days, np.arange(lo, hi + 1) + EPOCH_ORDINAL, side="right").astype(np.int32)
+    age = _ages(table, days)
+    jraw, j_lut = _encoded(table, "jurisdiction", t.jidx, "jurisdiction")
+    craw, c_lut = _encoded(table, "category", t.cat_class, "category")
+    uraw, u_lut = _encoded(table, "use", t.use_class, "use")
+    rraw, r_lut = _encoded(table, "recipient", {r: i for i, r in enumerate(RECIPIENTS)}, "recipient",
+                           required=False, null_code=0)
+    draw, d_lut = _encoded(table, "destination", _CountryMap(t.country_idx), "destination", required=False)
+    graw, g_lut, masks = _grant_lut(policy, table)
+    inputs = KernelInput(jraw, j_lut, age, days, lo, ep_lut, craw, c_lut, uraw, u_lut, rraw, r_lut,
+                         draw, d_lut, _bools(table, "recipient_certified"), graw, g_lut,
+                         _bools(table, "scc"), _bools(table, "tia"))
+    return BatchResult(policy, policy.run_kernel(inputs, masks, detail=False).effect, inputs, masks)
 
 
 def _missing_label(m: Any) -> str:
@@ -87,29 +170,6 @@ def _column(table: pa.Table, name: str, required: bool = True) -> pa.Array | Non
     return col
 
 
-def _codes(col: pa.Array, mapping: dict[str, int], name: str, null_code: int | None = None) -> I32:
-    """Integer code per row through `mapping`; unknown values are an error naming the row."""
-    if not pa.types.is_dictionary(col.type):
-        col = pc.dictionary_encode(col)
-    values = col.dictionary.to_pylist()
-    lut = np.empty(len(values) + 1, dtype=np.int32)
-    for i, v in enumerate(values):
-        if v not in mapping:
-            row = pc.index(pc.equal(col.indices, i), True).as_py()
-            raise UnknownKeyError(f"unknown {name} `{v}`", where=f"batch[{row}].{name}")
-        lut[i] = mapping[v]
-    indices = col.indices.fill_null(len(values)) if col.null_count else col.indices
-    lut[len(values)] = -1 if null_code is None else null_code
-    return lut[np.asarray(indices)]
-
-
-def _bools(table: pa.Table, name: str) -> I32:
-    col = _column(table, name, required=False)
-    if col is None:
-        return np.zeros(table.num_rows, dtype=np.int32)
-    return np.asarray(col.fill_null(False), dtype=np.int32)
-
-
 def parse_grants(text: str, scopes: Any, row: int) -> frozenset[GrantFact]:
     out = set()
     for tok in filter(None, text.split("|")):
@@ -122,55 +182,6 @@ def parse_grants(text: str, scopes: Any, row: int) -> frozenset[GrantFact]:
             )
         out.add(GrantFact(parts[0], parts[1], ASSURANCE_ORDER[parts[2]], len(parts) == 4))
     return frozenset(out)
-
-
-def _grant_sets(policy: CompiledPolicy, table: pa.Table) -> tuple[I32, list[frozenset[GrantFact]]]:
-    n = table.num_rows
-    col = _column(table, "grants", required=False)
-    if col is None:
-        return np.zeros(n, dtype=np.int32), [frozenset()]
-    if not pa.types.is_dictionary(col.type):
-        col = pc.dictionary_encode(col)
-    values = col.dictionary.to_pylist()
-    facts = []
-    for i, v in enumerate(values):
-        try:
-            facts.append(parse_grants(v or "", policy.book.scopes, -1))
-        except InvalidRequestError as exc:  # find the row only when there is an error to report
-            row = pc.index(pc.equal(col.indices, i), True).as_py()
-            raise InvalidRequestError(exc.message, where=f"batch[{row}].grants", hint=exc.hint) from None
-    facts.append(frozenset())  # null = no grants
-    indices = col.indices.fill_null(len(values)) if col.null_count else col.indices
-    return np.asarray(indices).astype(np.int32), facts
-
-
-def decide_table(policy: CompiledPolicy, table: pa.Table) -> BatchResult:
-    t = policy.t
-    n = table.num_rows
-    j = _codes(_column(table, "jurisdiction"), t.jidx, "jurisdiction")
-    at = _column(table, "at")
-    if not pa.types.is_date32(at.type):
-        raise InvalidRequestError("column `at` must be date32", where="batch.at")
-    days = np.asarray(at.cast(pa.int32())).astype(np.int32)
-    lo = int(days.min()) if n else 0
-    hi = int(days.max()) if n else 0
-    ep_lut = np.searchsorted(t.bound_days, np.arange(lo, hi + 1) + EPOCH_ORDINAL, side="right").astype(np.int32)
-    age = _ages(table, days.astype(np.int64) + EPOCH_ORDINAL).astype(np.int32)
-    cat = _codes(_column(table, "category"), t.cat_class, "category")
-    use = _codes(_column(table, "use"), t.use_class, "use")
-    rec_col = _column(table, "recipient", required=False)
-    rec = np.zeros(n, dtype=np.int32) if rec_col is None else _codes(
-        rec_col, {r: i for i, r in enumerate(RECIPIENTS)}, "recipient", null_code=0)
-    dest_col = _column(table, "destination", required=False)
-    country = np.full(n, -1, dtype=np.int32) if dest_col is None else _codes(
-        dest_col, _CountryMap(t.country_idx), "destination")
-    gidx, facts = _grant_sets(policy, table)
-    gsets = gidx * 4 + _bools(table, "scc") * 2 + _bools(table, "tia")
-    safeguard_sets = (frozenset(), frozenset({"tia"}), frozenset({"scc"}), frozenset({"scc", "tia"}))
-    masks = tuple(policy.grant_mask(g, s) for g in facts for s in safeguard_sets)
-    effect, classes = policy.run_kernel(
-        j, age, days - lo, cat, use, rec, country, _bools(table, "recipient_certified"), gsets, ep_lut, masks)
-    return BatchResult(policy, effect, classes, gsets, masks)
 
 
 class _CountryMap(dict[str, int]):
@@ -186,26 +197,35 @@ class _CountryMap(dict[str, int]):
         return 0
 
 
-def _ages(table: pa.Table, day: IntArray) -> IntArray:
+def _ages(table: pa.Table, day: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Age per row: the `age` column as it is, or `birth_date` aged at `at` (days since 1970)."""
+    where = "age"
     if "age" in table.column_names:
         col = _column(table, "age")
-        age = np.asarray(col.cast(pa.int64()), dtype=np.int64)
+        assert col is not None
+        if not pa.types.is_integer(col.type):
+            raise InvalidRequestError("column `age` must be integers", where="batch.age")
+        age = np.asarray(col)
     else:
+        where = "birth_date"
         birth = _column(table, "birth_date")
         if birth is None or not pa.types.is_date32(birth.type):
             raise InvalidRequestError("give an `age` (int) or `birth_date` (date32) column", where="batch")
         b = np.asarray(birth.cast(pa.int32()), dtype="datetime64[D]")
-        d = (day - EPOCH_ORDINAL).astype("datetime64[D]")
+        d = day.astype("datetime64[D]")
         by, dy = b.astype("datetime64[Y]"), d.astype("datetime64[Y]")
         age = (dy - by).astype(np.int64) - (_month_day(d) < _month_day(b)).astype(np.int64)
     bad = (age < 0) | (age > 130)
     if bad.any():
         row = int(np.argmax(bad))
-        raise InvalidRequestError(f"impossible age {int(age[row])}", where=f"batch[{row}].age")
+        msg = (f"impossible age {int(age[row])}" if where == "age" or age[row] > 0
+               else "birth date is after the act's date `at`")
+        raise InvalidRequestError(msg, where=f"batch[{row}].{where}")
     return age
 
 
 def _month_day(x: npt.NDArray[np.datetime64]) -> IntArray:
     month = x.astype("datetime64[M]")
-    m = (month - x.astype("datetime64[Y]").astype("datetime64[M]")).astype(np.int64)
-    return m * 32 + (x - month).astype(np.int64)
+    m: IntArray = (month - x.astype("datetime64[Y]").astype("datetime64[M]")).astype(np.int64)
+    day: IntArray = (x - month).astype(np.int64)
+    return m * 32 + day

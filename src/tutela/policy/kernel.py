@@ -1,39 +1,53 @@
-"""The batch kernel: one compiled pass per row from integer codes to an effect code.
+"""The batch kernel: one compiled pass per row from Arrow dictionary indices to an effect.
 
-Per row it does what `CompiledPolicy.cell` + `verdict` do for one request: age bucket,
-local epoch, destination class, cell index, class, and the effect of (class, grant set) from
-a precomputed table. Its reference is the one-request path; tests compare them row by row.
+Per row it does what `CompiledPolicy.class_of` and the effect rule do for one request: map
+each column's dictionary index to its code, age bucket, epoch, destination class, the
+applicable rules as the AND of five masks, the rules whose requirement the grants meet, and
+the effect by bit arithmetic. With `detail` it also writes what reasons need (jurisdiction,
+rule mask, holder mode, grant set). Its reference is the one-request path; the differential
+tests compare them row by row.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import numpy.typing as npt
-from numba import njit, prange
+from typing import Any
 
-I32 = npt.NDArray[np.int32]
+from numba import njit
 
 
-@njit(cache=True, nogil=True, parallel=False)
+@njit(cache=True, nogil=True)
 def effects_kernel(
-    j: I32, age: I32, day: I32, cat: I32, use: I32, rec: I32, country: I32, cert: I32, gset: I32,
-    age_bucket: I32, ep_lut: I32, epoch_map: I32, jur_regime: I32, dest: npt.NDArray[np.int8],
-    cell_cls: npt.NDArray[np.int16], table: npt.NDArray[np.int8], n_gsets: int,
-    strides: I32, max_age: int, out: npt.NDArray[np.int8], cls_out: I32,
+    jraw: Any, j_lut: Any, age: Any, day: Any, day0: int, ep_lut: Any,
+    craw: Any, c_lut: Any, uraw: Any, u_lut: Any, rraw: Any, r_lut: Any,
+    draw: Any, d_lut: Any, cert: Any, graw: Any, g_lut: Any, scc: Any, tia: Any,
+    age_bucket: Any, epoch_map: Any, jur_regime: Any, dest: Any,
+    subj: Any, hold: Any, catm: Any, usem: Any, recm: Any, dstm: Any,
+    forbid: Any, permit: Any, obligate: Any, permit_obl: Any,
+    met_table: Any, n_holds: int, n_gsets: int, max_age: int, detail: bool,
+    out: Any, j_out: Any, rules_out: Any, hold_out: Any, gset_out: Any,
 ) -> None:  # pragma: no cover - compiled by numba; covered through decide_table
-    B, C, U, R, D, E = strides[0], strides[1], strides[2], strides[3], strides[4], strides[5]
-    for i in prange(j.shape[0]):
-        ji = j[i]
-        e = ep_lut[day[i]]
+    for i in range(jraw.shape[0]):
+        ji = j_lut[jraw[i]]
+        e = ep_lut[day[i] - day0]
         a = age[i]
-        b = age_bucket[a if a < max_age else max_age]
+        b = age_bucket[min(a, max_age)]
         reg = jur_regime[ji]
-        c = country[i]
-        d = 0
-        if reg >= 0 and c >= 0:
-            d = dest[reg, c, e, cert[i]]
+        c = d_lut[draw[i]]
+        ok = (reg >= 0) & (c >= 0)  # no transfer regime, or no destination: class 0
+        d = dest[max(reg, 0), max(c, 0), e, int(cert[i])] * ok
         le = epoch_map[ji, e]
-        cell = (((((ji * B + b) * C + cat[i]) * U + use[i]) * R + rec[i]) * D + d) * E + le
-        k = cell_cls[cell]
-        cls_out[i] = k
-        out[i] = table[k * n_gsets + gset[i]]
+        m = (subj[ji, b, le] & catm[ji, c_lut[craw[i]]] & usem[ji, u_lut[uraw[i]]]
+             & recm[ji, r_lut[rraw[i]]] & dstm[ji, d])
+        h = hold[ji, b, le]
+        g = g_lut[graw[i]] * 4 + int(scc[i]) * 2 + int(tia[i])
+        s = met_table[(ji * n_holds + h) * n_gsets + g]
+        met = m & permit[ji] & s
+        # branch-free: deny (0) if an unmet forbid applies or no met permit; else 1, or 2 with obligations
+        bad = ((m & forbid[ji] & ~s) != 0) | (met == 0)
+        obl = ((m & obligate[ji]) | (met & permit_obl[ji])) != 0
+        out[i] = (1 - bad) * (1 + obl)
+        if detail:
+            j_out[i] = ji
+            rules_out[i] = m
+            hold_out[i] = h
+            gset_out[i] = g

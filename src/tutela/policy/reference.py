@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from tutela.policy import explain
 from tutela.policy.facts import Facts, Token, resolve, satisfied
-from tutela.policy.model import Decision, Determining, Verdict
+from tutela.policy.model import Decision, Determining, EffectOut, Verdict
 from tutela.rulebook import Rulebook, ScopedRule
 from tutela.rulebook.models import Condition
 from tutela.taxonomy.model import covers
@@ -62,13 +62,14 @@ def verdict(book: Rulebook, f: Facts, rules: tuple[ScopedRule, ...] | None = Non
     met = [s for s in permits if not unmet(s)[0]]
     permit_missing = frozenset() if met else explain.cheapest(unmet(s)[0] for s in permits)
 
+    effect: EffectOut = "deny"
     if blocking:
-        effect, determining = "deny", blocking
+        determining = blocking
         missing = set(permit_missing).union(*(unmet(s)[0] for s in blocking))
         possible = all(s.rule.unless is not None for s in blocking) and bool(permits)
         obligations: tuple[str, ...] = ()
     elif not met:
-        effect, determining, missing, possible = "deny", permits, set(permit_missing), bool(permits)
+        determining, missing, possible = permits, set(permit_missing), bool(permits)
         obligations = ()
     else:
         labels = {o.label() for s in (*met, *obligates) for o in s.rule.obligations}

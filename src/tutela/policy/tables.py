@@ -1,10 +1,12 @@
 """Compiling the rulebook into integer-coded tables for the compiled evaluator.
 
-Every request is reduced to a *cell*: (jurisdiction, age bucket, category class, use class,
-recipient, destination class, local epoch). Category and use classes group the taxonomy keys
-that no rule condition tells apart; age buckets and epochs split at every age and date the
-rules name. Each cell maps to a *class*: the set of rules that apply there plus how the
-consent holder resolves. Requirements become bit masks over a registry of atomic tokens.
+A request is reduced to small integer codes: jurisdiction, age bucket, category class, use
+class, recipient, destination class and local epoch. Category and use classes group the
+taxonomy keys that no rule condition tells apart; age buckets and epochs split at every age
+and date the rules name. For each jurisdiction its rules are numbered (bit k = rule k), and
+each code has a bit mask of the rules whose condition it satisfies on that dimension: the
+rules that apply are the AND of five masks. Requirements resolve, per holder mode, into masks
+over a registry of atomic tokens; a grant set is a token mask.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from bisect import bisect_right
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +28,8 @@ from tutela.taxonomy.model import covers
 RECIPIENTS = ("first_party", "processor", "third_party")
 DESTS = ("none", "adequate", "non_adequate")
 MAX_AGE = 130
+MAX_RULES = 63
+U64 = npt.NDArray[np.uint64]
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class ClassInfo:
+    """The rules that apply to a request and how its consent holder resolves."""
+
     forbids: tuple[Entry, ...]
     permits: tuple[Entry, ...]
     obligates: tuple[ScopedRule, ...]
@@ -67,6 +74,10 @@ def _match_keys(inc: tuple[str, ...], exc: tuple[str, ...], key: str) -> bool:
     return not any(covers(k, key) for k in exc)
 
 
+def _bits(flags: list[bool]) -> int:
+    return sum(1 << k for k, f in enumerate(flags) if f)
+
+
 class Tables:
     """All integer tables; built once per rulebook."""
 
@@ -90,7 +101,7 @@ class Tables:
             points.add(d.age)
         self.age_points = sorted(points)
         self.age_bucket = np.array(
-            [bisect_right(self.age_points, a) - 1 for a in range(MAX_AGE + 1)], dtype=np.int64
+            [bisect_right(self.age_points, a) - 1 for a in range(MAX_AGE + 1)], dtype=np.int32
         )
 
         self.bounds = book.boundaries
@@ -98,7 +109,7 @@ class Tables:
         self.local_bounds = {j: self._local_bounds(j) for j in self.jurisdictions}
         self.E = 1 + max(len(b) for b in self.local_bounds.values())
         n_epochs = len(self.bounds) + 1
-        self.epoch_map = np.zeros((len(self.jurisdictions), n_epochs), dtype=np.int64)
+        self.epoch_map = np.zeros((len(self.jurisdictions), n_epochs), dtype=np.int32)
         for j, code in enumerate(self.jurisdictions):
             lb = self.local_bounds[code]
             for e in range(n_epochs):
@@ -108,10 +119,9 @@ class Tables:
         self.R, self.D = len(RECIPIENTS), len(DESTS)
         self.tokens: dict[Token, int] = {}
         self.classes: list[ClassInfo] = []
-        self._class_keys: dict[tuple[str, int, int], int] = {}
-        per_j = self.B * self.C * self.U * self.R * self.D * self.E
-        self.cell_cls = np.concatenate([self._compile_j(code).ravel() for code in self.jurisdictions])
-        assert self.cell_cls.size == per_j * len(self.jurisdictions)
+        self.class_ids: dict[tuple[int, int, int], int] = {}
+        self.scoped = [tuple(dict.fromkeys(book.rules_for(c))) for c in self.jurisdictions]
+        self._compile_masks()
         self._build_dest()
 
     # -- time ------------------------------------------------------------------------------
@@ -134,58 +144,76 @@ class Tables:
         lb = self.local_bounds[code]
         return lb[le - 1] if 0 < le <= len(lb) else (dt.date.min if le == 0 else lb[-1])
 
-    # -- matching grids --------------------------------------------------------------------
-    def _dims(self, cond: Condition) -> list[npt.NDArray[np.bool_]]:
-        band = cond.age
-        ages = np.array([band is None or band.contains(a) for a in self.age_points])
-        cats = np.array([_match_keys(cond.categories, cond.except_categories, k) for k in self.cat_rep])
-        uses = np.array([_match_keys(cond.uses, cond.except_uses, k) for k in self.use_rep])
-        recs = np.array([not cond.recipients or r in cond.recipients for r in RECIPIENTS])
-        dest_ok = {"any": (1, 1, 1), "third_country": (0, 1, 1), "non_adequate": (0, 0, 1)}
-        dests = np.array(dest_ok[cond.destination], dtype=bool)
-        return [ages, cats, uses, recs, dests]
+    # -- rule masks ------------------------------------------------------------------------
+    def _compile_masks(self) -> None:
+        J, B, E = len(self.jurisdictions), self.B, self.E
+        self.subj = np.zeros((J, B, E), dtype=np.uint64)
+        self.hold = np.zeros((J, B, E), dtype=np.int32)
+        self.catm = np.zeros((J, self.C), dtype=np.uint64)
+        self.usem = np.zeros((J, self.U), dtype=np.uint64)
+        self.recm = np.zeros((J, self.R), dtype=np.uint64)
+        self.dstm = np.zeros((J, self.D), dtype=np.uint64)
+        kinds = {"forbid": np.zeros(J, np.uint64), "permit": np.zeros(J, np.uint64),
+                 "obligate": np.zeros(J, np.uint64)}
+        self.hard = np.zeros(J, dtype=np.uint64)
+        self.permit_obl = np.zeros(J, dtype=np.uint64)
+        self.n_holds = 2 * (1 + max(len(self.book.jurisdiction(c).digital_consent) for c in self.jurisdictions))
+        # requirement token mask per (jurisdiction, holder mode, rule); -1 = no requirement
+        self.req: list[list[list[int]]] = []
+        for j, code in enumerate(self.jurisdictions):
+            scoped = self.scoped[j]
+            if len(scoped) > MAX_RULES:
+                raise ValueError(f"{code}: more than {MAX_RULES} rules; widen the rule mask")
+            conds = [s.rule.when for s in scoped]
+            for b, age in enumerate(self.age_points):
+                for le in range(E):
+                    day = self._local_day(code, le)
+                    self.subj[j, b, le] = _bits([
+                        (c.age is None or c.age.contains(age)) and s.rule.in_force(day)
+                        for c, s in zip(conds, scoped, strict=True)])
+                    self.hold[j, b, le] = self._holder_code(code, age, day)
+            for c_i, key in enumerate(self.cat_rep):
+                self.catm[j, c_i] = _bits([_match_keys(c.categories, c.except_categories, key) for c in conds])
+            for u_i, key in enumerate(self.use_rep):
+                self.usem[j, u_i] = _bits([_match_keys(c.uses, c.except_uses, key) for c in conds])
+            for r_i, rec in enumerate(RECIPIENTS):
+                self.recm[j, r_i] = _bits([not c.recipients or rec in c.recipients for c in conds])
+            for d_i in range(self.D):
+                self.dstm[j, d_i] = _bits([_dest_ok(c, d_i) for c in conds])
+            for kind, arr in kinds.items():
+                arr[j] = _bits([s.rule.effect == kind for s in scoped])
+            self.hard[j] = _bits([s.rule.effect == "forbid" and s.rule.unless is None for s in scoped])
+            self.permit_obl[j] = _bits([s.rule.effect == "permit" and bool(s.rule.obligations) for s in scoped])
+            self.req.append([[self._req_mask(code, s, h)[0] for s in scoped] for h in range(self.n_holds)])
+        self.forbid, self.permit, self.obligate = kinds["forbid"], kinds["permit"], kinds["obligate"]
+        # the batch kernel reads masks in the narrowest type that holds every jurisdiction's rules
+        widest = max(len(s) for s in self.scoped)
+        self.mask_dtype = np.uint16 if widest <= 16 else np.uint32 if widest <= 32 else np.uint64
+        self.narrow = {name: getattr(self, name).astype(self.mask_dtype) for name in (
+            "subj", "catm", "usem", "recm", "dstm", "forbid", "permit", "obligate", "permit_obl")}
 
-    def _compile_j(self, code: str) -> npt.NDArray[np.int32]:
-        scoped = list(dict.fromkeys(self.book.rules_for(code)))  # duplicates do not matter
-        if len(scoped) > 56:
-            raise ValueError(f"{code}: more than 56 rules; widen the rule mask")
-        shape = (self.B, self.C, self.U, self.R, self.D, self.E)
-        grid = np.zeros(shape, dtype=np.uint64)
-        epochs_in_force = [
-            np.array([s.rule.in_force(self._local_day(code, le)) for le in range(self.E)])
-            for s in scoped
-        ]
-        for k, s in enumerate(scoped):
-            a, c, u, r, d = self._dims(s.rule.when)
-            m = (a[:, None, None, None, None, None] & c[None, :, None, None, None, None]
-                 & u[None, None, :, None, None, None] & r[None, None, None, :, None, None]
-                 & d[None, None, None, None, :, None] & epochs_in_force[k][None, None, None, None, None, :])
-            grid |= m.astype(np.uint64) << np.uint64(k)
-        # the holder depends on (age bucket, epoch) only: encode it as a small code
-        hold = np.zeros((self.B, self.E), dtype=np.uint64)
-        for b in range(self.B):
-            for le in range(self.E):
-                hold[b, le] = self._holder_code(code, b, le)
-        full_hold = np.broadcast_to(hold[:, None, None, None, None, :], shape)
-        keys = (grid.ravel() << np.uint64(8)) | full_hold.ravel()
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        ids = np.array([self._class_id(code, scoped, int(k) >> 8, int(k) & 255) for k in uniq],
-                       dtype=np.int32)
-        return ids[inverse.ravel()].reshape(shape)
-
-    def _holder_code(self, code: str, b: int, le: int) -> int:
-        """2 x (index of the digital-consent entry in force + 1) + (1 if below its age)."""
-        day = self._local_day(code, le)
+    def _holder_code(self, code: str, age: int, day: dt.date) -> int:
+        """2 x (index of the digital-consent entry in force + 1) + (1 if below its age); 0 = none."""
         for i, d in enumerate(self.book.jurisdiction(code).digital_consent):
             if d.effective_from <= day and (d.effective_to is None or day < d.effective_to):
-                return 2 * (i + 1) + (1 if self.age_points[b] < d.age else 0)
+                return 2 * (i + 1) + (1 if age < d.age else 0)
         return 0
 
-    def _class_id(self, code: str, scoped: list[ScopedRule], mask: int, hold: int) -> int:
-        key = (code, mask, hold)
-        if key in self._class_keys:
-            return self._class_keys[key]
-        return self._class_keys.setdefault(key, self._new_class(code, scoped, mask, hold))
+    def _dc(self, code: str, hold: int) -> DigitalConsent | None:
+        entries = self.book.jurisdiction(code).digital_consent
+        return entries[hold // 2 - 1] if 2 <= hold < 2 * (len(entries) + 1) else None
+
+    def _req_mask(self, code: str, s: ScopedRule, hold: int) -> tuple[int, bool]:
+        req = s.rule.requirement
+        if req is None or s.rule.effect == "obligate":
+            return -1, False
+        dc = self._dc(code, hold)
+        age = 0 if dc is None else (dc.age - 1 if hold & 1 else dc.age)
+        tokens, used = resolve(req, age, dc)
+        bits = 0
+        for t in tokens:
+            bits |= self.bit(t)
+        return bits, used
 
     def bit(self, token: Token) -> int:
         if token not in self.tokens:
@@ -194,24 +222,51 @@ class Tables:
             self.tokens[token] = len(self.tokens)
         return 1 << self.tokens[token]
 
-    def _new_class(self, code: str, scoped: list[ScopedRule], mask: int, hold: int) -> int:
-        dc = self.book.jurisdiction(code).digital_consent[hold // 2 - 1] if hold >= 2 else None
-        age = 0 if dc is None else (dc.age - 1 if hold & 1 else dc.age)
-        forbids, permits, obligates = [], [], []
-        for k, s in enumerate(scoped):
+    def satisfied_rules(self, masks: tuple[int, ...]) -> npt.NDArray[np.unsignedinteger[Any]]:
+        """(jurisdiction, holder mode, grant set) -> mask of rules whose requirement is met.
+
+        Permits without a requirement always count as met; forbids without an `unless` never.
+        """
+        K = MAX_RULES
+        req = np.full((len(self.jurisdictions), self.n_holds, K), np.uint64(1 << 63), dtype=np.uint64)
+        free = np.zeros((len(self.jurisdictions), K), dtype=bool)
+        for j, per_hold in enumerate(self.req):
+            for h, row in enumerate(per_hold):
+                for k, m in enumerate(row):
+                    if m >= 0:
+                        req[j, h, k] = m
+            free[j, : len(self.scoped[j])] = [
+                s.rule.effect == "permit" and s.rule.requirement is None for s in self.scoped[j]]
+        g = np.array(masks, dtype=np.uint64)
+        met = (req[:, :, :, None] & ~g[None, None, None, :]) == 0  # (J, H, K, G)
+        met |= free[:, None, :, None]
+        weights = np.uint64(1) << np.arange(K, dtype=np.uint64)
+        out: U64 = np.bitwise_or.reduce(np.where(met, weights[None, None, :, None], np.uint64(0)), axis=2)
+        narrow: npt.NDArray[np.unsignedinteger[Any]] = out.astype(self.mask_dtype)
+        return narrow
+
+    # -- classes (for reasons) -------------------------------------------------------------
+    def class_id(self, j: int, mask: int, hold: int) -> int:
+        key = (j, mask, hold)
+        cls = self.class_ids.get(key)
+        if cls is None:
+            cls = self.class_ids[key] = self._new_class(j, mask, hold)
+        return cls
+
+    def _new_class(self, j: int, mask: int, hold: int) -> int:
+        code = self.jurisdictions[j]
+        forbids: list[Entry] = []
+        permits: list[Entry] = []
+        obligates: list[ScopedRule] = []
+        for k, s in enumerate(self.scoped[j]):
             if not mask >> k & 1:
                 continue
             if s.rule.effect == "obligate":
                 obligates.append(s)
                 continue
-            req = s.rule.requirement
-            bits, used = 0, False
-            if req is not None:
-                tokens, used = resolve(req, age, dc)
-                for t in tokens:
-                    bits |= self.bit(t)
-            (forbids if s.rule.effect == "forbid" else permits).append(Entry(s, bits, used))
-        self.classes.append(ClassInfo(tuple(forbids), tuple(permits), tuple(obligates), dc, code))
+            bits, used = self._req_mask(code, s, hold)
+            (forbids if s.rule.effect == "forbid" else permits).append(Entry(s, max(bits, 0), used))
+        self.classes.append(ClassInfo(tuple(forbids), tuple(permits), tuple(obligates), self._dc(code, hold), code))
         return len(self.classes) - 1
 
     # -- destinations ----------------------------------------------------------------------
@@ -225,9 +280,9 @@ class Tables:
         self.jur_regime = np.array([
             reg_idx[t.code] if (t := self.book.transfer_regime(code)) else -1
             for code in self.jurisdictions
-        ], dtype=np.int64)
+        ], dtype=np.int32)
         n_epochs = len(self.bounds) + 1
-        dest = np.full((max(len(regimes), 1), len(countries) + 1, n_epochs, 2), 2, dtype=np.int64)
+        dest = np.full((max(len(regimes), 1), len(countries) + 1, n_epochs, 2), 2, dtype=np.int32)
         for ri, reg in enumerate(regimes):
             assert reg.transfers is not None
             for c in reg.transfers.area:
@@ -239,3 +294,7 @@ class Tables:
                         if a.adequate(self._epoch_day(e), bool(cert)):
                             dest[ri, ci, e, cert] = 1
         self.dest = dest
+
+
+def _dest_ok(c: Condition, d: int) -> bool:
+    return {"any": True, "third_country": d != 0, "non_adequate": d == 2}[c.destination]
