@@ -121,11 +121,17 @@ def _grant_lut(policy: CompiledPolicy, table: pa.Table) -> tuple[npt.NDArray[Any
     return np.asarray(indices), np.arange(len(facts), dtype=np.int32), masks
 
 
-def _bools(table: pa.Table, name: str) -> npt.NDArray[np.bool_]:
+def _bitmap(table: pa.Table, name: str) -> tuple[npt.NDArray[np.uint8], int]:
+    """A boolean column as its Arrow bitmap (no conversion) and bit offset; null = false."""
     col = _column(table, name, required=False)
     if col is None:
-        return np.zeros(table.num_rows, dtype=np.bool_)
-    return np.asarray(col.fill_null(False) if col.null_count else col, dtype=np.bool_)
+        return np.zeros(table.num_rows // 8 + 1, dtype=np.uint8), 0
+    if not pa.types.is_boolean(col.type):
+        raise InvalidRequestError(f"column `{name}` must be boolean", where=f"batch.{name}")
+    if col.null_count:
+        col = col.fill_null(False)
+    data = col.buffers()[1]
+    return np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(1, np.uint8), col.offset
 
 
 def decide_table(policy: CompiledPolicy, table: pa.Table) -> BatchResult:
@@ -146,9 +152,10 @@ def decide_table(policy: CompiledPolicy, table: pa.Table) -> BatchResult:
                            required=False, null_code=0)
     draw, d_lut = _encoded(table, "destination", _CountryMap(t.country_idx), "destination", required=False)
     graw, g_lut, masks = _grant_lut(policy, table)
+    (cert, c_off), (scc, s_off), (tia, t_off) = (
+        _bitmap(table, "recipient_certified"), _bitmap(table, "scc"), _bitmap(table, "tia"))
     inputs = KernelInput(jraw, j_lut, age, days, lo, ep_lut, craw, c_lut, uraw, u_lut, rraw, r_lut,
-                         draw, d_lut, _bools(table, "recipient_certified"), graw, g_lut,
-                         _bools(table, "scc"), _bools(table, "tia"))
+                         draw, d_lut, cert, graw, g_lut, scc, tia, np.array([c_off, s_off, t_off], np.int64))
     return BatchResult(policy, policy.run_kernel(inputs, masks, detail=False).effect, inputs, masks)
 
 
@@ -163,7 +170,8 @@ def _column(table: pa.Table, name: str, required: bool = True) -> pa.Array | Non
         if required:
             raise InvalidRequestError(f"missing column `{name}`", where="batch")
         return None
-    col = table.column(name).combine_chunks()
+    chunked = table.column(name)
+    col = chunked.chunk(0) if chunked.num_chunks == 1 else chunked.combine_chunks()
     if required and col.null_count:
         row = pc.index(pc.is_null(col), True).as_py()
         raise InvalidRequestError(f"null value in required column `{name}`", where=f"batch[{row}].{name}")

@@ -158,7 +158,7 @@ class CompiledPolicy:
         effects_kernel(
             cols.jraw, cols.j_lut, cols.age, cols.day, cols.day0, cols.ep_lut,
             cols.craw, cols.c_lut, cols.uraw, cols.u_lut, cols.rraw, cols.r_lut,
-            cols.draw, cols.d_lut, cols.cert, cols.graw, cols.g_lut, cols.scc, cols.tia,
+            cols.draw, cols.d_lut, cols.cert, cols.graw, cols.g_lut, cols.scc, cols.tia, cols.bits_off,
             t.age_bucket, t.epoch_map, t.jur_regime, t.dest,
             nw["subj"], t.hold, nw["catm"], nw["usem"], nw["recm"], nw["dstm"],
             nw["forbid"], nw["permit"], nw["obligate"], nw["permit_obl"],
@@ -170,7 +170,8 @@ class CompiledPolicy:
 
 @dataclass
 class KernelInput:
-    """Raw Arrow dictionary indices per row and the lookup tables from index to code."""
+    """Raw Arrow dictionary indices per row, lookup tables from index to code, and the
+    Arrow bitmaps (uint8, LSB first) of the boolean columns."""
 
     jraw: npt.NDArray[Any]
     j_lut: I32
@@ -191,6 +192,7 @@ class KernelInput:
     g_lut: I32
     scc: npt.NDArray[Any]
     tia: npt.NDArray[Any]
+    bits_off: npt.NDArray[np.int64]  # bit offsets into the cert, scc and tia bitmaps
 
 
 @dataclass

@@ -24,10 +24,10 @@ def of_rule(s: ScopedRule) -> Determining:
 
 def of_consent_age(jurisdiction: str, dc: DigitalConsent) -> Determining:
     c = dc.citation
-    who = "a parent" if dc.below == "parent" else "the child and a parent jointly"
+    who = "a parent consents" if dc.below == "parent" else "the child and a parent consent jointly"
     return Determining(
         id=dc.id, kind="digital_consent",
-        title=f"Age of digital consent {dc.age}; below it {who} consent(s)",
+        title=f"Age of digital consent {dc.age}; below it {who}",
         source=jurisdiction, instrument=c.instrument, section=c.section, url=c.url,
     )
 

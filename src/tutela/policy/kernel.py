@@ -15,11 +15,17 @@ from typing import Any
 from numba import njit
 
 
+@njit(cache=True, inline="always")
+def _bit(bitmap: Any, i: int) -> int:  # pragma: no cover - compiled by numba
+    """Bit `i` of an Arrow boolean bitmap (least significant bit first)."""
+    return (bitmap[i >> 3] >> (i & 7)) & 1
+
+
 @njit(cache=True, nogil=True)
 def effects_kernel(
     jraw: Any, j_lut: Any, age: Any, day: Any, day0: int, ep_lut: Any,
     craw: Any, c_lut: Any, uraw: Any, u_lut: Any, rraw: Any, r_lut: Any,
-    draw: Any, d_lut: Any, cert: Any, graw: Any, g_lut: Any, scc: Any, tia: Any,
+    draw: Any, d_lut: Any, cert: Any, graw: Any, g_lut: Any, scc: Any, tia: Any, bits_off: Any,
     age_bucket: Any, epoch_map: Any, jur_regime: Any, dest: Any,
     subj: Any, hold: Any, catm: Any, usem: Any, recm: Any, dstm: Any,
     forbid: Any, permit: Any, obligate: Any, permit_obl: Any,
@@ -34,12 +40,12 @@ def effects_kernel(
         reg = jur_regime[ji]
         c = d_lut[draw[i]]
         ok = (reg >= 0) & (c >= 0)  # no transfer regime, or no destination: class 0
-        d = dest[max(reg, 0), max(c, 0), e, int(cert[i])] * ok
+        d = dest[max(reg, 0), max(c, 0), e, _bit(cert, bits_off[0] + i)] * ok
         le = epoch_map[ji, e]
         m = (subj[ji, b, le] & catm[ji, c_lut[craw[i]]] & usem[ji, u_lut[uraw[i]]]
              & recm[ji, r_lut[rraw[i]]] & dstm[ji, d])
         h = hold[ji, b, le]
-        g = g_lut[graw[i]] * 4 + int(scc[i]) * 2 + int(tia[i])
+        g = g_lut[graw[i]] * 4 + _bit(scc, bits_off[1] + i) * 2 + _bit(tia, bits_off[2] + i)
         s = met_table[(ji * n_holds + h) * n_gsets + g]
         met = m & permit[ji] & s
         # branch-free: deny (0) if an unmet forbid applies or no met permit; else 1, or 2 with obligations
