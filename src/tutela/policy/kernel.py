@@ -18,7 +18,7 @@ from numba import njit
 @njit(cache=True, inline="always")
 def _bit(bitmap: Any, i: int) -> int:  # pragma: no cover - compiled by numba
     """Bit `i` of an Arrow boolean bitmap (least significant bit first)."""
-    return (bitmap[i >> 3] >> (i & 7)) & 1
+    return int((bitmap[i >> 3] >> (i & 7)) & 1)
 
 
 @njit(cache=True, nogil=True)
