@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
@@ -14,12 +15,15 @@ from typing import Any
 
 import pyarrow as pa
 
+from tutela.datamap import load_datamap
 from tutela.errors import InputError
 from tutela.policy import CompiledPolicy, Decision, DecisionRequest, Facts, derive, evaluate
 from tutela.policy.batch import BatchResult, decide_table
 from tutela.policy.compiled import today
 from tutela.policy.parse import parse_request
 from tutela.rulebook import Rulebook, load_rulebook
+from tutela.services.audit import Finding, Progress, run_audit
+from tutela.services.source import EstateSource
 from tutela.taxonomy import Taxonomy, load_taxonomy
 
 
@@ -64,4 +68,14 @@ class Engine:
 
     def decide_arrow(self, table: pa.Table) -> BatchResult:
         return decide_table(self.compiled, table)
+
+    def audit(self, estate: str, datamap: Path | None = None, as_of: dt.date | None = None,
+              progress: Progress | None = None) -> list[Finding]:
+        """Every unlawful processing in the estate at `estate` (a URL), per rule."""
+        dm = load_datamap(datamap)
+        source = EstateSource.open(estate)
+        try:
+            return run_audit(self.compiled, self.rulebook, dm, source, as_of or today(), progress)
+        finally:
+            source.close()
 

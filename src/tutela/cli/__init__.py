@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from tutela.cli import decide, demo, rules_check, rules_diff, rules_list, rules_show, serve
+from tutela.cli import audit, decide, demo, rules_check, rules_diff, rules_list, rules_show, serve
 from tutela.cli._output import fail
 from tutela.errors import TutelaError
 
@@ -24,6 +24,7 @@ rules.command("diff")(rules_diff.run)
 app.command("decide")(decide.run)
 app.command("serve")(serve.run)
 app.command("demo")(demo.run)
+app.command("audit")(audit.run)
 
 
 def main() -> None:

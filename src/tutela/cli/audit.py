@@ -1,0 +1,54 @@
+"""`tutela audit --estate URL`: find every unlawful processing of children's data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tutela.cli._output import Format, console, err_console, print_json
+from tutela.engine import Engine
+from tutela.errors import InputError
+from tutela.services.report import render
+from tutela.services.source import redact
+
+
+def run(
+    estate: str = typer.Option(
+        ..., "--estate", help="sqlite:///f.db, postgresql+psycopg://..., mysql+pymysql://..., parquet:///dir"),
+    datamap: Path | None = typer.Option(None, "--datamap", help="Fides dataset YAML (default: ClipStream's)"),
+    as_of: str | None = typer.Option(None, "--as-of", help="audit date, YYYY-MM-DD (default: today)"),
+    report: Path | None = typer.Option(None, "--report", help="write a self-contained HTML report here"),
+    fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
+) -> None:
+    """Audit an estate against the rulebook through its data map; print findings per rule."""
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise InputError(f"not a date: `{as_of}`", where="--as-of", hint="use YYYY-MM-DD") from None
+    engine = Engine()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err_console, transient=True, disable=fmt is Format.json) as bar:
+        task = bar.add_task("auditing", total=None)
+        findings = engine.audit(estate, datamap, day, progress=lambda msg: bar.update(task, description=msg))
+    audit_day = day or dt.datetime.now(dt.UTC).date()
+    if report is not None:
+        try:
+            report.write_text(render(findings, redact(estate), audit_day, engine.version), "utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write the report: {exc.strerror}", where=str(report)) from None
+    if fmt is Format.json:
+        print_json([f.to_dict() for f in findings])
+        return
+    table = Table(title=f"Audit of {redact(estate)} on {audit_day}: {len(findings)} rules breached")
+    for col in ("rule", "severity", "subjects", "rows", "from signal", "citation"):
+        table.add_column(col, overflow="fold")
+    for f in findings:
+        table.add_row(f.rule, f.severity, str(f.subjects), str(f.rows), str(f.age_from_signal),
+                      f"{f.instrument}, {f.section}")
+    console.print(table)
+    if report is not None:
+        console.print(f"report: {report}")

@@ -1,0 +1,102 @@
+"""Checking a data map: categories, identities, references, reachability, declarations."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from tutela.datamap.loader import DataMap, flatten
+from tutela.taxonomy import Taxonomy
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"where": self.where, "message": self.message}
+
+
+def check(dm: DataMap, tax: Taxonomy) -> list[Problem]:
+    out: list[Problem] = []
+    ds = dm.dataset
+    src = dm.source
+    fields = {c.name: {name for name, _ in flatten(c.fields)} for c in ds.collections}
+    edges: dict[str, set[str]] = {c.name: set() for c in ds.collections}
+    roots: set[str] = set()
+    for c in ds.collections:
+        for key in c.data_categories:
+            if key not in tax.categories:
+                out.append(Problem(f"{src}: {c.name}", f"unknown data category `{key}`"))
+        for name, f in flatten(c.fields):
+            where = f"{src}: {c.name}.{name}"
+            for key in f.data_categories:
+                if key not in tax.categories:
+                    out.append(Problem(where, f"unknown data category `{key}`"))
+            meta = f.fides_meta
+            if meta is None:
+                continue
+            if meta.identity:
+                roots.add(c.name)
+            for ref in meta.references:
+                if ref.dataset != ds.fides_key:
+                    continue  # another dataset: checked when that dataset is loaded
+                target, _, tfield = ref.field.partition(".")
+                if target not in fields or tfield not in fields[target]:
+                    out.append(Problem(where, f"reference to missing field `{ref.dataset}.{ref.field}`"))
+                    continue
+                if ref.direction in (None, "from"):
+                    edges[target].add(c.name)
+                if ref.direction in (None, "to"):
+                    edges[c.name].add(target)
+    if not roots:
+        out.append(Problem(f"{src}: {ds.fides_key}", "no identity field (fides_meta.identity) to start from"))
+    seen, queue = set(roots), deque(roots)
+    while queue:
+        for nxt in edges[queue.popleft()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    for c in ds.collections:
+        personal = any(not k.startswith("system") for _, f in flatten(c.fields) for k in f.data_categories)
+        if roots and c.name not in seen and personal:
+            out.append(Problem(f"{src}: {c.name}", "unreachable from any identity through references"))
+    if dm.tutela is not None:
+        out.extend(_check_declarations(dm, tax, fields))
+    return out
+
+
+def _check_declarations(dm: DataMap, tax: Taxonomy, fields: dict[str, set[str]]) -> list[Problem]:
+    assert dm.tutela is not None
+    t = dm.tutela
+    out: list[Problem] = []
+
+    def need(where: str, collection: str, *names: str | None) -> None:
+        if collection not in fields:
+            out.append(Problem(where, f"collection `{collection}` is not in the dataset"))
+            return
+        for n in names:
+            if n is not None and n not in fields[collection]:
+                out.append(Problem(where, f"field `{collection}.{n}` is not in the dataset"))
+
+    need("tutela.subjects", t.subjects.collection, t.subjects.key, t.subjects.jurisdiction, t.subjects.birth_date)
+    if t.consents:
+        c = t.consents
+        need("tutela.consents", c.collection, c.subject, c.scopes, c.by, c.assurance, c.granted_at,
+             c.expires_at, c.revoked_at)
+    for i, s in enumerate(t.age_signals):
+        need(f"tutela.age_signals[{i}]", s.collection, s.subject, s.field)
+    if t.transfers:
+        tr, p = t.transfers, t.transfers.processors
+        need("tutela.transfers", tr.collection, tr.subject, tr.processor, tr.source_collection, tr.time)
+        need("tutela.transfers.processors", p.collection, p.key, p.kind, p.country, p.certified, p.scc, p.tia)
+    for name, decl in t.collections.items():
+        where = f"tutela.collections.{name}"
+        need(where, name, decl.subject, decl.time)
+        for i, act in enumerate(decl.acts):
+            if act.use not in tax.uses:
+                out.append(Problem(f"{where}.acts[{i}]", f"unknown data use `{act.use}`"))
+            if act.where is not None:
+                need(f"{where}.acts[{i}].where", name, act.where.field)
+    return [Problem(f"{dm.source}: {p.where}", p.message) for p in out]
