@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from tutela.cli import audit, decide, demo, rules_check, rules_diff, rules_list, rules_show, serve
+from tutela.cli import audit, datamap_check, datamap_import, decide, demo, rules_check, rules_diff, rules_list, rules_show, serve
 from tutela.cli._output import fail
 from tutela.errors import TutelaError
 
@@ -17,6 +17,10 @@ app = typer.Typer(help="Tutela: children's privacy compliance engine.", no_args_
                   pretty_exceptions_enable=False, add_completion=False)
 rules = typer.Typer(help="Browse and check the rulebook.", no_args_is_help=True)
 app.add_typer(rules, name="rules")
+datamap = typer.Typer(help="Import and check data maps (Fides datasets).", no_args_is_help=True)
+app.add_typer(datamap, name="datamap")
+datamap.command("check")(datamap_check.run)
+datamap.command("import")(datamap_import.run)
 rules.command("list")(rules_list.run)
 rules.command("show")(rules_show.run)
 rules.command("check")(rules_check.run)
