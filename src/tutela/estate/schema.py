@@ -23,7 +23,7 @@ metadata = MetaData()
 
 accounts = Table(
     "accounts", metadata,
-    Column("account_id", Integer, primary_key=True),
+    Column("account_id", Integer, primary_key=True, autoincrement=False),
     Column("handle", String(64), nullable=False),
     Column("email", String(128), nullable=False),
     Column("phone", String(32)),
@@ -36,7 +36,7 @@ accounts = Table(
 
 profiles = Table(
     "profiles", metadata,
-    Column("account_id", Integer, primary_key=True),
+    Column("account_id", Integer, primary_key=True, autoincrement=False),
     Column("bio", Text),
     Column("avatar_path", String(255)),
     Column("visibility", String(16), nullable=False),  # public | private
@@ -45,7 +45,7 @@ profiles = Table(
 
 media = Table(
     "media", metadata,
-    Column("media_id", Integer, primary_key=True),
+    Column("media_id", Integer, primary_key=True, autoincrement=False),
     Column("account_id", Integer, nullable=False, index=True),
     Column("kind", String(8), nullable=False),  # video | photo
     Column("path", String(255), nullable=False),  # relative to the estate's media folder
@@ -57,7 +57,7 @@ media = Table(
 
 watch_history = Table(
     "watch_history", metadata,
-    Column("event_id", Integer, primary_key=True),
+    Column("event_id", Integer, primary_key=True, autoincrement=False),
     Column("account_id", Integer, nullable=False, index=True),
     Column("media_id", Integer, nullable=False),
     Column("seconds", Integer, nullable=False),
@@ -66,7 +66,7 @@ watch_history = Table(
 
 location_pings = Table(
     "location_pings", metadata,
-    Column("ping_id", Integer, primary_key=True),
+    Column("ping_id", Integer, primary_key=True, autoincrement=False),
     Column("account_id", Integer, nullable=False, index=True),
     Column("lat", Float, nullable=False),
     Column("lon", Float, nullable=False),
@@ -76,7 +76,7 @@ location_pings = Table(
 
 ad_impressions = Table(
     "ad_impressions", metadata,
-    Column("impression_id", Integer, primary_key=True),
+    Column("impression_id", Integer, primary_key=True, autoincrement=False),
     Column("account_id", Integer, nullable=False, index=True),
     Column("segment", String(64), nullable=False),
     Column("targeting", String(16), nullable=False),  # profiled | contextual
@@ -86,7 +86,7 @@ ad_impressions = Table(
 
 messages = Table(
     "messages", metadata,
-    Column("message_id", Integer, primary_key=True),
+    Column("message_id", Integer, primary_key=True, autoincrement=False),
     Column("sender_id", Integer, nullable=False, index=True),
     Column("recipient_id", Integer, nullable=False),
     Column("body", Text, nullable=False),
@@ -95,14 +95,14 @@ messages = Table(
 
 follows = Table(
     "follows", metadata,
-    Column("follower_id", Integer, primary_key=True),
-    Column("followee_id", Integer, primary_key=True),
+    Column("follower_id", Integer, primary_key=True, autoincrement=False),
+    Column("followee_id", Integer, primary_key=True, autoincrement=False),
     Column("created_at", DateTime, nullable=False),
 )
 
 face_templates = Table(
     "face_templates", metadata,
-    Column("template_id", Integer, primary_key=True),
+    Column("template_id", Integer, primary_key=True, autoincrement=False),
     Column("account_id", Integer, nullable=False, index=True),
     Column("purpose", String(32), nullable=False),  # login | effects
     Column("created_at", DateTime, nullable=False),
@@ -110,7 +110,7 @@ face_templates = Table(
 
 consents = Table(
     "consents", metadata,
-    Column("consent_id", Integer, primary_key=True),
+    Column("consent_id", Integer, primary_key=True, autoincrement=False),
     Column("account_id", Integer, nullable=False, index=True),
     Column("scopes", String(255), nullable=False),  # `|`-separated consent scopes
     Column("given_by", String(8), nullable=False),  # self | parent
@@ -123,7 +123,7 @@ consents = Table(
 
 processors = Table(
     "processors", metadata,
-    Column("processor_id", Integer, primary_key=True),
+    Column("processor_id", Integer, primary_key=True, autoincrement=False),
     Column("name", String(64), nullable=False),
     Column("kind", String(16), nullable=False),  # processor | third_party
     Column("country", String(2), nullable=False),
@@ -134,7 +134,7 @@ processors = Table(
 
 transfers = Table(
     "transfers", metadata,
-    Column("transfer_id", Integer, primary_key=True),
+    Column("transfer_id", Integer, primary_key=True, autoincrement=False),
     Column("account_id", Integer, nullable=False, index=True),
     Column("processor_id", Integer, nullable=False),
     Column("collection", String(32), nullable=False),  # which collection's data went

@@ -98,11 +98,17 @@ class EstateSource:
                              where=redact(self.url)) from None
         data = list(zip(*rows, strict=True)) if rows else [() for _ in cols]
         types = self._columns[table]
-        return pa.table({c: pa.array(list(v), type=types[c]) for c, v in zip(cols, data, strict=True)})
+        return pa.table({c: _array(v, types[c]) for c, v in zip(cols, data, strict=True)})
 
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
+
+
+def _array(values: tuple[object, ...], kind: pa.DataType) -> pa.Array:
+    if pa.types.is_boolean(kind):  # MariaDB returns TINYINT(1) booleans as 0/1
+        return pa.array([None if v is None else bool(v) for v in values], type=kind)
+    return pa.array(list(values), type=kind)
 
 
 def _arrow_type(t: sa.types.TypeEngine) -> pa.DataType:  # type: ignore[type-arg]

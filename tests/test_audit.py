@@ -1,0 +1,87 @@
+"""The audit on a hand-built estate with findings worked out by hand, on every backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from estate_fixture import EXPECTED, server_database, write_parquet, write_sql
+from tutela.engine import Engine
+from tutela.errors import InputError
+
+AS_OF = dt.date(2026, 11, 1)
+
+
+def counts(findings: list) -> dict[str, tuple[int, int]]:
+    return {f.rule: (f.subjects, f.rows) for f in findings}
+
+
+def test_sqlite(engine: Engine, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    write_sql(url)
+    findings = engine.audit(url, as_of=AS_OF)
+    assert counts(findings) == EXPECTED
+    dsa = next(f for f in findings if f.rule == "EU-DSA.art28-2")
+    assert dsa.age_from_signal == 1 and dsa.countries == {"IT": 1} and dsa.examples == [2]
+    assert dsa.url.startswith("https://eur-lex.europa.eu/")
+
+
+def test_parquet(engine: Engine, tmp_path: Path) -> None:
+    write_parquet(tmp_path / "lake")
+    assert counts(engine.audit(f"parquet://{tmp_path / 'lake'}", as_of=AS_OF)) == EXPECTED
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
+def test_servers(engine: Engine, kind: str) -> None:
+    with server_database(kind) as url:
+        write_sql(url)
+        assert counts(engine.audit(url, as_of=AS_OF)) == EXPECTED
+
+
+def test_estate_not_matching_its_data_map(engine: Engine, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    write_sql(url)
+    with sa.create_engine(url).begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE location_pings DROP COLUMN lat")
+    with pytest.raises(InputError, match="`location_pings.lat` missing"):
+        engine.audit(url, as_of=AS_OF)
+    with sa.create_engine(url).begin() as conn:
+        conn.exec_driver_sql("DROP TABLE consents")
+    with pytest.raises(InputError, match="table `consents` is missing"):
+        engine.audit(url, as_of=AS_OF)
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("sqlite:////nonexistent/e.db", "not found"),
+    ("postgresql+psycopg://postgres@127.0.0.1:1/x", "cannot open the estate database"),
+    ("ftp://x", "unsupported estate URL scheme"),
+])
+def test_bad_estates(engine: Engine, url: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        engine.audit(url, as_of=AS_OF)
+
+
+def test_cli_json_report_and_errors(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    write_sql(url)
+    report = tmp_path / "report.html"
+    out = subprocess.run([sys.executable, "-m", "tutela", "audit", "--estate", url, "--as-of", "2026-11-01",
+                          "--format", "json", "--report", str(report)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    got = {f["rule"]: (f["subjects"], f["rows"]) for f in json.loads(out.stdout)}
+    assert got == EXPECTED
+    html = report.read_text()
+    assert "EU-GDPR.art44-46" in html and 'href="https://eur-lex.europa.eu/eli/reg/2016/679/oj"' in html
+    assert "<svg" in html and "<script" not in html  # self-contained
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all")
+    bad = subprocess.run([sys.executable, "-m", "tutela", "audit", "--estate", f"sqlite:///{junk}",
+                          "--report", str(tmp_path / "r2.html")], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 3 and "not a SQLite database" in bad.stderr
+    assert not (tmp_path / "r2.html").exists()  # nothing written
