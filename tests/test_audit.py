@@ -49,7 +49,7 @@ def test_estate_not_matching_its_data_map(engine: Engine, tmp_path: Path) -> Non
     write_sql(url)
     with sa.create_engine(url).begin() as conn:
         conn.exec_driver_sql("ALTER TABLE location_pings DROP COLUMN lat")
-    with pytest.raises(InputError, match="`location_pings.lat` missing"):
+    with pytest.raises(InputError, match=r"`location_pings\.lat` missing"):
         engine.audit(url, as_of=AS_OF)
     with sa.create_engine(url).begin() as conn:
         conn.exec_driver_sql("DROP TABLE consents")
