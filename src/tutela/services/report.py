@@ -20,7 +20,7 @@ h1{font-size:1.6rem;margin-bottom:.2rem} .muted{color:#57606a}
 .cards{display:flex;gap:1rem;margin:1.2rem 0}
 .card{flex:1;border:1px solid #d0d7de;border-radius:8px;padding:.8rem 1rem}
 .card b{display:block;font-size:1.6rem}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:1.5rem}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(600px,1fr));gap:1rem} .charts svg{max-width:100%}
 table{border-collapse:collapse;width:100%;margin-top:1rem}
 th,td{border-bottom:1px solid #d0d7de;padding:.45rem;text-align:left;vertical-align:top}
 th{background:#f6f8fa} .sev-critical{color:#b42318;font-weight:600}
@@ -61,7 +61,7 @@ def bars(data: dict[str, int], limit: int = 12) -> str:
     if not items:
         return "<p class='muted'>nothing to show</p>"
     top = max(v for _, v in items) or 1
-    h, label_w, width = 22, 190, 330
+    h, label_w, width = 24, 230, 300
     rows = []
     for i, (k, v) in enumerate(items):
         w = max(1, int(width * v / top))
@@ -70,8 +70,9 @@ def bars(data: dict[str, int], limit: int = 12) -> str:
             f'<text x="0" y="{y + 15}" font-size="12">{escape(k[:30])}</text>'
             f'<rect x="{label_w}" y="{y + 3}" width="{w}" height="{h - 6}" fill="#2f6feb"><title>{v}</title></rect>'
             f'<text x="{label_w + w + 4}" y="{y + 15}" font-size="12">{v}</text>')
-    return (f'<svg role="img" viewBox="0 0 {label_w + width + 70} {h * len(items)}" '
-            f'width="100%" xmlns="http://www.w3.org/2000/svg">{"".join(rows)}</svg>')
+    total_w = label_w + width + 70
+    return (f'<svg role="img" viewBox="0 0 {total_w} {h * len(items)}" width="{total_w}" '
+            f'height="{h * len(items)}" xmlns="http://www.w3.org/2000/svg">{"".join(rows)}</svg>')
 
 
 def render(findings: list[Finding], estate: str, as_of: dt.date, version: str) -> str:
