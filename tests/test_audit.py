@@ -85,3 +85,13 @@ def test_cli_json_report_and_errors(tmp_path: Path) -> None:
                           "--report", str(tmp_path / "r2.html")], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 3 and "not a SQLite database" in bad.stderr
     assert not (tmp_path / "r2.html").exists()  # nothing written
+
+
+def test_spark_gives_identical_findings(engine: Engine, tmp_path: Path) -> None:
+    """The same Ibis expressions on PySpark (local mode) as on DuckDB."""
+    write_parquet(tmp_path / "lake")
+    url = f"parquet://{tmp_path / 'lake'}"
+    spark = engine.audit(url, as_of=AS_OF, engine="spark")
+    duck = engine.audit(url, as_of=AS_OF)
+    assert counts(spark) == counts(duck) == EXPECTED
+    assert [f.to_dict() for f in spark] == [f.to_dict() for f in duck]

@@ -23,6 +23,7 @@ from tutela.policy.compiled import today
 from tutela.policy.parse import parse_request
 from tutela.rulebook import Rulebook, load_rulebook
 from tutela.services.audit import Finding, Progress, run_audit
+from tutela.services.backends import EngineName
 from tutela.services.source import EstateSource
 from tutela.taxonomy import Taxonomy, load_taxonomy
 
@@ -70,12 +71,12 @@ class Engine:
         return decide_table(self.compiled, table)
 
     def audit(self, estate: str, datamap: Path | None = None, as_of: dt.date | None = None,
-              progress: Progress | None = None) -> list[Finding]:
+              progress: Progress | None = None, engine: EngineName = "duckdb") -> list[Finding]:
         """Every unlawful processing in the estate at `estate` (a URL), per rule."""
         dm = load_datamap(datamap)
         source = EstateSource.open(estate)
         try:
-            return run_audit(self.compiled, self.rulebook, dm, source, as_of or today(), progress)
+            return run_audit(self.compiled, self.rulebook, dm, source, as_of or today(), progress, engine)
         finally:
             source.close()
 

@@ -22,6 +22,7 @@ def run(
     datamap: Path | None = typer.Option(None, "--datamap", help="Fides dataset YAML (default: ClipStream's)"),
     as_of: str | None = typer.Option(None, "--as-of", help="audit date, YYYY-MM-DD (default: today)"),
     report: Path | None = typer.Option(None, "--report", help="write a self-contained HTML report here"),
+    engine_name: str = typer.Option("duckdb", "--engine", help="duckdb (default) or spark (local mode)"),
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Audit an estate against the rulebook through its data map; print findings per rule."""
@@ -33,7 +34,10 @@ def run(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err_console, transient=True, disable=fmt is Format.json) as bar:
         task = bar.add_task("auditing", total=None)
-        findings = engine.audit(estate, datamap, day, progress=lambda msg: bar.update(task, description=msg))
+        if engine_name not in ("duckdb", "spark"):
+            raise InputError(f"unknown engine `{engine_name}`", where="--engine", hint="duckdb or spark")
+        findings = engine.audit(estate, datamap, day, progress=lambda msg: bar.update(task, description=msg),
+                                engine="spark" if engine_name == "spark" else "duckdb")
     audit_day = day or dt.datetime.now(dt.UTC).date()
     if report is not None:
         try:

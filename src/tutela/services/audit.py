@@ -24,7 +24,17 @@ from tutela.policy import CompiledPolicy
 from tutela.policy.batch import decide_table
 from tutela.rulebook import Rulebook
 from tutela.services import acts
+from tutela.services.backends import Backend, EngineName, open_backend
 from tutela.services.source import EstateSource
+
+
+@contextmanager
+def _backend(name: EngineName) -> Iterator[Backend]:
+    con = open_backend(name)
+    try:
+        yield con
+    finally:
+        con.close()
 
 Progress = Callable[[str], None]
 
@@ -80,15 +90,6 @@ def validate(dm: DataMap, source: EstateSource) -> None:
         source.require(table, cols, f"data map `{dm.dataset.fides_key}`")
 
 
-@contextmanager
-def _duckdb() -> Iterator[ibis.BaseBackend]:
-    con = ibis.duckdb.connect()
-    try:
-        yield con
-    finally:
-        con.disconnect()
-
-
 def grants(dm: DataMap, load: acts.Loader, keys: ir.Table) -> ir.Table:
     """(sid, day) -> `|`-joined grant tokens valid that day (scope:by:assurance[:separate])."""
     assert dm.tutela is not None
@@ -97,8 +98,10 @@ def grants(dm: DataMap, load: acts.Loader, keys: ir.Table) -> ir.Table:
         return keys.mutate(grants=ibis.literal(""))
     cols = [c.subject, c.scopes, c.by, c.assurance, c.granted_at]
     t = load(c.collection, cols + [x for x in (c.expires_at, c.revoked_at) if x])
+    # `|` is a regex metacharacter for Spark's split: turn it into a comma first
+    scopes = t[c.scopes].cast("string").re_replace(r"\|", ",").split(",")
     t = t.select(
-        csid=t[c.subject].cast("int64"), scopes=t[c.scopes].cast("string").split("|"),
+        csid=t[c.subject].cast("int64"), scopes=scopes,
         by=t[c.by].cast("string"), assurance=t[c.assurance].cast("string"),
         granted=t[c.granted_at].cast("date"),
         expires=t[c.expires_at].cast("date") if c.expires_at else ibis.null("date"),
@@ -116,26 +119,26 @@ def grants(dm: DataMap, load: acts.Loader, keys: ir.Table) -> ir.Table:
 
 
 def run_audit(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: EstateSource,
-              as_of: dt.date, progress: Progress | None = None) -> list[Finding]:
+              as_of: dt.date, progress: Progress | None = None, engine: EngineName = "duckdb") -> list[Finding]:
     validate(dm, source)
     step = progress or (lambda _msg: None)
     assert dm.tutela is not None
-    with _duckdb() as con:
+    step(f"start {engine}")
+    with _backend(engine) as con:
         loaded: dict[tuple[str, tuple[str, ...]], ir.Table] = {}
 
         def load(name: str, cols: list[str]) -> ir.Table:
             key = (name, tuple(dict.fromkeys(cols)))
             if key not in loaded:
                 step(f"read {name}")
-                loaded[key] = con.create_table(f"t{len(loaded)}_{name}", source.read(name, list(key[1])),
-                                               temp=True)
+                loaded[key] = con.register(f"t{len(loaded)}_{name}", source.read(name, list(key[1])))
             return loaded[key]
 
         subj = acts.subjects(dm, load)
         created = dict(zip(*(subj.select("sid", "created").to_pyarrow()[c].to_pylist()
                              for c in ("sid", "created")), strict=True))
         step("age signals")
-        implied = con.create_table("implied", acts.implied_births(dm, load, created), temp=True)
+        implied = con.register("implied", acts.implied_births(dm, load, created))
         facts = subj.left_join(implied, subj.sid == implied.sid).select(
             "sid", "jurisdiction", "birth",
             eff=ibis.greatest(subj.birth, ibis.coalesce(implied.implied, subj.birth)),
@@ -152,7 +155,7 @@ def run_audit(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: Estat
         return _findings(con, book, per_rule, facts)
 
 
-def _decide(con: Any, policy: CompiledPolicy, book: Rulebook, dm: DataMap, load: acts.Loader,
+def _decide(con: Backend, policy: CompiledPolicy, book: Rulebook, dm: DataMap, load: acts.Loader,
             facts: ir.Table, g: acts.Groups) -> pa.Table:
     r = g.requests
     keys = r.select("sid", "day").distinct()
@@ -175,7 +178,7 @@ def _decide(con: Any, policy: CompiledPolicy, book: Rulebook, dm: DataMap, load:
         "gid": req["gid"], "sid": req["sid"], "signal": req["signal"],
         "rules": out["determining"].cast(pa.string()),
     }).filter(denied)
-    mem = con.create_table(f"d_{g.collection}", d, temp=True)
+    mem = con.register(f"d_{g.collection}", d)
     exploded = mem.mutate(rule=mem.rules.split(",")).unnest("rule")
     exploded = exploded.filter(exploded.rule.isin(list(book.rule_index)))  # not consent-age entries
     per_group = exploded.select("gid", "sid", "rule", "signal").distinct()
@@ -184,11 +187,11 @@ def _decide(con: Any, policy: CompiledPolicy, book: Rulebook, dm: DataMap, load:
         n=counted.n.sum(), signal=counted.signal.any()).mutate(collection=ibis.literal(g.collection)).to_pyarrow()
 
 
-def _findings(con: Any, book: Rulebook, parts: list[pa.Table], facts: ir.Table) -> list[Finding]:
+def _findings(con: Backend, book: Rulebook, parts: list[pa.Table], facts: ir.Table) -> list[Finding]:
     allp = pa.concat_tables(parts) if parts else pa.table({})
     if allp.num_rows == 0:
         return []
-    t = con.create_table("per_rule", allp, temp=True)
+    t = con.register("per_rule", allp)
     f = facts.select("sid", "jurisdiction")
     j = t.join(f, "sid")
     by_rule = j.group_by("rule").aggregate(

@@ -1,0 +1,78 @@
+"""Query engines the audit runs its Ibis expressions on: DuckDB (default) or Spark (local)."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from typing import Any, Literal, Protocol
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from tutela.errors import InputError
+
+EngineName = Literal["duckdb", "spark"]
+
+
+class Backend(Protocol):
+    def register(self, name: str, table: pa.Table) -> ir.Table: ...
+
+    def close(self) -> None: ...
+
+
+class DuckDB:
+    def __init__(self) -> None:
+        self.con = ibis.duckdb.connect()
+
+    def register(self, name: str, table: pa.Table) -> ir.Table:
+        return self.con.create_table(name, table, temp=True)
+
+    def close(self) -> None:
+        self.con.disconnect()
+
+
+class Spark:
+    """PySpark in local mode (two threads); the same expressions as on DuckDB."""
+
+    def __init__(self) -> None:
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as exc:  # pragma: no cover - pyspark is a dependency
+            raise InputError("the Spark engine needs pyspark", where="--engine") from exc
+        logging.getLogger("py4j").setLevel(logging.ERROR)
+        self._dir = tempfile.TemporaryDirectory(prefix="tutela-spark-")
+        self.spark: Any = (
+            SparkSession.builder.master("local[2]").appName("tutela-audit")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.warehouse.dir", self._dir.name)
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .getOrCreate()
+        )
+        self.spark.sparkContext.setLogLevel("ERROR")
+        self.con = ibis.pyspark.connect(self.spark)
+
+    def register(self, name: str, table: pa.Table) -> ir.Table:
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        schema = from_arrow_schema(table.schema)  # explicit, so empty tables work too
+        frame = table.combine_chunks().to_pandas()
+        self.spark.createDataFrame(frame, schema=schema).createOrReplaceTempView(name)
+        return self.con.table(name)
+
+    def close(self) -> None:
+        for view in self.spark.catalog.listTables():
+            self.spark.catalog.dropTempView(view.name)
+        self._dir.cleanup()
+
+
+def open_backend(name: EngineName) -> Backend:
+    if name == "duckdb":
+        return DuckDB()
+    if name == "spark":
+        return Spark()
+    raise InputError(f"unknown engine `{name}`", where="--engine", hint="duckdb or spark")
