@@ -54,11 +54,14 @@ class Finding:
     collections: dict[str, int] = field(default_factory=dict)
     countries: dict[str, int] = field(default_factory=dict)
     examples: list[int] = field(default_factory=list)
+    children: int = 0  # distinct subjects under 18 on the date of an affected row
+    categories: dict[str, int] = field(default_factory=dict)  # children affected per data category
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rule": self.rule, "title": self.title, "severity": self.severity,
             "subjects": self.subjects, "rows": self.rows, "age_from_signal": self.age_from_signal,
+            "children": self.children, "categories": self.categories,
             "collections": self.collections, "countries": self.countries, "examples": self.examples,
             "citation": {"instrument": self.instrument, "section": self.section, "url": self.url},
         }
@@ -148,15 +151,23 @@ def run_audit(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: Estat
         if (tg := acts.transfer_groups(dm, load)) is not None:
             groups.append(tg)
         per_rule: list[pa.Table] = []
+        exposure: list[pa.Table] = []
         for g in groups:
             step(f"decide {g.collection}")
-            per_rule.append(_decide(con, policy, book, dm, load, facts, g))
+            rows, children = _decide(con, policy, book, dm, load, facts, g)
+            per_rule.append(rows)
+            exposure.append(children)
         step("findings")
-        return _findings(con, book, per_rule, facts)
+        return _findings(con, book, per_rule, exposure, facts)
+
+
+_EMPTY = pa.schema([("rule", pa.string()), ("sid", pa.int64()), ("n", pa.int64()), ("signal", pa.bool_()),
+                   ("collection", pa.string())]).empty_table()
+_EMPTY_EXPOSURE = pa.schema([("rule", pa.string()), ("sid", pa.int64()), ("category", pa.string())]).empty_table()
 
 
 def _decide(con: Backend, policy: CompiledPolicy, book: Rulebook, dm: DataMap, load: acts.Loader,
-            facts: ir.Table, g: acts.Groups) -> pa.Table:
+            facts: ir.Table, g: acts.Groups) -> tuple[pa.Table, pa.Table]:
     r = g.requests
     keys = r.select("sid", "day").distinct()
     gr = grants(dm, load, keys)
@@ -167,30 +178,36 @@ def _decide(con: Backend, policy: CompiledPolicy, book: Rulebook, dm: DataMap, l
         category=req.category, use=req.use, recipient=req.recipient, destination=req.destination,
         recipient_certified=req.certified, scc=req.scc, tia=req.tia, grants=req.grants,
         signal=req.eff != req.birth,
+        child=(req.eff + ibis.interval(years=18)) > req.day,
     ).to_pyarrow()
     if req.num_rows == 0:
-        return pa.table({"rule": pa.array([], pa.string()), "sid": pa.array([], pa.int64()),
-                         "n": pa.array([], pa.int64()), "signal": pa.array([], pa.bool_()),
-                         "collection": pa.array([], pa.string())})
+        return _EMPTY, _EMPTY_EXPOSURE
     out = decide_table(policy, req).to_arrow()
     denied = pc.equal(out["effect"].cast(pa.string()), "deny")
     d = pa.table({
-        "gid": req["gid"], "sid": req["sid"], "signal": req["signal"],
-        "rules": out["determining"].cast(pa.string()),
+        "gid": req["gid"], "sid": req["sid"], "signal": req["signal"], "child": req["child"],
+        "category": req["category"], "rules": out["determining"].cast(pa.string()),
     }).filter(denied)
     mem = con.register(f"d_{g.collection}", d)
     exploded = mem.mutate(rule=mem.rules.split(",")).unnest("rule")
     exploded = exploded.filter(exploded.rule.isin(list(book.rule_index)))  # not consent-age entries
     per_group = exploded.select("gid", "sid", "rule", "signal").distinct()
     counted = per_group.join(g.counts, ["gid", "sid"])
-    return counted.group_by(["rule", "sid"]).aggregate(
-        n=counted.n.sum(), signal=counted.signal.any()).mutate(collection=ibis.literal(g.collection)).to_pyarrow()
+    rows = counted.group_by(["rule", "sid"]).aggregate(
+        n=counted.n.sum(), signal=counted.signal.any()).mutate(collection=ibis.literal(g.collection))
+    children = exploded.filter(exploded.child).select("rule", "sid", "category").distinct()
+    return rows.to_pyarrow().cast(_EMPTY.schema), children.to_pyarrow().cast(_EMPTY_EXPOSURE.schema)
 
 
-def _findings(con: Backend, book: Rulebook, parts: list[pa.Table], facts: ir.Table) -> list[Finding]:
-    allp = pa.concat_tables(parts) if parts else pa.table({})
+def _findings(con: Backend, book: Rulebook, parts: list[pa.Table], exposure: list[pa.Table],
+              facts: ir.Table) -> list[Finding]:
+    allp = pa.concat_tables([_EMPTY, *parts])
     if allp.num_rows == 0:
         return []
+    ex_t = con.register("exposure", pa.concat_tables([_EMPTY_EXPOSURE, *exposure]))
+    ex_j = ex_t.join(facts.select("sid", "jurisdiction"), "sid")
+    kids = ex_j.group_by("rule").aggregate(children=ex_j.sid.nunique()).to_pyarrow().to_pylist()
+    kid_cats = ex_j.group_by(["rule", "category"]).aggregate(children=ex_j.sid.nunique()).to_pyarrow().to_pylist()
     t = con.register("per_rule", allp)
     f = facts.select("sid", "jurisdiction")
     j = t.join(f, "sid")
@@ -214,5 +231,7 @@ def _findings(con: Backend, book: Rulebook, parts: list[pa.Table], facts: ir.Tab
             collections={c["collection"]: int(c["rows"]) for c in by_coll if c["rule"] == r["rule"]},
             countries={c["jurisdiction"]: int(c["subjects"]) for c in by_country if c["rule"] == r["rule"]},
             examples=ex[r["rule"]],
+            children=next((int(k["children"]) for k in kids if k["rule"] == r["rule"]), 0),
+            categories={k["category"]: int(k["children"]) for k in kid_cats if k["rule"] == r["rule"]},
         ))
     return out
