@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from tutela.engine import Engine
 from tutela.errors import InputError, TutelaError
@@ -31,7 +32,8 @@ _BODY = {
 }
 
 
-def create_app(engine: Engine | None = None) -> FastAPI:
+def create_app(engine: Engine | None = None, report: Path | None = None) -> FastAPI:
+    """The API; with `report`, also the audit report at `/report` (and `/` redirects there)."""
     eng = engine or Engine()
     app = FastAPI(title="Tutela", version=eng.version,
                   description="Children's privacy decision point with a cited rulebook.")
@@ -39,6 +41,18 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     @app.exception_handler(TutelaError)
     async def _tutela_error(request: Request, exc: TutelaError) -> JSONResponse:
         return JSONResponse(exc.to_dict(), status_code=422 if isinstance(exc, InputError) else 500)
+
+    if report is not None:
+        @app.get("/report", response_class=HTMLResponse, include_in_schema=False)
+        def report_page() -> HTMLResponse:
+            try:
+                return HTMLResponse(report.read_text("utf-8"))
+            except OSError:
+                return HTMLResponse("<p>The audit report has not been written yet.</p>", status_code=404)
+
+        @app.get("/", include_in_schema=False)
+        def home() -> RedirectResponse:
+            return RedirectResponse("/report")
 
     @app.get("/v1/health")
     def health() -> dict[str, str]:

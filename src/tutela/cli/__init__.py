@@ -9,7 +9,18 @@ import sys
 
 import typer
 
-from tutela.cli import audit, datamap_check, datamap_import, decide, demo, rules_check, rules_diff, rules_list, rules_show, serve
+from tutela.cli import (
+    audit,
+    datamap_check,
+    datamap_import,
+    decide,
+    demo,
+    rules_check,
+    rules_diff,
+    rules_list,
+    rules_show,
+    serve,
+)
 from tutela.cli._output import fail
 from tutela.errors import TutelaError
 
