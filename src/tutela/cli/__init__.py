@@ -15,6 +15,8 @@ from tutela.cli import (
     datamap_import,
     decide,
     demo,
+    estate_generate,
+    estate_truth,
     rules_check,
     rules_diff,
     rules_list,
@@ -32,6 +34,10 @@ datamap = typer.Typer(help="Import and check data maps (Fides datasets).", no_ar
 app.add_typer(datamap, name="datamap")
 datamap.command("check")(datamap_check.run)
 datamap.command("import")(datamap_import.run)
+estate = typer.Typer(help="Generate the synthetic ClipStream estate and read its ground truth.", no_args_is_help=True)
+app.add_typer(estate, name="estate")
+estate.command("generate")(estate_generate.run)
+estate.command("truth")(estate_truth.run)
 rules.command("list")(rules_list.run)
 rules.command("show")(rules_show.run)
 rules.command("check")(rules_check.run)
