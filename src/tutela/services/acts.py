@@ -19,6 +19,9 @@ from tutela.datamap.models import CollectionDecl
 from tutela.services.signals import REGEXES, stated_ages
 
 Loader = Callable[[str, list[str]], ir.Table]
+# Materialises an expression as a table: group ids from row_number() must not be recomputed
+# (an unordered window numbers rows differently on each evaluation, e.g. on Spark).
+Persist = Callable[[str, ir.Table], ir.Table]
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,8 @@ def implied_births(dm: DataMap, load: Loader, created: dict[int, dt.date | None]
     return pa.table({"sid": pa.array(list(best), pa.int64()), "implied": pa.array(list(best.values()), pa.date32())})
 
 
-def collection_groups(dm: DataMap, load: Loader, name: str, decl: CollectionDecl, as_of: dt.date) -> Groups | None:
+def collection_groups(dm: DataMap, load: Loader, persist: Persist, name: str, decl: CollectionDecl,
+                      as_of: dt.date) -> Groups | None:
     cats = dm.categories(name)
     if not cats:
         return None
@@ -100,8 +104,7 @@ def collection_groups(dm: DataMap, load: Loader, name: str, decl: CollectionDecl
     day = t[decl.time].cast("date") if decl.time else ibis.literal(as_of, "date")
     rows = t.select(sid=t[decl.subject].cast("int64"), day=day, **flags, **acts)
     keys = ["sid", "day", *flags, *acts]
-    g = rows.group_by(keys).aggregate(n=rows.count())
-    g = g.mutate(gid=ibis.row_number())
+    g = persist(f"g_{name}", rows.group_by(keys).aggregate(n=rows.count()).mutate(gid=ibis.row_number()))
     parts = []
     for ci, c in enumerate(categories):
         for ai, a in enumerate(decl.acts):
@@ -113,7 +116,7 @@ def collection_groups(dm: DataMap, load: Loader, name: str, decl: CollectionDecl
     return Groups(name, g.select("gid", "sid", "n"), ibis.union(*parts))
 
 
-def transfer_groups(dm: DataMap, load: Loader) -> Groups | None:
+def transfer_groups(dm: DataMap, load: Loader, persist: Persist) -> Groups | None:
     assert dm.tutela is not None
     tr = dm.tutela.transfers
     if tr is None:
@@ -127,7 +130,7 @@ def transfer_groups(dm: DataMap, load: Loader) -> Groups | None:
         recipient=j[p.kind].cast("string"), destination=j[p.country].cast("string"),
         certified=j[p.certified].cast("boolean"), scc=j[p.scc].notnull(), tia=j[p.tia].notnull())
     keys = ["sid", "day", "source", "recipient", "destination", "certified", "scc", "tia"]
-    g = rows.group_by(keys).aggregate(n=rows.count()).mutate(gid=ibis.row_number())
+    g = persist("g_transfers", rows.group_by(keys).aggregate(n=rows.count()).mutate(gid=ibis.row_number()))
     parts = []
     for source in dm.tutela.collections:
         for c in sorted({c for cs in dm.categories(source).values() for c in cs}):

@@ -137,6 +137,9 @@ def run_audit(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: Estat
                 loaded[key] = con.register(f"t{len(loaded)}_{name}", source.read(name, list(key[1])))
             return loaded[key]
 
+        def persist(name: str, expr: ir.Table) -> ir.Table:
+            return con.register(name, expr.to_pyarrow())
+
         subj = acts.subjects(dm, load)
         created = dict(zip(*(subj.select("sid", "created").to_pyarrow()[c].to_pylist()
                              for c in ("sid", "created")), strict=True))
@@ -147,8 +150,8 @@ def run_audit(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: Estat
             eff=ibis.greatest(subj.birth, ibis.coalesce(implied.implied, subj.birth)),
         )
         groups = [g for name, decl in dm.tutela.collections.items()
-                  if (g := acts.collection_groups(dm, load, name, decl, as_of)) is not None]
-        if (tg := acts.transfer_groups(dm, load)) is not None:
+                  if (g := acts.collection_groups(dm, load, persist, name, decl, as_of)) is not None]
+        if (tg := acts.transfer_groups(dm, load, persist)) is not None:
             groups.append(tg)
         per_rule: list[pa.Table] = []
         exposure: list[pa.Table] = []

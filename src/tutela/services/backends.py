@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from typing import Any, Literal, Protocol
 
@@ -41,12 +42,14 @@ class Spark:
         except ImportError as exc:  # pragma: no cover - pyspark is a dependency
             raise InputError("the Spark engine needs pyspark", where="--engine") from exc
         logging.getLogger("py4j").setLevel(logging.ERROR)
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # loopback only, also for the block manager
         self._dir = tempfile.TemporaryDirectory(prefix="tutela-spark-")
         self.spark: Any = (
             SparkSession.builder.master("local[2]").appName("tutela-audit")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.driver.host", "127.0.0.1")
             .config("spark.sql.shuffle.partitions", "4")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.warehouse.dir", self._dir.name)

@@ -108,6 +108,8 @@ class EstateSource:
 def _array(values: tuple[object, ...], kind: pa.DataType) -> pa.Array:
     if pa.types.is_boolean(kind):  # MariaDB returns TINYINT(1) booleans as 0/1
         return pa.array([None if v is None else bool(v) for v in values], type=kind)
+    if pa.types.is_floating(kind):  # NUMERIC/DECIMAL columns come back as Decimal
+        return pa.array([None if v is None else float(v) for v in values], type=kind)  # type: ignore[arg-type]
     return pa.array(list(values), type=kind)
 
 
