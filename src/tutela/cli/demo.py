@@ -1,49 +1,84 @@
-"""`tutela demo`: illustrative decisions with reasons and citations, then the API."""
+"""`tutela demo`: the main job on the embedded SQLite default.
+
+Generates a ClipStream estate (20k accounts) into SQLite, audits it, writes the HTML report,
+shows a few single decisions with their reasons, then serves the API and the report.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
-from rich.panel import Panel
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from tutela.cli._output import Format, console, print_json
+from tutela.cli._output import Format, console, err_console, print_json
 from tutela.engine import Engine
-from tutela.policy import Decision
+from tutela.errors import InputError
 from tutela.services.demo import CASES
-
-
-def _render(title: str, d: Decision) -> Panel:
-    colour = {"deny": "red", "allow": "green", "allow_with_obligations": "yellow"}[d.effect]
-    lines = [f"[bold {colour}]{d.effect.upper()}[/]  (age {d.age}, on {d.evaluated_on})"]
-    for r in d.determining:
-        lines.append(f"  [bold]{r.id}[/] {r.title}\n    {r.instrument}, {r.section} — {r.url}")
-    if d.obligations:
-        lines.append("  obligations: " + ", ".join(d.obligations))
-    for m in d.missing:
-        what = (f"consent `{m.scope}` by {m.by} at assurance {m.assurance}" + (" (separate)" if m.separate else "")
-                if m.kind == "consent" else f"safeguard `{m.safeguard}`")
-        lines.append(f"  [cyan]missing:[/] {what}")
-    if d.effect == "deny" and not d.lawful_possible:
-        lines.append("  [dim]no consent or safeguard makes this lawful[/]")
-    return Panel("\n".join(lines), title=title, title_align="left", expand=True)
+from tutela.services.report import render
 
 
 def run(
-    serve: bool = typer.Option(True, "--serve/--no-serve", help="serve the API afterwards"),
+    accounts: int = typer.Option(20_000, help="accounts in the generated estate"),
+    out: Path = typer.Option(Path("out"), help="folder for the estate, its media and the report"),
+    seed: int = typer.Option(7, help="generator seed"),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="serve the API and the report afterwards"),
     port: int = typer.Option(8000, help="API port"),
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
-    """Print decisions for illustrative children, then serve the API on 127.0.0.1."""
+    """Generate ClipStream, audit it, write the report, then serve the API and the report."""
+    from tutela.estate import AS_OF, generate
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder: {exc.strerror}", where=str(out)) from None
+    db = out.resolve() / "clipstream.db"
+    url = f"sqlite:///{db}"
     engine = Engine()
-    results = [(title, engine.decide(req)) for title, req in CASES]
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console,
+                  transient=True, disable=fmt is Format.json) as bar:
+        task = bar.add_task(f"generating ClipStream ({accounts:,} accounts)", total=None)
+        estate = generate(url, accounts, seed, media_dir=out.resolve() / "media",
+                          progress=lambda table, done, total: bar.update(task, description=f"writing {table}"))
+        findings = engine.audit(url, as_of=AS_OF, progress=lambda msg: bar.update(task, description=f"audit: {msg}"))
+    report = out.resolve() / "report.html"
+    report.write_text(render(findings, url, AS_OF, engine.version), "utf-8")
+    decisions = [(title, engine.decide(req)) for title, req in CASES]
     if fmt is Format.json:
-        print_json([{"case": t, "decision": d.model_dump(mode="json")} for t, d in results])
+        print_json({"estate": url, "tables": estate["tables"], "report": str(report),
+                    "findings": [f.to_dict() for f in findings],
+                    "decisions": [{"case": t, "decision": d.model_dump(mode="json")} for t, d in decisions]})
     else:
-        console.print(f"[bold]Tutela[/] rulebook {engine.version}: "
-                      f"{len(engine.rulebook.jurisdictions)} jurisdictions\n")
-        for title, d in results:
-            console.print(_render(title, d))
+        _show(estate, findings, decisions, report)
     if serve:
         from tutela.cli.serve import run as serve_run
 
-        console.print(f"\nAPI: http://127.0.0.1:{port}/docs  (OpenAPI: /openapi.json, POST /v1/decisions)")
-        serve_run(host="127.0.0.1", port=port)
+        console.print(f"\n[bold]Look here:[/] report http://127.0.0.1:{port}/report · "
+                      f"API http://127.0.0.1:{port}/docs (OpenAPI /openapi.json, POST /v1/decisions)\n")
+        serve_run(host="127.0.0.1", port=port, report=report)
+
+
+def _show(estate: dict, findings: list, decisions: list, report: Path) -> None:  # type: ignore[type-arg]
+    rows = sum(estate["tables"].values())
+    console.print(f"[bold]ClipStream[/]: {rows:,} rows in {len(estate['tables'])} tables, "
+                  f"{estate.get('media_files', 0):,} media files → {estate['target']}")
+    t = Table(title=f"Audit: {len(findings)} rules breached (as of the estate's date)")
+    for col in ("rule", "severity", "children", "subjects", "rows", "citation"):
+        t.add_column(col, overflow="fold")
+    for f in sorted(findings, key=lambda f: -f.rows)[:12]:
+        t.add_row(f.rule, f.severity, str(f.children), str(f.subjects), str(f.rows), f"{f.instrument}, {f.section}")
+    console.print(t)
+    if len(findings) > 12:
+        console.print(f"… and {len(findings) - 12} more in the report.")
+    d = Table(title="Single decisions, with the rules that decide them")
+    for col in ("case", "effect", "determining", "missing"):
+        d.add_column(col, overflow="fold")
+    for title, dec in decisions:
+        missing = ", ".join(f"{m.scope} by {m.by} ({m.assurance}{', separate' if m.separate else ''})"
+                            if m.kind == "consent" else m.safeguard or ""
+                            for m in dec.missing)
+        d.add_row(title, dec.effect, "\n".join(r.id for r in dec.determining), missing)
+    console.print(d)
+    console.print(f"report: {report}")

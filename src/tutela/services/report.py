@@ -64,13 +64,13 @@ def bars(data: dict[str, int], limit: int = 12) -> str:
     if not items:
         return "<p class='muted'>nothing to show</p>"
     top = max(v for _, v in items) or 1
-    h, label_w, width = 24, 230, 300
+    h, label_w, width = 24, 290, 300
     rows = []
     for i, (k, v) in enumerate(items):
         w = max(1, int(width * v / top))
         y = i * h
         rows.append(
-            f'<text x="0" y="{y + 15}" font-size="12">{escape(k[:30])}</text>'
+            f'<text x="0" y="{y + 15}" font-size="12">{escape(k[:42])}</text>'
             f'<rect x="{label_w}" y="{y + 3}" width="{w}" height="{h - 6}" fill="#2f6feb"><title>{v}</title></rect>'
             f'<text x="{label_w + w + 4}" y="{y + 15}" font-size="12">{v}</text>')
     total_w = label_w + width + 70
