@@ -98,13 +98,12 @@ def _encoded(table: pa.Table, name: str, mapping: Any, label: str,
 
 
 def _grant_lut(policy: CompiledPolicy, table: pa.Table) -> tuple[npt.NDArray[Any], I32, tuple[int, ...]]:
-    """Dictionary indices of `grants`, index -> grant set, and each grant set's token masks."""
+    """Dictionary indices of `grants`, (index, safeguards) -> mask number, and the distinct masks."""
     col = _column(table, "grants", required=False)
     sets: tuple[frozenset[str], ...] = (frozenset(), frozenset({"tia"}), frozenset({"scc"}),
                                         frozenset({"scc", "tia"}))
     if col is None:
-        return (np.zeros(table.num_rows, dtype=np.int32), np.zeros(1, dtype=np.int32),
-                tuple(policy.grant_mask(frozenset(), s) for s in sets))
+        return np.zeros(table.num_rows, dtype=np.int32), *_unique_masks(policy, [frozenset()], sets)
     if not pa.types.is_dictionary(col.type):
         col = pc.dictionary_encode(col)
     values = col.dictionary.to_pylist()
@@ -117,8 +116,18 @@ def _grant_lut(policy: CompiledPolicy, table: pa.Table) -> tuple[npt.NDArray[Any
             raise InvalidRequestError(exc.message, where=f"batch[{row}].grants", hint=exc.hint) from None
     facts.append(frozenset())  # null = no grants
     indices = col.indices.fill_null(len(values)) if col.null_count else col.indices
-    masks = tuple(policy.grant_mask(f, s) for f in facts for s in sets)
-    return np.asarray(indices), np.arange(len(facts), dtype=np.int32), masks
+    return np.asarray(indices), *_unique_masks(policy, facts, sets)
+
+
+def _unique_masks(policy: CompiledPolicy, facts: list[frozenset[GrantFact]],
+                  sets: tuple[frozenset[str], ...]) -> tuple[I32, tuple[int, ...]]:
+    """(grant value, safeguard combination) -> index into the distinct token masks."""
+    index: dict[int, int] = {}
+    lut = np.empty((len(facts), len(sets)), dtype=np.int32)
+    for i, f in enumerate(facts):
+        for k, s in enumerate(sets):
+            lut[i, k] = index.setdefault(policy.grant_mask(f, s), len(index))
+    return lut, tuple(index)
 
 
 def _bitmap(table: pa.Table, name: str) -> tuple[npt.NDArray[np.uint8], int]:

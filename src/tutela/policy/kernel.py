@@ -45,7 +45,7 @@ def effects_kernel(
         m = (subj[ji, b, le] & catm[ji, c_lut[craw[i]]] & usem[ji, u_lut[uraw[i]]]
              & recm[ji, r_lut[rraw[i]]] & dstm[ji, d])
         h = hold[ji, b, le]
-        g = g_lut[graw[i]] * 4 + _bit(scc, bits_off[1] + i) * 2 + _bit(tia, bits_off[2] + i)
+        g = g_lut[graw[i], _bit(scc, bits_off[1] + i) * 2 + _bit(tia, bits_off[2] + i)]
         s = met_table[(ji * n_holds + h) * n_gsets + g]
         met = m & permit[ji] & s
         # branch-free: deny (0) if an unmet forbid applies or no met permit; else 1, or 2 with obligations

@@ -186,6 +186,7 @@ class Tables:
             self.permit_obl[j] = _bits([s.rule.effect == "permit" and bool(s.rule.obligations) for s in scoped])
             self.req.append([[self._req_mask(code, s, h)[0] for s in scoped] for h in range(self.n_holds)])
         self.forbid, self.permit, self.obligate = kinds["forbid"], kinds["permit"], kinds["obligate"]
+        self._requirement_arrays()
         # the batch kernel reads masks in the narrowest type that holds every jurisdiction's rules
         widest = max(len(s) for s in self.scoped)
         self.mask_dtype = np.uint16 if widest <= 16 else np.uint32 if widest <= 32 else np.uint64
@@ -222,26 +223,30 @@ class Tables:
             self.tokens[token] = len(self.tokens)
         return 1 << self.tokens[token]
 
+    def _requirement_arrays(self) -> None:
+        """Requirement masks as (jurisdiction, holder mode, rule) and always-met permits."""
+        K = max(len(sc) for sc in self.scoped)
+        self._req_arr = np.full((len(self.jurisdictions), self.n_holds, K), np.uint64(1 << 63), dtype=np.uint64)
+        self._free = np.zeros((len(self.jurisdictions), K), dtype=bool)
+        for j, per_hold in enumerate(self.req):
+            for h, row in enumerate(per_hold):
+                for k, m in enumerate(row):
+                    if m >= 0:
+                        self._req_arr[j, h, k] = m
+            self._free[j, : len(self.scoped[j])] = [
+                s.rule.effect == "permit" and s.rule.requirement is None for s in self.scoped[j]]
+        self._weights = np.uint64(1) << np.arange(K, dtype=np.uint64)
+
     def satisfied_rules(self, masks: tuple[int, ...]) -> npt.NDArray[np.unsignedinteger[Any]]:
         """(jurisdiction, holder mode, grant set) -> mask of rules whose requirement is met.
 
         Permits without a requirement always count as met; forbids without an `unless` never.
         """
-        K = MAX_RULES
-        req = np.full((len(self.jurisdictions), self.n_holds, K), np.uint64(1 << 63), dtype=np.uint64)
-        free = np.zeros((len(self.jurisdictions), K), dtype=bool)
-        for j, per_hold in enumerate(self.req):
-            for h, row in enumerate(per_hold):
-                for k, m in enumerate(row):
-                    if m >= 0:
-                        req[j, h, k] = m
-            free[j, : len(self.scoped[j])] = [
-                s.rule.effect == "permit" and s.rule.requirement is None for s in self.scoped[j]]
         g = np.array(masks, dtype=np.uint64)
-        met = (req[:, :, :, None] & ~g[None, None, None, :]) == 0  # (J, H, K, G)
-        met |= free[:, None, :, None]
-        weights = np.uint64(1) << np.arange(K, dtype=np.uint64)
-        out: U64 = np.bitwise_or.reduce(np.where(met, weights[None, None, :, None], np.uint64(0)), axis=2)
+        met = (self._req_arr[:, :, :, None] & ~g[None, None, None, :]) == 0  # (J, H, K, G)
+        met |= self._free[:, None, :, None]
+        w = self._weights[None, None, :, None]
+        out: U64 = np.bitwise_or.reduce(np.where(met, w, np.uint64(0)), axis=2)
         narrow: npt.NDArray[np.unsignedinteger[Any]] = out.astype(self.mask_dtype)
         return narrow
 

@@ -157,7 +157,7 @@ def run_audit(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: Estat
         exposure: list[pa.Table] = []
         for g in groups:
             step(f"decide {g.collection}")
-            rows, children = _decide(con, policy, book, dm, load, facts, g)
+            rows, children = _decide(policy, book, dm, load, facts, g)
             per_rule.append(rows)
             exposure.append(children)
         step("findings")
@@ -169,7 +169,7 @@ _EMPTY = pa.schema([("rule", pa.string()), ("sid", pa.int64()), ("n", pa.int64()
 _EMPTY_EXPOSURE = pa.schema([("rule", pa.string()), ("sid", pa.int64()), ("category", pa.string())]).empty_table()
 
 
-def _decide(con: Backend, policy: CompiledPolicy, book: Rulebook, dm: DataMap, load: acts.Loader,
+def _decide(policy: CompiledPolicy, book: Rulebook, dm: DataMap, load: acts.Loader,
             facts: ir.Table, g: acts.Groups) -> tuple[pa.Table, pa.Table]:
     r = g.requests
     keys = r.select("sid", "day").distinct()
@@ -191,15 +191,22 @@ def _decide(con: Backend, policy: CompiledPolicy, book: Rulebook, dm: DataMap, l
         "gid": req["gid"], "sid": req["sid"], "signal": req["signal"], "child": req["child"],
         "category": req["category"], "rules": out["determining"].cast(pa.string()),
     }).filter(denied)
-    mem = con.register(f"d_{g.collection}", d)
-    exploded = mem.mutate(rule=mem.rules.split(",")).unnest("rule")
-    exploded = exploded.filter(exploded.rule.isin(list(book.rule_index)))  # not consent-age entries
-    per_group = exploded.select("gid", "sid", "rule", "signal").distinct()
-    counted = per_group.join(g.counts, ["gid", "sid"])
-    rows = counted.group_by(["rule", "sid"]).aggregate(
-        n=counted.n.sum(), signal=counted.signal.any()).mutate(collection=ibis.literal(g.collection))
-    children = exploded.filter(exploded.child).select("rule", "sid", "category").distinct()
-    return rows.to_pyarrow().cast(_EMPTY.schema), children.to_pyarrow().cast(_EMPTY_EXPOSURE.schema)
+    # one row per (request, determining rule); consent-age entries are reasons, not breaches
+    split = pc.split_pattern(d["rules"], ",")
+    parent = pc.list_parent_indices(split)
+    ex = pa.table({name: pc.take(d[name], parent) for name in ("gid", "sid", "signal", "child", "category")})
+    ex = ex.append_column("rule", pc.list_flatten(split))
+    ex = ex.filter(pc.is_in(ex["rule"], value_set=pa.array(list(book.rule_index))))
+    per_group = ex.group_by(["gid", "sid", "rule"]).aggregate([("signal", "max")])
+    counts = g.counts.to_pyarrow()
+    counted = per_group.join(counts, keys=["gid", "sid"])
+    rows = counted.group_by(["rule", "sid"]).aggregate([("n", "sum"), ("signal_max", "max")])
+    rows = pa.table({
+        "rule": rows["rule"], "sid": rows["sid"], "n": rows["n_sum"], "signal": rows["signal_max_max"],
+        "collection": pa.array([g.collection] * rows.num_rows, pa.string()),
+    })
+    children = ex.filter(ex["child"]).group_by(["rule", "sid", "category"]).aggregate([])
+    return rows.cast(_EMPTY.schema), children.select(["rule", "sid", "category"]).cast(_EMPTY_EXPOSURE.schema)
 
 
 def _findings(con: Backend, book: Rulebook, parts: list[pa.Table], exposure: list[pa.Table],
