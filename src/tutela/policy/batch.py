@@ -61,9 +61,18 @@ class BatchResult:
     def to_arrow(self) -> pa.Table:
         """effect, determining rule ids and missing requirements per row (dictionary-encoded)."""
         d = self.detail
-        keys = np.stack([d.jurisdiction.astype(np.uint64), d.rules.astype(np.uint64),
-                         d.hold.astype(np.uint64), d.gset.astype(np.uint64)], axis=1)
-        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        t = self.policy.t
+        rule_bits = 8 * np.dtype(t.mask_dtype).itemsize
+        outer = len(t.jurisdictions) * t.n_holds * max(len(self.masks), 1)
+        if rule_bits < 64 and outer < 2 ** (64 - rule_bits):  # one integer key: a fast 1-d unique
+            key = ((d.jurisdiction.astype(np.uint64) * np.uint64(t.n_holds) + d.hold.astype(np.uint64))
+                   * np.uint64(len(self.masks)) + d.gset.astype(np.uint64)) << np.uint64(rule_bits)
+            key |= d.rules.astype(np.uint64)
+            _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        else:
+            keys = np.stack([d.jurisdiction.astype(np.uint64), d.rules.astype(np.uint64),
+                             d.hold.astype(np.uint64), d.gset.astype(np.uint64)], axis=1)
+            _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
         rules, missing = [], []
         for row in first.tolist():
             v = self.verdict(row)
