@@ -27,10 +27,12 @@ lint: setup
 	$(BIN)/tutela rules check
 
 test: lint
+	bash scripts/ensure-services.sh
 	$(BIN)/pytest -q
 
 bench: setup
 	$(BIN)/python bench/decisions.py --quick
+	$(BIN)/python bench/audit.py --quick
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis
