@@ -7,6 +7,7 @@ shows a few single decisions with their reasons, then serves the API and the rep
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -15,6 +16,8 @@ from rich.table import Table
 from tutela.cli._output import Format, console, err_console, print_json
 from tutela.engine import Engine
 from tutela.errors import InputError
+from tutela.policy import Decision
+from tutela.services.audit import Finding
 from tutela.services.demo import CASES
 from tutela.services.report import render
 
@@ -60,7 +63,8 @@ def run(
         serve_run(host="127.0.0.1", port=port, report=report)
 
 
-def _show(estate: dict, findings: list, decisions: list, report: Path) -> None:  # type: ignore[type-arg]
+def _show(estate: dict[str, Any], findings: list[Finding], decisions: list[tuple[str, Decision]],
+          report: Path) -> None:
     rows = sum(estate["tables"].values())
     console.print(f"[bold]ClipStream[/]: {rows:,} rows in {len(estate['tables'])} tables, "
                   f"{estate.get('media_files', 0):,} media files → {estate['target']}")

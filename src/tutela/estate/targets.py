@@ -9,6 +9,7 @@ again when an insert fails.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -228,8 +229,8 @@ def _write_server(t: Target, tables: Mapping[str, Sequence[tuple[Any, ...]]], pr
             try:
                 with engine.begin() as conn:
                     md.drop_all(conn, checkfirst=True)
-            except SQLAlchemyError:
-                pass
+            except SQLAlchemyError:  # the server went away: the first error is the one to report
+                logging.getLogger(__name__).warning("could not drop the half-written ClipStream tables")
         raise InputError(f"cannot write the estate to `{t.url}`: {_short(exc)}", where="url") from None
     finally:
         engine.dispose()

@@ -8,13 +8,15 @@ from typing import Literal
 
 from tutela.rulebook.book import Rulebook
 
+Which = Literal["starts", "ends"]
+
 
 @dataclass(frozen=True)
 class Change:
     kind: Literal["rule", "digital_consent", "adequacy"]
     id: str
     source: str
-    change: Literal["starts", "ends"]
+    change: Which
     on: dt.date
     title: str
     instrument: str
@@ -25,7 +27,7 @@ class Change:
         return {k: str(v) for k, v in asdict(self).items()}
 
 
-def _span(start: dt.date, end: dt.date | None, a: dt.date, b: dt.date) -> tuple[str, dt.date] | None:
+def _span(start: dt.date, end: dt.date | None, a: dt.date, b: dt.date) -> tuple[Which, dt.date] | None:
     """Did [start, end) begin or end within (a, b]?"""
     if a < start <= b:
         return "starts", start
@@ -43,13 +45,13 @@ def diff(book: Rulebook, start: dt.date, end: dt.date) -> list[Change]:
         hit = _span(r.effective_from, r.effective_to, start, end)
         if hit:
             c = r.citation
-            out.append(Change("rule", r.id, s.source, hit[0], hit[1], r.title,  # type: ignore[arg-type]
+            out.append(Change("rule", r.id, s.source, hit[0], hit[1], r.title,
                               c.instrument, c.section, c.url))
     for dcid, (code, d) in book.consent_index.items():
         hit = _span(d.effective_from, d.effective_to, start, end)
         if hit:
             c = d.citation
-            out.append(Change("digital_consent", dcid, code, hit[0], hit[1],  # type: ignore[arg-type]
+            out.append(Change("digital_consent", dcid, code, hit[0], hit[1],
                               f"age of digital consent {d.age}", c.instrument, c.section, c.url))
     for code, reg in book.regimes.items():
         for a in reg.transfers.adequacy if reg.transfers else ():
@@ -57,6 +59,6 @@ def diff(book: Rulebook, start: dt.date, end: dt.date) -> list[Change]:
             if hit:
                 c = a.citation
                 title = f"adequacy for {a.country}" + (" (certified recipients only)" if a.certified_only else "")
-                out.append(Change("adequacy", f"{code}.adequacy.{a.country}", code, hit[0], hit[1],  # type: ignore[arg-type]
+                out.append(Change("adequacy", f"{code}.adequacy.{a.country}", code, hit[0], hit[1],
                                   title, c.instrument, c.section, c.url))
     return sorted(out, key=lambda c: (c.on, c.kind, c.id))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pyarrow as pa
@@ -105,15 +106,15 @@ class EstateSource:
             self._engine.dispose()
 
 
-def _array(values: tuple[object, ...], kind: pa.DataType) -> pa.Array:
+def _array(values: tuple[Any, ...], kind: pa.DataType) -> pa.Array:
     if pa.types.is_boolean(kind):  # MariaDB returns TINYINT(1) booleans as 0/1
         return pa.array([None if v is None else bool(v) for v in values], type=kind)
     if pa.types.is_floating(kind):  # NUMERIC/DECIMAL columns come back as Decimal
-        return pa.array([None if v is None else float(v) for v in values], type=kind)  # type: ignore[arg-type]
+        return pa.array([None if v is None else float(v) for v in values], type=kind)
     return pa.array(list(values), type=kind)
 
 
-def _arrow_type(t: sa.types.TypeEngine) -> pa.DataType:  # type: ignore[type-arg]
+def _arrow_type(t: sa.types.TypeEngine[Any]) -> pa.DataType:
     """Arrow type for a reflected SQL column type (booleans may be TINYINT(1) in MariaDB)."""
     name = type(t).__name__.upper()
     if "BOOL" in name or (name == "TINYINT" and getattr(t, "display_width", None) == 1):
