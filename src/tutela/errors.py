@@ -12,6 +12,9 @@ message. HTTP status codes and exit codes are mapped at the edges (cli, api), no
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class TutelaError(Exception):
     """Base class. `where` names the field, file or key at fault; `hint` says what to do."""
@@ -49,3 +52,13 @@ class InvalidRequestError(InputError):
 
 class RulebookError(TutelaError):
     """A rulebook file that does not validate."""
+
+
+def validation_message(err: Mapping[str, Any]) -> str:
+    """A Pydantic error (one item of `ValidationError.errors()`) in Tutela's words: lowercase
+    first letter (patterns and values keep their case), `unknown field` for extra keys."""
+    if err.get("type") == "extra_forbidden":
+        return "unknown field"
+    msg = str(err.get("msg", "invalid value"))
+    msg = msg[:1].lower() + msg[1:]
+    return msg.removeprefix("value error, ")

@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tutela.datamap.models import FidesCollection, FidesDataset, FidesField, FidesFile, TutelaDecl, TutelaFile
-from tutela.errors import InputError
+from tutela.errors import InputError, validation_message
 
 M = TypeVar("M", bound=BaseModel)
 SKIP_PREFIXES = ("system", "user.unique_id", "user.privacy_preferences")
@@ -67,8 +67,7 @@ def _parse(model: type[M], path: str, text: str) -> M:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"][:1].lower() + err["msg"][1:]
-        raise InputError(msg, where=f"{path}: {loc}") from None
+        raise InputError(validation_message(err), where=f"{path}: {loc}") from None
 
 
 def _read(path: Path) -> str:

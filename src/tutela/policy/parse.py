@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tutela.errors import InvalidRequestError
+from tutela.errors import InvalidRequestError, validation_message
 from tutela.policy.model import DecisionRequest
 
 
@@ -26,10 +26,6 @@ def parse_request(raw: Any, where: str = "") -> DecisionRequest:
         return DecisionRequest.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        msg = err["msg"][:1].lower() + err["msg"][1:]  # keep patterns and values as given
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        elif msg.startswith("value error, "):
-            msg = msg[len("value error, "):]
+        msg = validation_message(err)
         loc = field_of(tuple(err["loc"]))
         raise InvalidRequestError(msg, where=f"{where}.{loc}" if where else loc) from exc

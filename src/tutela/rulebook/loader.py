@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tutela.errors import RulebookError, UnknownKeyError
+from tutela.errors import RulebookError, UnknownKeyError, validation_message
 from tutela.rulebook.book import Rulebook
 from tutela.rulebook.models import Jurisdiction, Regime, Rule
 from tutela.rulebook.yamlio import load_yaml
@@ -51,10 +51,7 @@ def _parse(model: type[M], text: str, where: str) -> M:
         return model.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        msg = err["msg"][:1].lower() + err["msg"][1:]  # keep patterns and values as given
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        raise RulebookError(msg, where=f"{where}: {_locate(raw, err['loc'])}") from exc
+        raise RulebookError(validation_message(err), where=f"{where}: {_locate(raw, err['loc'])}") from exc
 
 
 def _files(folder: Traversable) -> list[Traversable]:
