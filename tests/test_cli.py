@@ -104,11 +104,20 @@ def test_decide_bad_input_exit_3_and_names_field(stdin: str, where: str) -> None
     assert js.returncode == 3 and json.loads(js.stdout)["where"].startswith(where)
 
 
-def test_demo_prints_cited_decisions_without_serving() -> None:
-    out = tutela("demo", "--no-serve", "--format", "json")
+def test_demo_generates_audits_and_reports_without_serving(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "TUTELA_HOME": str(tmp_path / "home")}
+    out = subprocess.run([sys.executable, "-m", "tutela", "demo", "--no-serve", "--accounts", "400",
+                          "--out", str(tmp_path / "out"), "--format", "json"],
+                         capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr
-    cases = json.loads(out.stdout)
-    first = cases[0]["decision"]
+    data = json.loads(out.stdout)
+    assert (tmp_path / "out" / "clipstream.db").is_file()
+    report = Path(data["report"]).read_text()
+    assert data["findings"] and all(f["rule"] in report for f in data["findings"])
+    assert data["tables"]["accounts"] == 400
+    first = data["decisions"][0]["decision"]
     assert first["effect"] == "deny"
     assert "EU-EPRIVACY.art5-3.location" in [d["id"] for d in first["determining"]]
-    assert all(d["url"].startswith("http") for c in cases for d in c["decision"]["determining"])
+    assert all(d["url"].startswith("http") for c in data["decisions"] for d in c["decision"]["determining"])
