@@ -58,8 +58,8 @@ def run(
     if serve:
         from tutela.cli.serve import run as serve_run
 
-        console.print(f"\n[bold]Look here:[/] report http://127.0.0.1:{port}/report · "
-                      f"API http://127.0.0.1:{port}/docs (OpenAPI /openapi.json, POST /v1/decisions)\n")
+        console.print(f"\n[bold]Look here:[/] report http://127.0.0.1:{port}/report · API "
+                      f"http://127.0.0.1:{port}/openapi.json (POST /v1/decisions; /docs needs the Swagger CDN)\n")
         serve_run(host="127.0.0.1", port=port, report=report)
 
 
