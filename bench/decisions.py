@@ -141,7 +141,7 @@ class Requests:
             "use": dict_col(self.use, list(self.uses)),
             "at": pa.array(self.day[:n].astype(np.int32), type=pa.date32()),
             "recipient": dict_col(self.rec, list(RECIPIENTS)),
-            "destination": dict_col(dest_idx, DESTS[1:], mask=(self.dest[:n] == 0)),  # type: ignore[arg-type]
+            "destination": dict_col(dest_idx, list(DESTS[1:]), mask=(self.dest[:n] == 0)),
             "recipient_certified": pa.array(self.cert[:n]),
             "scc": pa.array(self.scc[:n]),
             "tia": pa.array(self.tia[:n]),

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -93,7 +94,7 @@ def write_parquet(folder: Path) -> None:
         pq.write_table(pa.table(data), folder / f"{table.name}.parquet")
 
 
-def _arrow(t: sa.types.TypeEngine) -> pa.DataType:  # type: ignore[type-arg]
+def _arrow(t: sa.types.TypeEngine[Any]) -> pa.DataType:
     return {sa.Integer: pa.int64(), sa.Float: pa.float64(), sa.Date: pa.date32(), sa.DateTime: pa.timestamp("us"),
             sa.Boolean: pa.bool_()}.get(type(t), pa.string())
 
