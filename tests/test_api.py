@@ -85,6 +85,14 @@ def test_not_json_and_not_arrow(client: TestClient) -> None:
     assert r.status_code == 422
 
 
+def test_docs_page_works_offline(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200 and "/static/swagger/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    js = client.get("/static/swagger/swagger-ui-bundle.js")
+    assert js.status_code == 200 and len(js.content) > 100_000
+
+
 def test_jurisdictions_and_openapi(client: TestClient) -> None:
     assert len(client.get("/v1/jurisdictions").json()) >= 45
     assert client.get("/v1/jurisdictions/US-IL").json()["rules"][0]["citation"]["url"].startswith("https://")

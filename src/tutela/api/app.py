@@ -8,7 +8,10 @@ from typing import Any
 
 import pyarrow as pa
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from tutela.engine import Engine
 from tutela.errors import InputError, TutelaError
@@ -35,8 +38,18 @@ _BODY = {
 def create_app(engine: Engine | None = None, report: Path | None = None) -> FastAPI:
     """The API; with `report`, also the audit report at `/report` (and `/` redirects there)."""
     eng = engine or Engine()
-    app = FastAPI(title="Tutela", version=eng.version,
+    app = FastAPI(title="Tutela", version=eng.version, docs_url=None, redoc_url=None,
                   description="Children's privacy decision point with a cited rulebook.")
+    app.openapi_version = "3.0.3"  # the packaged Swagger UI (4.x) renders OpenAPI 3.0 documents
+    # Swagger UI served from the package, not a CDN, so /docs works on offline machines too
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Tutela API",
+                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/swagger/swagger-ui.css",
+                                   swagger_favicon_url="/static/swagger/favicon-32x32.png")
 
     @app.exception_handler(TutelaError)
     async def _tutela_error(request: Request, exc: TutelaError) -> JSONResponse:

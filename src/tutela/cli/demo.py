@@ -59,7 +59,7 @@ def run(
         from tutela.cli.serve import run as serve_run
 
         console.print(f"\n[bold]Look here:[/] report http://127.0.0.1:{port}/report · API "
-                      f"http://127.0.0.1:{port}/openapi.json (POST /v1/decisions; /docs needs the Swagger CDN)\n")
+                      f"http://127.0.0.1:{port}/docs (OpenAPI /openapi.json, POST /v1/decisions)\n")
         serve_run(host="127.0.0.1", port=port, report=report)
 
 
