@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from enum import StrEnum
@@ -9,6 +10,7 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 
+from tutela.errors import InputError as TutelaInputError
 from tutela.errors import TutelaError
 
 console = Console()
@@ -23,6 +25,14 @@ class Format(StrEnum):
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def parse_date(value: str, name: str) -> dt.date:
+    """A YYYY-MM-DD option value, or an input error naming the option."""
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise TutelaInputError(f"not a date: `{value}`", where=name, hint="use YYYY-MM-DD") from None
 
 
 def fail(exc: TutelaError, json_out: bool = False, code: int = EXIT_INPUT) -> NoReturn:

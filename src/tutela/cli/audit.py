@@ -9,7 +9,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tutela.cli._output import Format, console, err_console, print_json
+from tutela.cli._output import Format, console, err_console, parse_date, print_json
 from tutela.engine import Engine
 from tutela.errors import InputError
 from tutela.services.report import render
@@ -26,10 +26,7 @@ def run(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Audit an estate against the rulebook through its data map; print findings per rule."""
-    try:
-        day = dt.date.fromisoformat(as_of) if as_of else None
-    except ValueError:
-        raise InputError(f"not a date: `{as_of}`", where="--as-of", hint="use YYYY-MM-DD") from None
+    day = parse_date(as_of, "--as-of") if as_of else None
     engine = Engine()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err_console, transient=True, disable=fmt is Format.json) as bar:

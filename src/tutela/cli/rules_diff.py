@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import typer
 from rich.table import Table
 
-from tutela.cli._output import Format, console, print_json
+from tutela.cli._output import Format, console, parse_date, print_json
 from tutela.engine import Engine
 from tutela.errors import InputError
 from tutela.rulebook.diff import diff
-
-
-def _date(value: str, name: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"not a date: `{value}`", where=name, hint="use YYYY-MM-DD") from None
 
 
 def run(
@@ -26,7 +17,7 @@ def run(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """List rules, consent ages and adequacy decisions that start or end in (FROM, TO]."""
-    a, b = _date(start, "--from"), _date(end, "--to")
+    a, b = parse_date(start, "--from"), parse_date(end, "--to")
     if b < a:
         raise InputError("`--to` is before `--from`", where="--to")
     changes = diff(Engine().rulebook, a, b)

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,28 @@ def _chunks(rows: Sequence[tuple[Any, ...]]) -> Iterator[Sequence[tuple[Any, ...
         yield rows[i:i + CHUNK]
 
 
+def _insert(rows: Sequence[tuple[Any, ...]], write: Callable[[Sequence[tuple[Any, ...]]], object], name: str,
+            progress: Progress | None) -> None:
+    """Write `rows` in chunks, reporting progress per chunk (once for an empty table)."""
+    done = 0
+    for chunk in _chunks(rows):
+        write(chunk)
+        done += len(chunk)
+        if progress:
+            progress(name, done, len(rows))
+    if progress and not rows:
+        progress(name, 0, 0)
+
+
+def _raw_insert(conn: sa.Connection, sql: str, convert: Callable[[Sequence[tuple[Any, ...]]], list[tuple[Any, ...]]],
+                chunk: Sequence[tuple[Any, ...]]) -> None:
+    conn.exec_driver_sql(sql, convert(chunk))
+
+
+def _core_insert(conn: sa.Connection, table: sa.Table, names: list[str], chunk: Sequence[tuple[Any, ...]]) -> None:
+    conn.execute(table.insert(), [dict(zip(names, r, strict=True)) for r in chunk])
+
+
 def _sqlite_rows(table: sa.Table) -> Callable[[Sequence[tuple[Any, ...]]], list[tuple[Any, ...]]]:
     """A converter of rows to SQLite values in SQLAlchemy's storage formats (dates as ISO text,
     DATETIME as `YYYY-MM-DD HH:MM:SS.ffffff`, booleans as 0/1), generated per table for speed."""
@@ -185,14 +208,7 @@ def _write_sqlite(t: Target, tables: Mapping[str, Sequence[tuple[Any, ...]]], pr
                 convert = _sqlite_rows(table)
                 sql = (f"INSERT INTO {table.name} ({', '.join(c.name for c in table.columns)}) "
                        f"VALUES ({', '.join('?' for _ in table.columns)})")
-                done = 0
-                for chunk in _chunks(rows):
-                    conn.exec_driver_sql(sql, convert(chunk))
-                    done += len(chunk)
-                    if progress:
-                        progress(table.name, done, len(rows))
-                if progress and not rows:
-                    progress(table.name, 0, 0)
+                _insert(rows, partial(_raw_insert, conn, sql, convert), table.name, progress)
             for table in TABLES:
                 for index in table.indexes:
                     conn.execute(CreateIndex(index))
@@ -216,14 +232,7 @@ def _write_server(t: Target, tables: Mapping[str, Sequence[tuple[Any, ...]]], pr
             for table in tabs:
                 rows = tables.get(table.name, ())
                 names = [c.name for c in table.columns]
-                done = 0
-                for chunk in _chunks(rows):
-                    conn.execute(table.insert(), [dict(zip(names, r, strict=True)) for r in chunk])
-                    done += len(chunk)
-                    if progress:
-                        progress(table.name, done, len(rows))
-                if progress and not rows:
-                    progress(table.name, 0, 0)
+                _insert(rows, partial(_core_insert, conn, table, names), table.name, progress)
     except SQLAlchemyError as exc:
         if t.kind == "mysql":  # DDL is not transactional there: leave nothing half-written
             try:
