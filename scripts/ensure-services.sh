@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure what the test suite talks to is there: PostgreSQL, MariaDB and a Java runtime
+# Make sure what the test suite talks to is there: PostgreSQL, MariaDB, Redis and a Java runtime
 # (for the Spark tests). Starts a stopped server; installs Java only when none is found.
 set -euo pipefail
 
@@ -13,12 +13,17 @@ if ! up 3306; then
   echo "starting MariaDB"
   start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
 fi
+if ! up 6379; then
+  echo "starting Redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+fi
 for _ in $(seq 1 30); do
-  up 5432 && up 3306 && break
+  up 5432 && up 3306 && up 6379 && break
   sleep 1
 done
 up 5432 || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
 up 3306 || { echo "MariaDB is not reachable on 127.0.0.1:3306" >&2; exit 1; }
+up 6379 || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }
 
 if ! command -v java >/dev/null 2>&1; then
   echo "installing a Java runtime for Spark"
