@@ -2,15 +2,20 @@
 
 Fides models ignore keys Tutela does not use, so a plain Fides dataset loads unchanged
 (`fidesops_meta` is read as `fides_meta`). Tutela's own declarations forbid unknown keys.
+A `masking_strategy_override` keeps any strategy name here; `tutela.datamap.check` reports
+names outside `STRATEGIES` and the planner refuses them before any write.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 Recipient = Literal["first_party", "processor", "third_party"]
+# Masking strategies Tutela runs (docs/repair.md, "Strategies"); Fides names where they overlap.
+STRATEGIES = ("null_rewrite", "string_rewrite", "hash", "hmac", "coarsen_location", "truncate_ip",
+              "strip_location", "preserve", "delete")
 
 
 class _Fides(BaseModel):
@@ -23,11 +28,24 @@ class FidesReference(_Fides):
     direction: Literal["from", "to"] | None = None
 
 
+class MaskingOverride(_Fides):
+    """Fides' `masking_strategy_override`: `{strategy, configuration}`."""
+
+    strategy: str
+    configuration: dict[str, Any] = Field(default_factory=dict)
+
+
 class FieldMeta(_Fides):
     identity: str | None = None
     primary_key: bool = False
     references: tuple[FidesReference, ...] = ()
     data_type: str | None = None
+    read_only: bool = False
+    masking_strategy_override: MaskingOverride | None = None
+
+
+class CollectionMeta(_Fides):
+    masking_strategy_override: MaskingOverride | None = None  # Fides allows `delete` here
 
 
 class FidesField(_Fides):
@@ -42,6 +60,8 @@ class FidesCollection(_Fides):
     name: str
     description: str | None = None
     data_categories: tuple[str, ...] = ()
+    fides_meta: CollectionMeta | None = Field(default=None,
+                                              validation_alias=AliasChoices("fides_meta", "fidesops_meta"))
     fields: tuple[FidesField, ...] = ()
 
 
@@ -122,6 +142,48 @@ class TransfersDecl(_Strict):
     processors: ProcessorsDecl
 
 
+class MaskSpec(_Strict):
+    strategy: str
+    configuration: dict[str, Any] = Field(default_factory=dict)
+
+
+class HashFieldDecl(_Strict):
+    """One field of a Redis hash: its categories and, optionally, how to mask it."""
+
+    data_categories: tuple[str, ...] = ()
+    masking_strategy_override: MaskSpec | None = None
+
+
+class KeyFamilyDecl(_Strict):
+    """Redis keys of one kind, one per subject: `key` is a template whose `{placeholders}` are
+    fields of the subjects collection, e.g. `clipstream:session:{account_id}`."""
+
+    key: str = Field(min_length=1)
+    type: Literal["hash", "string", "list", "set", "zset"]
+    data_categories: tuple[str, ...] = ()  # the value's categories (string, list, set, zset)
+    fields: dict[str, HashFieldDecl] = Field(default_factory=dict)  # hash fields
+    masking_strategy_override: MaskSpec | None = None  # `delete`: erase the whole key
+
+
+class RedisStoreDecl(_Strict):
+    kind: Literal["redis"]
+    collections: dict[str, KeyFamilyDecl] = Field(min_length=1)
+
+
+class FileSetDecl(_Strict):
+    """Files of a dataset collection: `field` holds each file's path relative to the media root."""
+
+    field: str
+
+
+class FilesStoreDecl(_Strict):
+    kind: Literal["files"]
+    collections: dict[str, FileSetDecl] = Field(min_length=1)
+
+
+StoreDecl = Annotated[RedisStoreDecl | FilesStoreDecl, Field(discriminator="kind")]
+
+
 class TutelaDecl(_Strict):
     dataset: str
     subjects: SubjectsDecl
@@ -129,6 +191,7 @@ class TutelaDecl(_Strict):
     age_signals: tuple[SignalDecl, ...] = ()
     transfers: TransfersDecl | None = None
     collections: dict[str, CollectionDecl]
+    stores: dict[str, StoreDecl] = Field(default_factory=dict)  # stores beside the estate (docs/repair.md)
 
 
 class TutelaFile(_Strict):

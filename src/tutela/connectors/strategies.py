@@ -1,0 +1,217 @@
+"""Masking strategies: pure functions from an Arrow array to an Arrow array (docs/repair.md).
+
+Fides names and configuration keys where they overlap, so a Fides `masking_strategy_override`
+runs unchanged. Every strategy is idempotent (masking a masked value changes nothing) and
+keeps NULL as NULL, so a second run of the same erasure changes 0 rows. `hash`/`hmac` use the
+secret in `TUTELA_MASKING_KEY`; it is read when a job starts (`require_ready`), never logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tutela.datamap.models import STRATEGIES
+from tutela.errors import InputError, validation_message
+
+KEY_ENV = "TUTELA_MASKING_KEY"
+MIN_KEY_CHARS = 16
+FILE_ONLY = ("strip_location",)  # applies to media files, not to a field's values
+ROW_LEVEL = ("delete",)  # a collection-level override: the rows go
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Empty(_Config):
+    pass
+
+
+class _StringRewrite(_Config):
+    rewrite_value: str | int | float | bool
+
+
+class _FormatPreservation(_Config):
+    suffix: str = ""
+
+
+class _Hash(_Config):
+    algorithm: Literal["SHA-256", "SHA-512"] = "SHA-256"
+    format_preservation: _FormatPreservation | None = None
+
+
+class _Coarsen(_Config):
+    decimals: int = Field(default=1, ge=0, le=6)
+
+
+class _TruncateIp(_Config):
+    ipv4_bits: int = Field(default=24, ge=0, le=32)
+    ipv6_bits: int = Field(default=48, ge=0, le=128)
+
+
+_CONFIGS: dict[str, type[_Config]] = {
+    "null_rewrite": _Empty, "string_rewrite": _StringRewrite, "hash": _Hash, "hmac": _Hash,
+    "coarsen_location": _Coarsen, "truncate_ip": _TruncateIp, "strip_location": _Empty, "preserve": _Empty,
+    "delete": _Empty,
+}
+
+
+class Strategy(BaseModel):
+    """A masking strategy as Fides writes it: `{strategy: hash, configuration: {algorithm: SHA-512}}`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    strategy: str
+    configuration: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("strategy")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        if name not in STRATEGIES:
+            raise ValueError(f"unknown masking strategy `{name}` (known: {', '.join(STRATEGIES)})")
+        return name
+
+    @model_validator(mode="after")
+    def _configured(self) -> Strategy:
+        _CONFIGS[self.strategy].model_validate(self.configuration)
+        return self
+
+    def config(self) -> Any:
+        return _CONFIGS[self.strategy].model_validate(self.configuration)
+
+    def max_length(self) -> int | None:
+        """The longest text this strategy writes (to refuse a too-narrow column before any write)."""
+        if self.strategy in ("hash", "hmac"):
+            cfg = self.config()
+            suffix = cfg.format_preservation.suffix if cfg.format_preservation else ""
+            return 2 + (64 if cfg.algorithm == "SHA-256" else 128) + len(suffix)
+        if self.strategy == "string_rewrite":
+            return len(str(self.config().rewrite_value))
+        if self.strategy == "truncate_ip":
+            return 39
+        return None
+
+    def __str__(self) -> str:
+        return self.strategy
+
+
+def parse_strategy(raw: Mapping[str, Any], where: str) -> Strategy:
+    """A strategy from data-map YAML, or an InputError naming `where` and the bad key."""
+    try:
+        return Strategy.model_validate(dict(raw))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise InputError(validation_message(err), where=f"{where}: {loc}" if loc else where) from None
+
+
+def masking_key() -> bytes:
+    key = os.environ.get(KEY_ENV, "")
+    if not key:
+        raise InputError(f"`{KEY_ENV}` is not set; `hash` and `hmac` need a secret key", where="masking",
+                         hint=f"export {KEY_ENV}=<a secret of at least {MIN_KEY_CHARS} characters>")
+    if len(key) < MIN_KEY_CHARS:
+        raise InputError(f"`{KEY_ENV}` is shorter than {MIN_KEY_CHARS} characters", where="masking")
+    return key.encode("utf-8")
+
+
+def require_ready(strategies: Iterable[Strategy]) -> None:
+    """Fail before any write when a strategy cannot run here (its key is missing)."""
+    for s in strategies:
+        if s.strategy in ("hash", "hmac"):
+            masking_key()
+
+
+def require_field_strategy(strategy: Strategy, where: str) -> None:
+    if strategy.strategy in FILE_ONLY:
+        raise InputError(f"`{strategy}` applies to media files, not to a field's values", where=where)
+    if strategy.strategy in ROW_LEVEL:
+        raise InputError("`delete` is a collection-level override: use a delete target", where=where)
+
+
+def mask(strategy: Strategy, values: pa.Array | pa.ChunkedArray, where: str = "") -> pa.Array:
+    """The masked values (same length; NULL stays NULL). `where` names the field in errors."""
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    require_field_strategy(strategy, where)
+    name, cfg = strategy.strategy, strategy.config()
+    if name == "preserve":
+        return arr
+    if name == "null_rewrite":
+        return pa.nulls(len(arr), type=arr.type)
+    if name == "string_rewrite":
+        const = pa.array([cfg.rewrite_value] * len(arr))
+        try:
+            const = const.cast(arr.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise InputError(f"`rewrite_value` {cfg.rewrite_value!r} does not fit a `{arr.type}` field",
+                             where=where) from None
+        return pc.if_else(pc.is_null(arr), pa.nulls(len(arr), type=arr.type), const)
+    if name in ("hash", "hmac"):
+        return _per_value(_text(arr, name, where), _hasher(cfg))
+    if name == "coarsen_location":
+        if not (pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type)):
+            raise InputError(f"`coarsen_location` needs a number field, not `{arr.type}`", where=where)
+        return pc.round(arr, ndigits=cfg.decimals)
+    if name == "truncate_ip":
+        return _per_value(_text(arr, name, where), lambda v: _truncate_ip(v, cfg.ipv4_bits, cfg.ipv6_bits))
+    raise InputError(f"no array function for strategy `{name}`", where=where)  # unreachable: names are checked
+
+
+def changed(before: pa.Array | pa.ChunkedArray, after: pa.Array | pa.ChunkedArray) -> pa.BooleanArray:
+    """True where a value differs (NULL equals NULL, NaN equals NaN)."""
+    same = pc.fill_null(pc.equal(before, after), False)
+    both_null = pc.and_(pc.is_null(before), pc.is_null(after))
+    same = pc.or_(same, both_null)
+    if pa.types.is_floating(before.type) and pa.types.is_floating(after.type):
+        same = pc.or_(same, pc.fill_null(pc.and_(pc.is_nan(before), pc.is_nan(after)), False))
+    return pc.invert(same)
+
+
+def _text(arr: pa.Array, name: str, where: str) -> pa.Array:
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        return arr.cast(pa.string())
+    if pa.types.is_null(arr.type):
+        return arr.cast(pa.string())
+    raise InputError(f"`{name}` needs a text field, not `{arr.type}`", where=where)
+
+
+def _per_value(arr: pa.Array, fn: Callable[[str], str | None]) -> pa.Array:
+    """Apply `fn` once per distinct value (the work is per distinct value, not per row)."""
+    uniques = pc.unique(arr)
+    mapped = pa.array([None if v is None else fn(v) for v in uniques.to_pylist()], type=pa.string())
+    return mapped.take(pc.index_in(arr, uniques))
+
+
+def _hasher(cfg: _Hash) -> Callable[[str], str]:
+    key = masking_key()
+    digest = hashlib.sha256 if cfg.algorithm == "SHA-256" else hashlib.sha512
+    suffix = cfg.format_preservation.suffix if cfg.format_preservation else ""
+    hexlen = 64 if cfg.algorithm == "SHA-256" else 128
+    done = re.compile("h:[0-9a-f]{" + str(hexlen) + "}" + re.escape(suffix))
+
+    def one(value: str) -> str:
+        if done.fullmatch(value):
+            return value
+        return "h:" + hmac.new(key, value.encode("utf-8"), digest).hexdigest() + suffix
+
+    return one
+
+
+def _truncate_ip(value: str, v4: int, v6: int) -> str | None:
+    """The network address of the value's /v4 or /v6 prefix; an unparseable value becomes NULL."""
+    try:
+        ip = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+    bits = v4 if ip.version == 4 else v6
+    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False).network_address)
