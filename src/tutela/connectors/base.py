@@ -47,10 +47,6 @@ class Target:
         if self.action == "mask":
             if not self.masks:
                 raise InputError("a mask target needs at least one field to mask", where=where)
-            clash = sorted(set(self.masks) & set(self.match))
-            if clash:
-                raise InputError(f"cannot mask the match field(s) {', '.join(f'`{c}`' for c in clash)}",
-                                 where=where)
             for name, s in self.masks.items():
                 if s.strategy == "delete":
                     require_field_strategy(s, f"{self.collection}.{name}")

@@ -198,6 +198,8 @@ class SqlConnector:
         missing_fields(table.name, table.c.keys(), target.masks, self.where)
         for name, s in target.masks.items():
             col = table.c[name]
+            if col.primary_key:
+                raise InputError(f"cannot mask `{table.name}.{name}`: it is the primary key", where=self.where)
             require_field_strategy(s, f"{where}.{name}")
             if s.strategy == "null_rewrite" and not col.nullable:
                 raise InputError(f"`null_rewrite` on `{table.name}.{name}`, which is NOT NULL", where=self.where,

@@ -169,6 +169,8 @@ def mask(strategy: Strategy, values: pa.Array | pa.ChunkedArray, where: str = ""
 
 def changed(before: pa.Array | pa.ChunkedArray, after: pa.Array | pa.ChunkedArray) -> pa.BooleanArray:
     """True where a value differs (NULL equals NULL, NaN equals NaN)."""
+    before = before.combine_chunks() if isinstance(before, pa.ChunkedArray) else before
+    after = after.combine_chunks() if isinstance(after, pa.ChunkedArray) else after
     same = pc.fill_null(pc.equal(before, after), False)
     both_null = pc.and_(pc.is_null(before), pc.is_null(after))
     same = pc.or_(same, both_null)
