@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import string
 from collections import deque
 from dataclasses import dataclass
 
 from tutela.datamap.loader import DataMap, flatten
+from tutela.datamap.models import STRATEGIES, FilesStoreDecl, MaskingOverride, MaskSpec
 from tutela.taxonomy import Taxonomy
 
 
@@ -29,6 +31,8 @@ def check(dm: DataMap, tax: Taxonomy) -> list[Problem]:
         for key in c.data_categories:
             if key not in tax.categories:
                 out.append(Problem(f"{src}: {c.name}", f"unknown data category `{key}`"))
+        if c.fides_meta is not None:
+            out.extend(_check_override(f"{src}: {c.name}", c.fides_meta.masking_strategy_override, field_level=False))
         for name, f in flatten(c.fields):
             where = f"{src}: {c.name}.{name}"
             for key in f.data_categories:
@@ -37,6 +41,7 @@ def check(dm: DataMap, tax: Taxonomy) -> list[Problem]:
             meta = f.fides_meta
             if meta is None:
                 continue
+            out.extend(_check_override(where, meta.masking_strategy_override, field_level=True))
             if meta.identity:
                 roots.add(c.name)
             for ref in meta.references:
@@ -99,4 +104,47 @@ def _check_declarations(dm: DataMap, tax: Taxonomy, fields: dict[str, set[str]])
                 out.append(Problem(f"{where}.acts[{i}]", f"unknown data use `{act.use}`"))
             if act.where is not None:
                 need(f"{where}.acts[{i}].where", name, act.where.field)
+    subject_fields = fields.get(t.subjects.collection, set())
+    for store, sdecl in t.stores.items():
+        base = f"tutela.stores.{store}"
+        if isinstance(sdecl, FilesStoreDecl):
+            for name, files in sdecl.collections.items():
+                need(f"{base}.collections.{name}", name, files.field)
+            continue
+        for name, fam in sdecl.collections.items():
+            where = f"{base}.collections.{name}"
+            for problem in _template_problems(fam.key, subject_fields, t.subjects.collection):
+                out.append(Problem(f"{where}.key", problem))
+            if fam.type != "hash" and fam.fields:
+                out.append(Problem(f"{where}.fields", f"a `{fam.type}` has no fields; only a hash does"))
+            out.extend(_check_override(where, fam.masking_strategy_override, field_level=False))
+            cats = [(where, k) for k in fam.data_categories]
+            for fname, hf in fam.fields.items():
+                cats.extend((f"{where}.fields.{fname}", k) for k in hf.data_categories)
+                out.extend(_check_override(f"{where}.fields.{fname}", hf.masking_strategy_override, field_level=True))
+            out.extend(Problem(w, f"unknown data category `{k}`") for w, k in cats if k not in tax.categories)
     return [Problem(f"{dm.source}: {p.where}", p.message) for p in out]
+
+
+def _check_override(where: str, spec: MaskingOverride | MaskSpec | None, field_level: bool) -> list[Problem]:
+    """A masking override names a strategy Tutela runs; `delete` only for a whole collection."""
+    if spec is None:
+        return []
+    where = f"{where}: masking_strategy_override"
+    if spec.strategy not in STRATEGIES:
+        return [Problem(where, f"unknown masking strategy `{spec.strategy}` (known: {', '.join(STRATEGIES)})")]
+    if field_level and spec.strategy == "delete":
+        return [Problem(where, "`delete` is a collection-level override")]
+    if not field_level and spec.strategy != "delete":
+        return [Problem(where, f"a collection-level override must be `delete`, not `{spec.strategy}`")]
+    return []
+
+
+def _template_problems(template: str, subject_fields: set[str], subjects: str) -> list[str]:
+    try:
+        names = [n for _lit, n, _spec, _conv in string.Formatter().parse(template) if n is not None]
+    except ValueError as exc:
+        return [f"bad key template `{template}`: {exc}"]
+    if not names:
+        return [f"key template `{template}` has no `{{placeholder}}`"]
+    return [f"placeholder `{{{n}}}` is not a field of `{subjects}`" for n in names if n not in subject_fields]
