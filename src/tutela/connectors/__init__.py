@@ -14,11 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tutela.connectors.base import Connector, ConnectorUnavailable, Target, needs, redact_url
+from tutela.connectors.base import Connector, ConnectorUnavailable, Target, needs_of, redact_url
 from tutela.connectors.files import FilesConnector
 from tutela.connectors.lake import LakeConnector
 from tutela.connectors.memory import MemoryConnector
-from tutela.connectors.planner import ESTATE, Erasure, Plan, erasure_targets, plan, resolve
+from tutela.connectors.planner import ESTATE, Erasure, Plan, erasure_targets, needs, plan, resolve
 from tutela.connectors.redis import RedisConnector
 from tutela.connectors.sql import SCHEMES, SqlConnector
 from tutela.connectors.strategies import Strategy, parse_strategy
@@ -27,8 +27,8 @@ from tutela.errors import InputError
 
 __all__ = [
     "ESTATE", "Connector", "ConnectorUnavailable", "Erasure", "FilesConnector", "LakeConnector", "MemoryConnector",
-    "Plan", "RedisConnector", "SqlConnector", "Strategy", "Target", "erasure_targets", "needs", "open_connector",
-    "parse_strategy", "plan", "resolve",
+    "Plan", "RedisConnector", "SqlConnector", "Strategy", "Target", "erasure_targets", "needs", "needs_of",
+    "open_connector", "parse_strategy", "plan", "resolve",
 ]
 
 

@@ -79,7 +79,7 @@ class Connector(Protocol):
     def close(self) -> None: ...
 
 
-def needs(targets: Iterable[Target]) -> dict[str, set[str]]:
+def needs_of(targets: Iterable[Target]) -> dict[str, set[str]]:
     """Collection -> fields that a list of targets touches (the argument of `check`)."""
     out: dict[str, set[str]] = {}
     for t in targets:

@@ -61,14 +61,16 @@ class MemoryConnector:
     def retrieve(self, collection: str, match: tuple[str, ...], keys: pa.Table,
                  fields: Sequence[str]) -> pa.Table:
         self.check({collection: set(fields)})
-        return self.tables[collection].select(list(fields)).take(self._hits(collection, match, keys))
+        rows = pa.array(self._hits(collection, match, keys), pa.int64())
+        return self.tables[collection].select(list(fields)).take(rows)
 
     def apply(self, target: Target, keys: pa.Table) -> int:
         self.check({target.collection: target.fields()})
         table = self.tables[target.collection]
         if target.action == "delete":
             gone = set(self._hits(target.collection, target.match, keys))
-            self.tables[target.collection] = table.take([i for i in range(table.num_rows) if i not in gone])
+            keep = pa.array([i for i in range(table.num_rows) if i not in gone], pa.int64())
+            self.tables[target.collection] = table.take(keep)
             return len(gone)
         rows, new = self._masked(target, keys)
         for name, values in new.items():
