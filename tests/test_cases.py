@@ -66,15 +66,18 @@ CASES: dict[str, Case] = {
         missing={C("consent", "personalization", "parent", "verified")}, lawful_possible=True),
     "IT-13-parent-verified-profiled-feed": Case(
         req("IT", 13, [consent("personalization", **PARENT_VERIFIED)], MEDIA, PROFILED),
-        "allow", {"EU-GDPR.art6-1-a.personalisation", "IT-GDPR.art8"}, missing=set()),
+        "allow_with_obligations", {"EU-GDPR.art6-1-a.personalisation", "IT-GDPR.art8", "EU-GDPR.art5-1-e"},
+        missing=set(), obligations={"retain_declared"}),
     # IT, 14: at the age of consent her own consent is enough
     "IT-14-self-profiled-feed": Case(
         req("IT", 14, [consent("personalization", by="self")], MEDIA, PROFILED),
-        "allow", {"EU-GDPR.art6-1-a.personalisation"}, missing=set()),
+        "allow_with_obligations", {"EU-GDPR.art6-1-a.personalisation", "EU-GDPR.art5-1-e"}, missing=set(),
+        obligations={"retain_declared"}),
     # PT age is 13
     "PT-13-self-profiled-feed": Case(
         req("PT", 13, [consent("personalization", by="self")], MEDIA, PROFILED),
-        "allow", {"EU-GDPR.art6-1-a.personalisation", "PT-GDPR.art8"}, missing=set()),
+        "allow_with_obligations", {"EU-GDPR.art6-1-a.personalisation", "PT-GDPR.art8"}, missing=set(),
+        obligations={"retain_declared"}),
     # DSA Art. 28(2): consent does not matter
     "IT-15-both-consented-third-party-ads": Case(
         req("IT", 15, [consent("marketing", "processing", by="self", assurance="verified"),
@@ -86,7 +89,8 @@ CASES: dict[str, Case] = {
     "US-11-one-consent-before-amendments": Case(
         req("US", 11, [consent("collection", "third_party_disclosure", **PARENT_VERIFIED)],
             MEDIA, TP_ADS, recipient="third_party", at="2026-03-01"),
-        "allow", not_rules={"US-COPPA.312-5-a-2", "US-COPPA.312-5-a-1"}, missing=set()),
+        "allow_with_obligations", {"US-COPPA.312-10.retention"}, {"US-COPPA.312-5-a-2", "US-COPPA.312-5-a-1"},
+        missing=set(), obligations={"retain_declared"}),
     "US-11-one-consent-after-amendments": Case(
         req("US", 11, [consent("collection", "third_party_disclosure", **PARENT_VERIFIED)],
             MEDIA, TP_ADS, recipient="third_party", at="2026-05-01"),
@@ -98,7 +102,7 @@ CASES: dict[str, Case] = {
                        consent("third_party_disclosure", **PARENT_VERIFIED)],
             MEDIA, TP_ADS, recipient="third_party", at="2026-05-01"),
         "allow_with_obligations", {"US-COPPA.312-10"}, {"US-COPPA.312-5-a-2"}, missing=set(),
-        obligations={"written_retention_policy", "written_security_program"}),
+        obligations={"written_retention_policy", "written_security_program", "retain_declared"}),
     # CCPA 1798.120(c)
     "US-CA-15-no-opt-in-sale": Case(
         req("US-CA", 15, [], MEDIA, "third_party_sharing.sale", recipient="third_party"),
@@ -138,7 +142,7 @@ CASES: dict[str, Case] = {
     "GB-14-location-switched-on": Case(
         req("GB", 14, [consent("location", by="self")], "user.location.precise", "essential.service"),
         "allow_with_obligations", {"GB-AADC.std10.obligations"}, {"GB-AADC.std10"}, missing=set(),
-        obligations={"location_indicator", "location_off_after_session"}),
+        obligations={"location_indicator", "location_off_after_session", "retain_declared"}),
     # GDPR Art. 44/46
     "PL-watch-history-to-IN-processor-no-scc": Case(
         req("PL", 25, [], MEDIA, "essential.service", recipient="processor", destination="IN"),
@@ -161,6 +165,14 @@ CASES: dict[str, Case] = {
             "user.biometric.face_geometry", "essential.service.authentication"),
         "allow_with_obligations", {"US-IL-BIPA.15-a"}, {"US-IL-BIPA.15-b"}, missing=set(),
         obligations={"retain_max_days:1095"}),
+    # storage limitation (GDPR Art. 5(1)(e)) is modelled for children only: an adult's verdict is unchanged
+    "IT-30-self-profiled-feed": Case(
+        req("IT", 30, [consent("personalization", by="self")], MEDIA, PROFILED),
+        "allow", {"EU-GDPR.art6-1-a.personalisation"}, {"EU-GDPR.art5-1-e"}, missing=set(), obligations=set()),
+    # COPPA 312.10 binds below 13 only
+    "US-13-no-retention-obligation": Case(
+        req("US", 13, [], MEDIA, "essential.service"),
+        "allow", not_rules={"US-COPPA.312-10.retention"}, missing=set(), obligations=set()),
 }
 
 

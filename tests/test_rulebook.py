@@ -71,6 +71,27 @@ def test_rule_ids_unique(book: Rulebook) -> None:
     assert len(ids) == len(set(ids))
 
 
+def test_retention_rules_model_children_only(book: Rulebook) -> None:
+    """Storage limitation binds for every age in law; Tutela attaches `retain_declared` to children's
+    processing only (GDPR, UK GDPR: under 18; COPPA: under 13), so adults' verdicts stay as they were."""
+    carriers = {s.rule.id: s.rule for s in book.all_rules
+                if any(o.kind == "retain_declared" for o in s.rule.obligations)}
+    assert set(carriers) == {"EU-GDPR.art5-1-e", "UK-GDPR.art5-1-e", "US-COPPA.312-10.retention"}
+    below = {rid: r.when.age.below if r.when.age else None for rid, r in carriers.items()}
+    assert below == {"EU-GDPR.art5-1-e": 18, "UK-GDPR.art5-1-e": 18, "US-COPPA.312-10.retention": 13}
+    hosts = {rid: r.citation.url.split("/")[2] for rid, r in carriers.items()}
+    assert hosts == {"EU-GDPR.art5-1-e": "eur-lex.europa.eu", "UK-GDPR.art5-1-e": "www.legislation.gov.uk",
+                     "US-COPPA.312-10.retention": "www.ecfr.gov"}
+    for r in carriers.values():
+        assert r.effect == "obligate" and r.status == "enforced" and r.citation.note
+    adult = Facts("NL", 30, dt.date(2026, 6, 1), "user.location.precise", "essential.service", "first_party",
+                  "none", frozenset(), frozenset())
+    assert "retain_declared" not in reference.verdict(book, adult).obligations
+    child = Facts("NL", 17, dt.date(2026, 6, 1), "user.account.contact.email", "essential.service",
+                  "first_party", "none", frozenset(), frozenset())
+    assert reference.verdict(book, child).obligations == ("retain_declared",)
+
+
 def test_non_enforced_rules_never_determine(book: Rulebook) -> None:
     """A rule whose status is not `enforced` never appears among the determining rules."""
     not_enforced = {s.rule.id for s in book.all_rules if s.rule.status != "enforced"}

@@ -26,6 +26,7 @@ ObligationKind = Literal[
     "drop_identifiers",
     "pseudonymise",
     "retain_max_days",
+    "retain_declared",  # no longer than the controller's declared retention period for the purpose
     "contextual_ads_only",
     "location_indicator",
     "location_off_after_session",
