@@ -30,6 +30,15 @@ ROWS: dict[str, list[dict[str, object]]] = {
         # 4: GB, 30, everything lawful (consented)
         dict(account_id=4, handle="d", email="d@example.test", phone=None, birth_date=dt.date(1996, 1, 1),
              country="GB", signup_ip=None, device_id=None, created_at=D(2025, 1, 1)),
+        # 5: NL, 12, a verified parent consented to location: lawful pings, two kept past 90 days
+        dict(account_id=5, handle="e", email="e@example.test", phone=None, birth_date=dt.date(2014, 6, 1),
+             country="NL", signup_ip=None, device_id=None, created_at=D(2025, 1, 1)),
+        # 6: NL, 12, a "parent" nobody verified consented to location: unlawful pings
+        dict(account_id=6, handle="f", email="f@example.test", phone=None, birth_date=dt.date(2014, 6, 1),
+             country="NL", signup_ip=None, device_id=None, created_at=D(2025, 1, 1)),
+        # 7: US, 10, a verified parent consented to collection (COPPA): one ping kept past 90 days
+        dict(account_id=7, handle="g", email="g@example.test", phone=None, birth_date=dt.date(2016, 1, 1),
+             country="US", signup_ip=None, device_id=None, created_at=D(2025, 1, 1)),
     ],
     "profiles": [
         dict(account_id=1, bio="hi", avatar_path=None, visibility="public", visibility_set_by="default"),
@@ -40,7 +49,12 @@ ROWS: dict[str, list[dict[str, object]]] = {
     "media": [], "watch_history": [], "messages": [], "follows": [],
     "location_pings": [dict(ping_id=i, account_id=1 + i % 2, lat=52.0, lon=4.0, accuracy_m=5.0, at=D(2026, 3, 1))
                        for i in range(10)]
-    + [dict(ping_id=10, account_id=4, lat=51.5, lon=0.1, accuracy_m=5.0, at=D(2026, 3, 1))],
+    + [dict(ping_id=10, account_id=4, lat=51.5, lon=0.1, accuracy_m=5.0, at=D(2026, 3, 1))]
+    # retention of location_pings is 90 days: 2026-03-01 is 245 days before the audit, 2026-10-01 31 days
+    + [dict(ping_id=11 + i, account_id=5, lat=52.0, lon=4.0, accuracy_m=5.0, at=at)
+       for i, at in enumerate((D(2026, 3, 1), D(2026, 3, 1), D(2026, 10, 1)))]
+    + [dict(ping_id=14 + i, account_id=6, lat=52.0, lon=4.0, accuracy_m=5.0, at=D(2026, 10, 1)) for i in range(3)]
+    + [dict(ping_id=17, account_id=7, lat=38.9, lon=-77.0, accuracy_m=5.0, at=D(2026, 3, 1))],
     "ad_impressions": [dict(impression_id=i, account_id=2, segment="toys", targeting="profiled", exchange="x",
                             at=D(2026, 3, 1)) for i in range(4)]
     + [dict(impression_id=4, account_id=2, segment="toys", targeting="contextual", exchange="x",
@@ -51,6 +65,12 @@ ROWS: dict[str, list[dict[str, object]]] = {
              method=None, granted_at=dt.date(2025, 1, 1), expires_at=None, revoked_at=None),
         dict(consent_id=2, account_id=4, scopes="processing|location|publish|profiling", given_by="self",
              assurance="declared", method=None, granted_at=dt.date(2025, 1, 1), expires_at=None, revoked_at=None),
+        dict(consent_id=3, account_id=5, scopes="location", given_by="parent", assurance="verified",
+             method="card_check", granted_at=dt.date(2025, 1, 1), expires_at=None, revoked_at=None),
+        dict(consent_id=4, account_id=6, scopes="location", given_by="parent", assurance="declared",
+             method="email_plus", granted_at=dt.date(2025, 1, 1), expires_at=None, revoked_at=None),
+        dict(consent_id=5, account_id=7, scopes="collection", given_by="parent", assurance="verified",
+             method="id_document", granted_at=dt.date(2025, 1, 1), expires_at=None, revoked_at=None),
     ],
     "processors": [dict(processor_id=1, name="p", kind="processor", country="IN", dpf_certified=False,
                         scc_module=None, tia_date=None)],
@@ -59,8 +79,10 @@ ROWS: dict[str, list[dict[str, object]]] = {
 
 # Worked out by hand from the rulebook (see the comments on ROWS):
 EXPECTED = {
-    # account 1 (NL, 11): 5 pings without a parent's location consent; account 2 (IT, 12 by signal): 5 pings
-    "EU-EPRIVACY.art5-3.location": (2, 10),
+    # account 1 (NL, 11): 5 pings without a parent's location consent; account 2 (IT, 12 by signal): 5 pings;
+    # account 6 (NL, 12): 3 pings on an unverified parent's consent. Accounts 1 and 2's pings are also past
+    # retention, but they are denied already: they count here only (erasure covers them).
+    "EU-EPRIVACY.art5-3.location": (3, 13),
     # account 2 is a minor by her bio: 4 profiled impressions (the contextual one is lawful)
     "EU-DSA.art28-2": (1, 4),
     # account 1's public-by-default profile
@@ -71,7 +93,13 @@ EXPECTED = {
     "US-IL-BIPA.15-b": (1, 1),
     # account 2's contextual impression: lawful only with a parent's marketing consent (IT: under 14)
     "EU-GDPR.art6-1-a.marketing": (1, 1),
+    # account 5's two lawful pings of 2026-03-01, kept past the declared 90 days (the third is recent)
+    "EU-GDPR.art5-1-e": (1, 2),
+    # account 7's lawful ping of 2026-03-01, kept past 90 days
+    "US-COPPA.312-10.retention": (1, 1),
 }
+# subjects whose only parental consent for the act was not verified (account 6)
+UNVERIFIED_PARENT = {"EU-EPRIVACY.art5-3.location": 1}
 
 
 def write_sql(url: str) -> None:

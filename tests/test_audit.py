@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from estate_fixture import EXPECTED, server_database, write_parquet, write_sql
+from estate_fixture import EXPECTED, UNVERIFIED_PARENT, server_database, write_parquet, write_sql
 from tutela.engine import Engine
 from tutela.errors import InputError
 
@@ -22,6 +23,10 @@ def counts(findings: list) -> dict[str, tuple[int, int]]:
     return {f.rule: (f.subjects, f.rows) for f in findings}
 
 
+def unverified(findings: list) -> dict[str, int]:
+    return {f.rule: f.unverified_parent for f in findings if f.unverified_parent}
+
+
 def test_sqlite(engine: Engine, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'e.db'}"
     write_sql(url)
@@ -30,18 +35,26 @@ def test_sqlite(engine: Engine, tmp_path: Path) -> None:
     dsa = next(f for f in findings if f.rule == "EU-DSA.art28-2")
     assert dsa.age_from_signal == 1 and dsa.countries == {"IT": 1} and dsa.examples == [2]
     assert dsa.url.startswith("https://eur-lex.europa.eu/")
+    assert unverified(findings) == UNVERIFIED_PARENT
+    kept = next(f for f in findings if f.rule == "EU-GDPR.art5-1-e")
+    assert (kept.examples, kept.collections, kept.children) == ([5], {"location_pings": 2}, 1)
+    assert kept.categories == {"user.location.precise": 1} and kept.severity == "high"
+    coppa = next(f for f in findings if f.rule == "US-COPPA.312-10.retention")
+    assert coppa.countries == {"US": 1} and coppa.url.startswith("https://www.ecfr.gov/")
 
 
 def test_parquet(engine: Engine, tmp_path: Path) -> None:
     write_parquet(tmp_path / "lake")
-    assert counts(engine.audit(f"parquet://{tmp_path / 'lake'}", as_of=AS_OF)) == EXPECTED
+    findings = engine.audit(f"parquet://{tmp_path / 'lake'}", as_of=AS_OF)
+    assert counts(findings) == EXPECTED and unverified(findings) == UNVERIFIED_PARENT
 
 
 @pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
 def test_servers(engine: Engine, kind: str) -> None:
     with server_database(kind) as url:
         write_sql(url)
-        assert counts(engine.audit(url, as_of=AS_OF)) == EXPECTED
+        findings = engine.audit(url, as_of=AS_OF)
+        assert counts(findings) == EXPECTED and unverified(findings) == UNVERIFIED_PARENT
 
 
 def test_estate_not_matching_its_data_map(engine: Engine, tmp_path: Path) -> None:
@@ -76,9 +89,19 @@ def test_cli_json_report_and_errors(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     got = {f["rule"]: (f["subjects"], f["rows"]) for f in json.loads(out.stdout)}
     assert got == EXPECTED
+    assert {f["rule"]: f["unverified_parent"] for f in json.loads(out.stdout) if f["unverified_parent"]} == (
+        UNVERIFIED_PARENT)
     html = report.read_text()
     assert "EU-GDPR.art44-46" in html and 'href="https://eur-lex.europa.eu/eli/reg/2016/679/oj"' in html
+    assert "Unverified parent" in html and 'id="n-unverified"' in html
     assert "<svg" in html and "<script" not in html  # self-contained
+    table = subprocess.run([sys.executable, "-m", "tutela", "audit", "--estate", url, "--as-of", "2026-11-01"],
+                           capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "250"})
+    assert table.returncode == 0, table.stderr
+    header = next(line for line in table.stdout.splitlines() if "severity" in line)
+    assert "unverified parent" in header
+    eprivacy = next(line for line in table.stdout.splitlines() if "EU-EPRIVACY.art5-3.location" in line)
+    assert [c.strip() for c in eprivacy.split("│")][3:8] == ["3", "3", "13", "1", "1"]  # signal: 2; unverified: 6
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database at all")
     bad = subprocess.run([sys.executable, "-m", "tutela", "audit", "--estate", f"sqlite:///{junk}",

@@ -18,7 +18,7 @@ import typer
 from typer.testing import CliRunner
 
 from tutela.errors import InputError
-from tutela.estate import AS_OF, generate, load_truth
+from tutela.estate import AS_OF, generate, load_truth, records
 from tutela.estate import truth as truthmod
 from tutela.estate.generate import _Gen
 from tutela.estate.media import read_jpeg_gps, read_mp4_location
@@ -210,6 +210,61 @@ def test_truth_semantics_on_single_subjects(book: Any) -> None:
     # a COPPA child
     assert "US-COPPA.312-5-a-1" in _one(book, "US", dt.date(2015, 1, 1), [("collection", "parent", "declared", day,
                                                                            None, None)])
+
+
+def _truth(book: Any, jur: str, birth: dt.date, grants: list[tuple[Any, ...]],
+           rows: dict[str, list[tuple[Any, ...]]]) -> dict[str, dict[str, Any]]:
+    """The truth for one subject, checked against the plain loop."""
+    p = Person(1, jur, birth, dt.date(2025, 1, 1), [], [person_grant(*g) for g in grants])
+    fast = truthmod.compute(book, rows, {1: p}, AS_OF)
+    assert fast == truthmod.compute_plain(book, rows, {1: p}, AS_OF)
+    return {f["rule"]: f for f in fast}
+
+
+def test_truth_retention_and_unverified_parents(book: Any) -> None:
+    day = dt.date(2025, 1, 1)
+    kid, adult = dt.date(2014, 6, 1), dt.date(1990, 1, 1)  # 12 all through 2026; an adult
+    # location_pings are kept 90 days: on 2026-11-01, 2026-08-02 is 91 days old, 2026-08-03 exactly 90
+    ats = (dt.datetime(2026, 3, 1, 9), dt.datetime(2026, 8, 2, 9), dt.datetime(2026, 8, 3, 9), dt.datetime(2026, 10, 1))
+    pings = {"location_pings": [(i, 1, 52.3, 4.9, 10.0, at) for i, at in enumerate(ats, 1)]}
+    location = "EU-EPRIVACY.art5-3.location"
+    # lawful pings of a child (a verified parent consented): the two older than 90 days are kept too long
+    got = _truth(book, "NL", kid, [("location", "parent", "verified", day, None, None)], pings)
+    assert {r: (f["subjects"], f["rows"], f["unverified_parent"]) for r, f in got.items()} == {
+        "EU-GDPR.art5-1-e": (1, 2, 0)}
+    # the same pings on an unverified parent's consent: denied, counted under the denying rule only
+    got = _truth(book, "NL", kid, [("location", "parent", "declared", day, None, None)], pings)
+    assert {r: (f["subjects"], f["rows"], f["unverified_parent"]) for r, f in got.items()} == {location: (1, 4, 1)}
+    # no parental consent at all: denied, and verifying nothing would not have helped
+    assert _truth(book, "NL", kid, [("location", "self", "declared", day, None, None)], pings)[location][
+        "unverified_parent"] == 0
+    # an unverified parent whose consent would not have sufficed (another scope) is not counted
+    assert _truth(book, "NL", kid, [("marketing", "parent", "declared", day, None, None)], pings)[location][
+        "unverified_parent"] == 0
+    # an adult's lawful pings: storage limitation is modelled for children only
+    assert _truth(book, "NL", adult, [("location", "self", "declared", day, None, None)], pings) == {}
+    # a COPPA child with verified parental consent to collection
+    got = _truth(book, "US", dt.date(2016, 1, 1), [("collection", "parent", "verified", day, None, None)], pings)
+    assert {r: f["rows"] for r, f in got.items()} == {"US-COPPA.312-10.retention": 2}
+
+
+def test_retention_planted_and_lawful_within(book: Any) -> None:
+    cmap, _ = records.datamap()
+    for lawful in (False, True):
+        g = _Gen(N, 4, lawful, None, book)
+        g.accounts()
+        g.content()
+        past: dict[str, set[int]] = {}
+        for name, cm in cmap.items():
+            if cm.retention is not None and cm.time is not None:
+                past[name] = {r[cm.subject] for r in g.t[name] if cm.past_retention(r[cm.time].date(), AS_OF)}
+        assert set(past) == {"media", "watch_history", "location_pings", "ad_impressions"}
+        if lawful:
+            assert not any(past.values()) and not g.never_purged
+        else:
+            assert past["location_pings"] and past["ad_impressions"]
+            assert set().union(*past.values()) <= g.never_purged  # only the cohort the deletion job missed
+            assert 0.1 <= len(g.never_purged) / N <= 0.3 and g.stats["never_purged"] == len(g.never_purged)
 
 
 def test_implied_birth_29_february() -> None:

@@ -12,14 +12,17 @@ from tutela.engine import Engine
 from tutela.estate import AS_OF, generate
 from tutela.estate.truth import load as load_truth
 
-
-def counts(rows: list) -> dict[str, tuple[int, int]]:
-    return {r["rule"]: (r["subjects"], r["rows"]) for r in rows}
+RETENTION = ("EU-GDPR.art5-1-e", "UK-GDPR.art5-1-e", "US-COPPA.312-10.retention")
 
 
-def audit_counts(engine: Engine, url: str, backend: str = "duckdb") -> dict[str, tuple[int, int]]:
+def counts(rows: list) -> dict[str, tuple[int, int, int]]:
+    """Per rule: subjects, rows, subjects whose unverified parental consent would have sufficed."""
+    return {r["rule"]: (r["subjects"], r["rows"], r["unverified_parent"]) for r in rows}
+
+
+def audit_counts(engine: Engine, url: str, backend: str = "duckdb") -> dict[str, tuple[int, int, int]]:
     findings = engine.audit(url, as_of=AS_OF, engine="spark" if backend == "spark" else "duckdb")
-    return {f.rule: (f.subjects, f.rows) for f in findings}
+    return {f.rule: (f.subjects, f.rows, f.unverified_parent) for f in findings}
 
 
 @pytest.fixture(autouse=True)
@@ -33,8 +36,11 @@ def test_sqlite_exact_counts(engine: Engine, tmp_path: Path) -> None:
     truth = counts(load_truth(url))
     assert len(truth) >= 15  # a realistic mix of violations across regimes
     for rule in ("EU-DSA.art28-2", "EU-EPRIVACY.art5-3.location", "EU-GDPR.art25-2", "EU-GDPR.art44-46",
-                 "US-COPPA.312-5-a-1", "US-IL-BIPA.15-b"):
+                 "US-COPPA.312-5-a-1", "US-IL-BIPA.15-b", "EU-GDPR.art5-1-e", "US-COPPA.312-10.retention"):
         assert rule in truth
+    # consent from unverified "parents" is planted: some breaches would be cured by verifying them
+    assert truth["EU-GDPR.art6-1-a.personalisation"][2] > 0 and truth["US-COPPA.312-5-a-1"][2] > 0
+    assert all(truth[r][2] == 0 for r in RETENTION if r in truth)  # retention findings: lawful processing
     assert audit_counts(engine, url) == truth
 
 

@@ -45,11 +45,11 @@ def run(
         print_json([f.to_dict() for f in findings])
         return
     table = Table(title=f"Audit of {redact(estate)} on {audit_day}: {len(findings)} rules breached")
-    for col in ("rule", "severity", "subjects", "children", "rows", "from signal", "citation"):
+    for col in ("rule", "severity", "subjects", "children", "rows", "from signal", "unverified parent", "citation"):
         table.add_column(col, overflow="fold")
     for f in findings:
         table.add_row(f.rule, f.severity, str(f.subjects), str(f.children), str(f.rows), str(f.age_from_signal),
-                      f"{f.instrument}, {f.section}")
+                      str(f.unverified_parent), f"{f.instrument}, {f.section}")
     console.print(table)
     if report is not None:
         console.print(f"report: {report}")

@@ -23,88 +23,29 @@ from typing import Any
 
 from tutela.errors import InputError
 from tutela.estate import media as mediafiles
-from tutela.estate import targets, truth
+from tutela.estate import records, targets, truth, vocab
+from tutela.estate.records import Person, person_grant
 from tutela.estate.schema import TABLES
-from tutela.estate.truth import Person, person_grant
 from tutela.rulebook import Rulebook, load_rulebook
 
 AS_OF = dt.date(2026, 11, 1)  # the estate's "now" and the audit date for rows without a time
 AS_OF_DT = dt.datetime(2026, 11, 1)
 WINDOW_DAYS = 730  # every timestamp lies within the two years before AS_OF
 DEFAULT_MEDIA_FILES = 600  # media rows that get real files by default (avatars: at most 300)
-MAX_AVATAR_FILES = 300
 MEDIA_SUBDIRS = {"media", "avatars"}
 LEGACY_PUBLIC_BEFORE = dt.datetime(2025, 9, 1)  # minors' accounts created before: public by default
+# Accounts whose events the deletion job never reached: their watch history, ad impressions and
+# location pings span the whole account life, past the data map's retention_days. Everyone
+# else's (and, in a lawful estate, everyone's) stay within the declared retention.
+NEVER_PURGED_SHARE = 0.2
 
-# jurisdiction -> (weight, lat, lon, phone country code)
-JURISDICTIONS: dict[str, tuple[float, float, float, str]] = {
-    "NL": (8, 52.37, 4.89, "31"), "DE": (7, 52.52, 13.40, "49"), "FR": (6, 48.86, 2.35, "33"),
-    "IT": (5, 41.90, 12.50, "39"), "ES": (5, 40.42, -3.70, "34"), "PL": (4, 52.23, 21.01, "48"),
-    "BE": (2, 50.85, 4.35, "32"), "SE": (2, 59.33, 18.07, "46"), "IE": (2, 53.35, -6.26, "353"),
-    "PT": (2, 38.72, -9.14, "351"), "AT": (1.5, 48.21, 16.37, "43"), "RO": (1.5, 44.43, 26.10, "40"),
-    "DK": (1, 55.68, 12.57, "45"), "FI": (1, 60.17, 24.94, "358"), "CZ": (1, 50.08, 14.44, "420"),
-    "GR": (1, 37.98, 23.73, "30"), "HU": (1, 47.50, 19.04, "36"), "BG": (0.5, 42.70, 23.32, "359"),
-    "HR": (0.5, 45.81, 15.98, "385"), "SK": (0.5, 48.15, 17.11, "421"), "SI": (0.3, 46.06, 14.51, "386"),
-    "LT": (0.3, 54.69, 25.28, "370"), "LV": (0.3, 56.95, 24.11, "371"), "EE": (0.3, 59.44, 24.75, "372"),
-    "LU": (0.2, 49.61, 6.13, "352"), "CY": (0.2, 35.17, 33.36, "357"), "MT": (0.2, 35.90, 14.51, "356"),
-    "NO": (0.6, 59.91, 10.75, "47"), "IS": (0.1, 64.15, -21.94, "354"), "LI": (0.05, 47.14, 9.52, "423"),
-    "GB": (9, 51.51, -0.13, "44"),
-    "US": (6, 38.90, -77.04, "1"), "US-CA": (4, 34.05, -118.24, "1"), "US-NY": (3, 40.71, -74.01, "1"),
-    "US-IL": (2, 41.88, -87.63, "1"), "US-TX": (3, 29.76, -95.37, "1"), "US-UT": (1, 40.76, -111.89, "1"),
-    "US-VA": (1.5, 37.54, -77.44, "1"), "US-CT": (1, 41.76, -72.67, "1"),
-    "BR": (6, -23.55, -46.63, "55"), "IN": (6, 19.08, 72.88, "91"), "AU": (1.5, -33.87, 151.21, "61"),
-    "CA-QC": (1, 45.50, -73.57, "1"), "KR": (1, 37.57, 126.98, "82"), "CN": (0.5, 31.23, 121.47, "86"),
-}
-
-# (name, kind, country, dpf_certified, scc_module, tia_date, allowed in a lawful estate)
-PROCESSORS: tuple[tuple[str, str, str, bool, str | None, dt.date | None, bool], ...] = (
-    ("Eirvault Storage", "processor", "IE", False, None, None, True),
-    ("Mumbai Moderation Services", "processor", "IN", False, None, None, False),
-    ("Pearl River Ad Exchange", "third_party", "CN", False, None, None, False),
-    ("Bayline Analytics", "processor", "US", True, None, None, True),
-    ("Lone Star Data Brokers", "third_party", "US", False, None, None, False),
-    ("Shibuya Render Farm", "processor", "JP", False, None, None, True),
-    ("Bengaluru Trust and Safety", "processor", "IN", False, "C2P", dt.date(2024, 9, 16), True),
-    ("Paulista CDN", "processor", "BR", False, None, None, False),
-    ("Frankfurt Edge Compute", "processor", "DE", False, None, None, True),
-    ("Austin Audience Labs", "third_party", "US", False, "C2C", None, False),
-)
-PROCESSOR_WEIGHTS = (3, 2, 1, 2, 1, 1, 2, 1, 2, 1)
-
-SELF_SCOPES = ("processing", "personalization", "profiling", "marketing", "analytics", "publish",
-               "location", "device_access", "sale_sharing")
-PARENT_SCOPES = ("processing", "collection", "personalization", "marketing", "analytics", "publish",
-                 "location", "device_access", "sale_sharing")
-SEGMENTS = ("gaming", "beauty", "sneakers", "snacks", "teen_fashion", "travel", "fitness",
-            "music_fans", "pets", "crypto_curious", "back_to_school", "streetwear")
-EXCHANGES = ("adx.example", "bidhub.example", "openauction.example", "pearlriver-ssp.example")
-CONTEXTS = ("context:music", "context:comedy", "context:sports", "context:cooking", "context:science")
-TRANSFERRED = ("watch_history", "media", "accounts", "location_pings", "profiles", "messages",
-               "ad_impressions")
-
-ADJ = ("sunny", "pixel", "cosmic", "lazy", "turbo", "velvet", "tiny", "neon", "mellow", "swift",
-       "lucky", "quiet", "brave", "frosty", "golden", "wild", "misty", "jolly", "rusty", "zesty")
-NOUN = ("otter", "comet", "panda", "falcon", "noodle", "maple", "tiger", "pebble", "rocket",
-        "koala", "mango", "wizard", "badger", "lynx", "waffle", "orbit", "fox", "puffin", "cactus")
-BIO = ("dance videos and bad jokes", "cat person", "skate or die", "just here for the recipes",
-       "football every weekend", "makeup tutorials", "minecraft builds", "travel diaries",
-       "gym progress", "aspiring chef", "music is life", "art and doodles", "plant parent",
-       "anime fan", "coffee first", "lover of sunsets", "books and rain", "speedrunner")
-CAPTION = ("new dance challenge", "look at this sunset", "my cat again", "first try!", "weekend vibes",
-           "school is over", "trying the new filter", "road trip", "best pizza ever", "duet with me",
-           "learning guitar", "rainy day", "park with friends", "slow motion fail", "outfit check")
-MESSAGE = ("hey!", "did you see my new video?", "lol that was funny", "wanna collab?",
-           "follow me back pls", "what song is that", "see you tomorrow", "nice edit", "where was that?")
-# The self-declared age forms of docs/audit.md ("{a}" is the age).
-AGE_FORMS = ("I'm {a}", "I am {a}", "I am {a} years old", "{a} y/o", "{a}yo", "age {a}", "{a} years old")
-METHODS_VERIFIED = ("card_check", "id_document", "video_call", "knowledge_based")
 
 Progress = Callable[[str, int, int], None]
 _SECOND = dt.timedelta(seconds=1)
 
 
 def _days_before(day: dt.date, years: int) -> dt.date:
-    return truth.implied_birth(day, years)
+    return records.implied_birth(day, years)
 
 
 def _age(birth: dt.date, day: dt.date) -> int:
@@ -120,14 +61,19 @@ class _Gen:
         self.true_birth: dict[int, dt.date] = {}
         self.created: dict[int, dt.datetime] = {}
         self.stats = {"minors": 0, "liars": 0, "liars_stating_age": 0, "public_default_minors": 0,
-                      "profiled_ads_to_minors": 0}
+                      "profiled_ads_to_minors": 0, "never_purged": 0}
+        self.never_purged: set[int] = set()
+        cmap, _ = records.datamap()
+        # days an event may be old: the declared retention of its collection
+        self.keep = {name: cmap[name].retention or WINDOW_DAYS
+                     for name in ("watch_history", "ad_impressions", "location_pings")}
         self.consent_id = 0
         self.media_id = 0
-        codes = list(JURISDICTIONS)
+        codes = list(vocab.JURISDICTIONS)
         self.codes = codes
-        self.weights = [JURISDICTIONS[c][0] for c in codes]
-        self.procs = [i + 1 for i, p in enumerate(PROCESSORS) if p[6] or not lawful]
-        self.proc_weights = [PROCESSOR_WEIGHTS[i - 1] for i in self.procs]
+        self.weights = [vocab.JURISDICTIONS[c][0] for c in codes]
+        self.procs = [i + 1 for i, p in enumerate(vocab.PROCESSORS) if p[6] or not lawful]
+        self.proc_weights = [vocab.PROCESSOR_WEIGHTS[i - 1] for i in self.procs]
 
     # -------------------------------------------------------------------- helpers
     def when(self, start: dt.datetime, within_days: int | None = None) -> dt.datetime:
@@ -140,7 +86,7 @@ class _Gen:
         return a + int(self.rng.random() * (b - a + 1))
 
     def point(self, jur: str) -> tuple[float, float]:
-        _, lat, lon, _ = JURISDICTIONS[jur]
+        _, lat, lon, _ = vocab.JURISDICTIONS[jur]
         r = self.rng
         return round(lat + r.uniform(-0.4, 0.4), 5), round(lon + r.uniform(-0.4, 0.4), 5)
 
@@ -155,7 +101,7 @@ class _Gen:
         """`base` with the subject's true age at `day` in one of the recognised forms; recorded."""
         age = _age(self.true_birth[aid], day)
         self.people[aid].signals.append((age, day))
-        stated = self.rng.choice(AGE_FORMS).format(a=age)
+        stated = self.rng.choice(vocab.AGE_FORMS).format(a=age)
         return f"{stated} {base}" if self.rng.random() < 0.5 else f"{base} | {stated}"
 
     # -------------------------------------------------------------------- accounts
@@ -176,9 +122,10 @@ class _Gen:
             declared = true_birth
             if liar:
                 declared = _days_before(cday, r.randint(18, 30)) - dt.timedelta(days=r.randrange(1, 365))
-            handle = f"{ADJ[self.ri(0, len(ADJ) - 1)]}_{NOUN[self.ri(0, len(NOUN) - 1)]}{self.ri(0, 9999)}"
+            adj, noun = vocab.ADJ[self.ri(0, len(vocab.ADJ) - 1)], vocab.NOUN[self.ri(0, len(vocab.NOUN) - 1)]
+            handle = f"{adj}_{noun}{self.ri(0, 9999)}"
             email = f"{handle}@example.{('com', 'net', 'org')[self.ri(0, 2)]}"
-            phone = f"+{JURISDICTIONS[jur][3]} 555 {self.ri(10**6, 10**7 - 1)}" if r.random() < 0.6 else None
+            phone = f"+{vocab.JURISDICTIONS[jur][3]} 555 {self.ri(10**6, 10**7 - 1)}" if r.random() < 0.6 else None
             ip = f"198.{18 + self.ri(0, 1)}.{self.ri(0, 255)}.{self.ri(1, 254)}"
             device = f"{r.getrandbits(128):032x}"
             self.t["accounts"].append((aid, handle, email, phone, declared, jur, ip, device, created))
@@ -187,6 +134,9 @@ class _Gen:
             self.created[aid] = created
             self.stats["minors"] += minor
             self.stats["liars"] += liar
+            if not lawful and r.random() < NEVER_PURGED_SHARE:
+                self.never_purged.add(aid)
+                self.stats["never_purged"] += 1
             self._consents(aid, jur, cday, age_c, liar)
             self._profile(aid, jur, created, age_c, liar, minor)
 
@@ -194,11 +144,11 @@ class _Gen:
         r = self.rng
         minor_in_window = age_c < 18
         if self.lawful:
-            self.consent(aid, (*SELF_SCOPES, "biometric_written_release"), "self", "declared", "checkbox", cday)
+            self.consent(aid, (*vocab.SELF_SCOPES, "biometric_written_release"), "self", "declared", "checkbox", cday)
             self.consent(aid, ("special_category",), "self", "declared", "checkbox", cday)
             if minor_in_window and not liar:
-                m = r.choice(METHODS_VERIFIED)
-                self.consent(aid, (*PARENT_SCOPES, "biometric_written_release"), "parent", "verified", m, cday)
+                m = r.choice(vocab.METHODS_VERIFIED)
+                self.consent(aid, (*vocab.PARENT_SCOPES, "biometric_written_release"), "parent", "verified", m, cday)
                 self.consent(aid, ("third_party_disclosure",), "parent", "verified", m, cday)
                 self.consent(aid, ("special_category",), "parent", "verified", m, cday)
             return
@@ -211,11 +161,11 @@ class _Gen:
                 return None, cday + dt.timedelta(days=r.randint(10, 500))  # revoked
             return None, None
 
-        scopes = list(SELF_SCOPES)
+        scopes = list(vocab.SELF_SCOPES)
         if jur != "US-IL" or r.random() < 0.5:
             scopes.append("biometric_written_release")
         if r.random() < 0.2:  # some adults never gave some of the consents
-            for s in r.sample(SELF_SCOPES, r.randint(1, 3)):
+            for s in r.sample(vocab.SELF_SCOPES, r.randint(1, 3)):
                 scopes.remove(s)
         if not minor_in_window or liar:
             self.consent(aid, tuple(scopes), "self", "declared", "checkbox", cday, *lapse())
@@ -228,17 +178,17 @@ class _Gen:
         if state in ("self_only", "parent_verified") or r.random() < 0.5:
             self.consent(aid, tuple(scopes), "self", "declared", "checkbox", cday, *lapse())
         if state == "parent_unverified":  # a "parent" nobody checked: a box ticked, an email typed
-            self.consent(aid, PARENT_SCOPES, "parent", "declared", r.choice(("checkbox", "email_plus")),
+            self.consent(aid, vocab.PARENT_SCOPES, "parent", "declared", r.choice(("checkbox", "email_plus")),
                          cday, *lapse())
         elif state == "parent_verified":
-            m = r.choice(METHODS_VERIFIED)
-            self.consent(aid, PARENT_SCOPES, "parent", "verified", m, cday, *lapse())
+            m = r.choice(vocab.METHODS_VERIFIED)
+            self.consent(aid, vocab.PARENT_SCOPES, "parent", "verified", m, cday, *lapse())
             if r.random() < 0.3:
                 self.consent(aid, ("third_party_disclosure",), "parent", "verified", m, cday)
 
     def _profile(self, aid: int, jur: str, created: dt.datetime, age_c: int, liar: bool, minor: bool) -> None:
         r = self.rng
-        bio: str | None = r.choice(BIO) if r.random() < 0.8 else None
+        bio: str | None = r.choice(vocab.BIO) if r.random() < 0.8 else None
         if not self.lawful and bio is not None:
             if liar and r.random() < 0.4:
                 bio = self.age_text(aid, bio, created.date())
@@ -275,9 +225,9 @@ class _Gen:
                 self.media_id += 1
                 at = self.when(created)
                 kind = "video" if r.random() < 0.6 else "photo"
-                caption = r.choice(CAPTION) if r.random() < 0.75 else None
+                caption = r.choice(vocab.CAPTION) if r.random() < 0.75 else None
                 if where_says == "caption" and j == 0:
-                    caption = self.age_text(aid, caption or r.choice(CAPTION), at.date())
+                    caption = self.age_text(aid, caption or r.choice(vocab.CAPTION), at.date())
                 geo = r.random() < 0.35 and not (lawful and age_c < 18)
                 lat, lon = self.point(jur) if geo else (None, None)
                 ext = "mp4" if kind == "video" else "jpg"
@@ -289,7 +239,7 @@ class _Gen:
                 k = max(k, 1)
             for j in range(k):
                 at = self.when(created)
-                body = r.choice(MESSAGE)
+                body = r.choice(vocab.MESSAGE)
                 if where_says == "message" and j == 0:
                     body = self.age_text(aid, body, at.date())
                 other = r.randint(1, n)
@@ -309,7 +259,7 @@ class _Gen:
                 for _ in range(r.randint(1, 2)):
                     pid = r.choices(self.procs, self.proc_weights)[0]
                     self.t["transfers"].append((len(self.t["transfers"]) + 1, aid, pid,
-                                                r.choice(TRANSFERRED), self.when(created)))
+                                                r.choice(vocab.TRANSFERRED), self.when(created)))
             if not scaled:
                 self._events(aid, self.ri(2, 14), self.ri(0, 8), self.ri(1, 5) if r.random() < 0.4 else 0)
         if scaled:
@@ -324,7 +274,7 @@ class _Gen:
             for aid in range(1, n + 1):
                 if any(per[aid]):
                     self._events(aid, *per[aid])
-        self.t["processors"] = [(i + 1, *p[:6]) for i, p in enumerate(PROCESSORS)]
+        self.t["processors"] = [(i + 1, *p[:6]) for i, p in enumerate(vocab.PROCESSORS)]
 
     def _events(self, aid: int, watch: int, ads: int, pings: int) -> None:
         r, lawful = self.rng, self.lawful
@@ -334,56 +284,33 @@ class _Gen:
         media_n = max(self.media_id, 1)
         ri = self.ri
         rand = r.random
-        span = (AS_OF_DT - created) // _SECOND
+        purged = aid not in self.never_purged
+        keep = self.keep
         td = dt.timedelta
+        start = max(created, AS_OF_DT - td(days=keep["watch_history"] - 1)) if purged else created
+        span = (AS_OF_DT - start) // _SECOND
         for _ in range(watch):
             wh.append((len(wh) + 1, aid, 1 + int(rand() * media_n), 1 + int(rand() * 180),
-                       created + td(seconds=int(rand() * span))))
+                       start + td(seconds=int(rand() * span))))
         age_c = _age(self.true_birth[aid], created.date())
         minor_in_window = age_c < 18
         for _ in range(ads):
-            at = self.when(created, 365 if lawful else None)
+            at = self.when(created, keep["ad_impressions"] if purged else None)
             if lawful and minor_in_window:
                 profiled = False
             else:
                 profiled = r.random() < 0.6
             if profiled:
-                seg, targ = SEGMENTS[ri(0, len(SEGMENTS) - 1)], "profiled"
+                seg, targ = vocab.SEGMENTS[ri(0, len(vocab.SEGMENTS) - 1)], "profiled"
                 if _age(self.true_birth[aid], at.date()) < 18:
                     self.stats["profiled_ads_to_minors"] += 1
             else:
-                seg, targ = CONTEXTS[ri(0, len(CONTEXTS) - 1)], "contextual"
-            ai.append((len(ai) + 1, aid, seg, targ, EXCHANGES[ri(0, len(EXCHANGES) - 1)], at))
+                seg, targ = vocab.CONTEXTS[ri(0, len(vocab.CONTEXTS) - 1)], "contextual"
+            ai.append((len(ai) + 1, aid, seg, targ, vocab.EXCHANGES[ri(0, len(vocab.EXCHANGES) - 1)], at))
         for _ in range(pings):
             lat, lon = self.point(jur)
             lp.append((len(lp) + 1, aid, lat, lon, round(5 + 75 * r.random(), 1),
-                       self.when(created, 90 if lawful else None)))
-
-
-def _write_media(rows: list[tuple[Any, ...]], profiles: list[tuple[Any, ...]], folder: Path, limit: int,
-                 seed: int, progress: Progress | None) -> int:
-    r = random.Random(seed ^ 0x5EED)
-    todo = rows[:limit]
-    avatars = [p for p in profiles if p[2] is not None][:min(limit, MAX_AVATAR_FILES)]
-    total, done = len(todo) + len(avatars), 0
-    for media_id, _aid, kind, path, _cap, lat, lon, _at in todo:
-        color = (r.randrange(256), r.randrange(256), r.randrange(256))
-        if kind == "video":
-            mediafiles.write_mp4(folder / path, color, lat, lon)
-        else:
-            mediafiles.write_jpeg(folder / path, color, lat, lon)
-        done += 1
-        if progress and (done % 50 == 0 or done == total):
-            progress("media files", done, total)
-        del media_id
-    for p in avatars:
-        mediafiles.write_jpeg(folder / p[2], (r.randrange(256), r.randrange(256), r.randrange(256)))
-        done += 1
-        if progress and (done % 50 == 0 or done == total):
-            progress("media files", done, total)
-    if progress and total == 0:
-        progress("media files", 0, 0)
-    return total
+                       self.when(created, keep["location_pings"] if purged else None)))
 
 
 def generate(url: str, accounts: int, seed: int, lawful: bool = False, rows: int | None = None,
@@ -439,7 +366,7 @@ def _generate(target: targets.Target, accounts: int, seed: int, lawful: bool, ro
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         if staging is not None:
-            written = _write_media(g.t["media"], g.t["profiles"], staging, limit, seed, progress)
+            written = mediafiles.write_files(g.t["media"], g.t["profiles"], staging, limit, seed, progress)
         targets.write(target, g.t, progress)
         if staging is not None:
             if folder.exists():

@@ -3,8 +3,14 @@ an ISO 6709 `location` tag (PyAV). Deterministic: same inputs, same bytes."""
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
+
+MAX_AVATAR_FILES = 300
+Progress = Callable[[str, int, int], None]
 
 
 def iso6709(lat: float, lon: float) -> str:
@@ -86,3 +92,30 @@ def read_mp4_location(path: Path) -> str | None:
 
     with av.open(str(path)) as c:
         return c.metadata.get("location")
+
+
+def write_files(rows: list[tuple[Any, ...]], profiles: list[tuple[Any, ...]], folder: Path, limit: int,
+                 seed: int, progress: Progress | None) -> int:
+    """Files for the first `limit` media rows and avatars (at most MAX_AVATAR_FILES); the count."""
+    r = random.Random(seed ^ 0x5EED)
+    todo = rows[:limit]
+    avatars = [p for p in profiles if p[2] is not None][:min(limit, MAX_AVATAR_FILES)]
+    total, done = len(todo) + len(avatars), 0
+    for media_id, _aid, kind, path, _cap, lat, lon, _at in todo:
+        color = (r.randrange(256), r.randrange(256), r.randrange(256))
+        if kind == "video":
+            write_mp4(folder / path, color, lat, lon)
+        else:
+            write_jpeg(folder / path, color, lat, lon)
+        done += 1
+        if progress and (done % 50 == 0 or done == total):
+            progress("media files", done, total)
+        del media_id
+    for p in avatars:
+        write_jpeg(folder / p[2], (r.randrange(256), r.randrange(256), r.randrange(256)))
+        done += 1
+        if progress and (done % 50 == 0 or done == total):
+            progress("media files", done, total)
+    if progress and total == 0:
+        progress("media files", 0, 0)
+    return total

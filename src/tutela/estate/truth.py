@@ -11,7 +11,15 @@ written tables), with a plain loop over rows and `tutela.policy.reference.verdic
 - each row of each collection of the Tutela data map yields one request per act (whose
   `where` holds) and per category of its non-null fields; transfers yield one request per
   category of the source collection;
-- a denied request counts against each determining rule (never digital-consent entries).
+- a denied request counts against each determining rule (never digital-consent entries); the
+  rule counts its subject as *unverified parent* when the request, decided again with every
+  parental consent valid that day raised to `verified`, is allowed or no longer cites it;
+- a row none of whose requests is denied and that is held past its collection's declared
+  `retention_days` on the audit date counts against each determining rule carrying
+  `retain_declared`.
+
+`compute` caches verdicts by what they depend on; `tutela.estate.plain.compute_plain` is the
+same without any cache (the tests compare them).
 
 The truth is stored under `$TUTELA_HOME/truth/` (default `~/.tutela/truth/`), keyed by the
 SHA-256 of the estate's normalised URL, never inside the estate, so an audit cannot read it.
@@ -25,98 +33,31 @@ import json
 import os
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tutela.errors import InputError
+from tutela.estate.plain import compute_plain
+from tutela.estate.records import (
+    Person,
+    Tally,
+    datamap,
+    implied_birth,
+    person_grant,
+    retention_rules,
+    verified_parents,
+)
 from tutela.estate.schema import metadata
 from tutela.policy.facts import Facts, GrantFact, Token, age_on, destination_class, resolve, satisfied
 from tutela.policy.reference import matches, verdict
 from tutela.rulebook import Rulebook
-from tutela.rulebook.models import ASSURANCE_ORDER
 from tutela.taxonomy.model import covers
 
-EXCLUDED_PREFIXES = ("system.",)
-EXCLUDED = frozenset({"user.unique_id", "user.privacy_preferences"})
-EXAMPLES = 5
-
-
-# ---------------------------------------------------------------------------- data map
-@dataclass(frozen=True)
-class CollectionMap:
-    name: str
-    subject: int  # column index of the subject
-    time: int | None  # column index of the time field, None = audit date
-    cat_cols: tuple[tuple[int, str], ...]  # (column index, category) of counted fields
-    acts: tuple[tuple[str, str, int | None, Any], ...]  # (use, recipient, where col, equals)
-
-    @property
-    def all_categories(self) -> tuple[str, ...]:
-        return tuple(sorted({c for _, c in self.cat_cols}))
-
-
-def _counted(category: str) -> bool:
-    return category not in EXCLUDED and not category.startswith(EXCLUDED_PREFIXES)
-
-
-@cache
-def datamap() -> tuple[dict[str, CollectionMap], dict[str, Any]]:
-    """The ClipStream data map (both YAML files), indexed by the schema's column order."""
-    base = resources.files("tutela.data.datamaps")
-    fides = yaml.safe_load(base.joinpath("clipstream.yml").read_text())
-    decl = yaml.safe_load(base.joinpath("clipstream.tutela.yml").read_text())["tutela"]
-    fields = {c["name"]: c["fields"] for c in fides["dataset"][0]["collections"]}
-    out: dict[str, CollectionMap] = {}
-    for name, spec in decl["collections"].items():
-        cols = [c.name for c in metadata.tables[name].columns]
-        cats = tuple(
-            (cols.index(f["name"]), cat)
-            for f in fields[name] for cat in f.get("data_categories", []) if _counted(cat)
-        )
-        acts = []
-        for a in spec["acts"]:
-            where = a.get("where")
-            acts.append((a["use"], a.get("recipient", "first_party"),
-                         cols.index(where["field"]) if where else None,
-                         where["equals"] if where else None))
-        out[name] = CollectionMap(
-            name=name, subject=cols.index(spec["subject"]),
-            time=cols.index(spec["time"]) if spec.get("time") else None,
-            cat_cols=cats, acts=tuple(acts),
-        )
-    return out, decl
+__all__ = ["Person", "compute", "compute_plain", "implied_birth", "load", "load_document", "person_grant",
+           "store"]
 
 
 # ---------------------------------------------------------------------------- subjects
-@dataclass
-class Person:
-    """What the generator knows about one subject."""
-
-    account_id: int
-    jurisdiction: str
-    declared_birth: dt.date
-    created: dt.date
-    signals: list[tuple[int, dt.date]] = field(default_factory=list)  # (stated age, text date)
-    # (scopes, by, level, granted_at, expires_at, revoked_at)
-    grants: list[tuple[tuple[str, ...], str, int, dt.date, dt.date | None, dt.date | None]] = field(
-        default_factory=list)
-
-    def effective_birth(self) -> dt.date:
-        return max([self.declared_birth, *(implied_birth(t, a) for a, t in self.signals)])
-
-
-def implied_birth(day: dt.date, age: int) -> dt.date:
-    try:
-        return day.replace(year=day.year - age)
-    except ValueError:  # 29 Feb in a common year
-        return day.replace(year=day.year - age, day=28)
-
-
 def _birthday_changes(birth: dt.date, first: int, last: int) -> list[dt.date]:
     """Days on which `age_on(birth, ·)` steps up, in years first..last."""
     out = []
@@ -155,31 +96,8 @@ class _State:
 
 
 # ---------------------------------------------------------------------------- computing
-class _Tally:
-    def __init__(self) -> None:
-        self.rows: dict[str, int] = {}
-        self.subjects: dict[str, set[int]] = {}
-        self.by_signal: dict[str, set[int]] = {}
-
-    def add(self, rules: tuple[str, ...], sid: int, signal: bool) -> None:
-        for r in rules:
-            self.rows[r] = self.rows.get(r, 0) + 1
-            self.subjects.setdefault(r, set()).add(sid)
-            if signal:
-                self.by_signal.setdefault(r, set()).add(sid)
-
-    def result(self) -> list[dict[str, Any]]:
-        out = []
-        for rule in sorted(self.rows):
-            subs = self.subjects[rule]
-            out.append({
-                "rule": rule,
-                "subjects": len(subs),
-                "rows": self.rows[rule],
-                "subjects_age_from_signal": len(self.by_signal.get(rule, ())),
-                "examples": sorted(subs)[:EXAMPLES],
-            })
-        return out
+Outcome = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # denied, unverified parent, retention
+Grants = tuple[frozenset[GrantFact], frozenset[Token]]  # valid grants and the consent tokens they satisfy
 
 
 def compute(book: Rulebook, tables: Mapping[str, Sequence[tuple[Any, ...]]],
@@ -188,7 +106,8 @@ def compute(book: Rulebook, tables: Mapping[str, Sequence[tuple[Any, ...]]],
     cmap, decl = datamap()
     bounds = sorted(book.boundaries)
     states: dict[int, _State] = {}
-    tally = _Tally()
+    tally = Tally()
+    keep = retention_rules(book)
 
     def state(sid: int) -> _State:
         s = states.get(sid)
@@ -238,10 +157,11 @@ def compute(book: Rulebook, tables: Mapping[str, Sequence[tuple[Any, ...]]],
     # The verdict depends on the grants and safeguards only through which tokens of the
     # *applicable* rules they satisfy: the cache key holds that set, not the grants.
     relevant_cache: dict[tuple[Any, ...], frozenset[Token]] = {}
-    verdicts: dict[tuple[Any, ...], tuple[str, ...]] = {}
+    verdicts: dict[tuple[Any, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
-    def denied(base: tuple[Any, ...], grants: frozenset[GrantFact], safeguards: frozenset[str],
-               sat: frozenset[Token]) -> tuple[str, ...]:
+    def decide(base: tuple[Any, ...], grants: frozenset[GrantFact], safeguards: frozenset[str],
+               sat: frozenset[Token]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(rules a denied request counts against, retention rules of an allowed one)."""
         jur, age, rday, cat, use, recipient, dest_class = base
         relevant = relevant_cache.get(base)
         if relevant is None:
@@ -257,45 +177,59 @@ def compute(book: Rulebook, tables: Mapping[str, Sequence[tuple[Any, ...]]],
         hit = verdicts.get(key)
         if hit is None:
             v = verdict(book, Facts(jur, age, rday, cat, use, recipient, dest_class, grants, safeguards))
-            hit = () if v.allowed else tuple(d.id for d in v.determining if d.kind != "digital_consent")
-            verdicts[key] = hit
+            ids = tuple(d.id for d in v.determining if d.kind != "digital_consent")
+            hit = verdicts[key] = ((), tuple(i for i in ids if i in keep)) if v.allowed else (ids, ())
         return hit
 
     # A subject's age and valid grants change only on its listed days, the rulebook only on its
     # boundaries: each (subject, segment) maps to an interned state shared by every subject in
     # the same jurisdiction, age band and rulebook period whose grants satisfy the same tokens
-    # (any of their grant sets then gives the same verdicts; one is kept to evaluate with).
+    # (any of their grant sets then gives the same verdicts; one is kept to evaluate with), and
+    # the same again once every parental consent is raised to `verified`.
     seg_states: dict[tuple[int, int, int], int] = {}
-    interned: dict[tuple[str, int, dt.date, frozenset[Token]], int] = {}
-    info: list[tuple[str, int, dt.date, frozenset[GrantFact], frozenset[Token]]] = []
+    interned: dict[tuple[str, int, dt.date, frozenset[Token], frozenset[Token]], int] = {}
+    info: list[tuple[str, int, dt.date, Grants, Grants]] = []
+
+    def satisfied_by(jur: str, age: int, rday: dt.date, grants: frozenset[GrantFact]) -> frozenset[Token]:
+        return frozenset(t for t in tokens(jur, age, rday) if t.kind == "consent" and satisfied(t, grants, frozenset()))
 
     def state_id(st: _State, day: dt.date) -> int:
         skey = (st.person.account_id, bisect_right(bounds, day), bisect_right(st.changes, day))
         sid = seg_states.get(skey)
         if sid is None:
             age, rday, grants = rep_age[min(max(age_on(st.birth, day), 0), 130)], rep_day(day), st.grant_facts(day)
-            sat = frozenset(t for t in tokens(st.jur, age, rday)
-                            if t.kind == "consent" and satisfied(t, grants, frozenset()))
-            full = (st.jur, age, rday, sat)
+            up = verified_parents(grants)
+            sat, sat_up = satisfied_by(st.jur, age, rday, grants), satisfied_by(st.jur, age, rday, up)
+            full = (st.jur, age, rday, sat, sat_up)
             sid = interned.get(full)
             if sid is None:
                 sid = interned[full] = len(info)
-                info.append((st.jur, age, rday, grants, sat))
+                info.append((st.jur, age, rday, (grants, sat), (up, sat_up)))
             seg_states[skey] = sid
         return sid
 
     def requests(sid: int, day: dt.date, cats: Sequence[str], acts: Sequence[tuple[str, str]],
                  dest: str | None = None, certified: bool = False,
-                 safeguards: frozenset[str] = frozenset()) -> tuple[str, ...]:
-        jur, age, rday, grants, sat = info[sid]
+                 safeguards: frozenset[str] = frozenset()) -> Outcome:
+        """The row's (denied rules, of which cured by verified parents, retention rules if allowed)."""
+        jur, age, rday, (grants, sat), (up, sat_up) = info[sid]
         dc = destination_class(book, jur, dest, day, certified) if dest is not None else "none"
         if safeguards:
-            sat = sat | {t for t in tokens(jur, age, rday) if t.kind == "safeguard" and t.name in safeguards}
-        rules: set[str] = set()
+            guards = {t for t in tokens(jur, age, rday) if t.kind == "safeguard" and t.name in safeguards}
+            sat, sat_up = sat | guards, sat_up | guards
+        denied: set[str] = set()
+        unverified: set[str] = set()
+        retain: set[str] = set()
         for use, recipient in acts:
             for cat in {rep_cat(c) for c in cats}:
-                rules.update(denied((jur, age, rday, cat, use, recipient, dc), grants, safeguards, sat))
-        return tuple(sorted(rules))
+                base = (jur, age, rday, cat, use, recipient, dc)
+                rules, kept = decide(base, grants, safeguards, sat)
+                retain.update(kept)
+                if rules:
+                    denied.update(rules)
+                    if sat_up != sat:
+                        unverified.update(set(rules) - set(decide(base, up, safeguards, sat_up)[0]))
+        return tuple(sorted(denied)), tuple(sorted(unverified)), () if denied else tuple(sorted(retain))
 
     # ordinary collections ------------------------------------------------------------
     for name, cm in cmap.items():
@@ -304,7 +238,7 @@ def compute(book: Rulebook, tables: Mapping[str, Sequence[tuple[Any, ...]]],
         fixed = [c for i, c in cm.cat_cols if not metadata.tables[name].columns[i].nullable]
         acts_where = [(k + len(nullable), wcol, eq) for k, (_, _, wcol, eq) in enumerate(cm.acts)]
         kinds: dict[int, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {}
-        row_cache: dict[tuple[int, int], tuple[str, ...]] = {}
+        row_cache: dict[tuple[int, int], Outcome] = {}
         const_bits = 0 if nullable or any(w is not None for _, w, _ in acts_where) else (
             sum(1 << k for k, _, _ in acts_where))
         tcol = cm.time
@@ -334,43 +268,38 @@ def compute(book: Rulebook, tables: Mapping[str, Sequence[tuple[Any, ...]]],
             sid = seg_states.get((subject, bisect_right(bounds, day), bisect_right(st.changes, day)))
             if sid is None:
                 sid = state_id(st, day)
-            rules = row_cache.get((sid, bits))
-            if rules is None:
+            out = row_cache.get((sid, bits))
+            if out is None:
                 cats, acts = kinds[bits]
-                rules = row_cache[(sid, bits)] = requests(sid, day, cats, acts)
-            if rules:
-                tally.add(rules, subject, st.birth != st.person.declared_birth)
+                out = row_cache[(sid, bits)] = requests(sid, day, cats, acts)
+            if out[0]:
+                tally.add(out[0], subject, st.birth != st.person.declared_birth, out[1])
+            elif out[2] and cm.past_retention(day, as_of):
+                tally.add(out[2], subject, st.birth != st.person.declared_birth)
 
     # transfers -----------------------------------------------------------------------
     tcols = [c.name for c in metadata.tables["transfers"].columns]
     pcols = [c.name for c in metadata.tables["processors"].columns]
     procs = {p[0]: dict(zip(pcols, p, strict=True)) for p in tables.get("processors", ())}
-    t_cache: dict[tuple[int, int, str], tuple[str, ...]] = {}
+    t_cache: dict[tuple[int, int, str], Outcome] = {}
     ti = [tcols.index(n) for n in ("account_id", "processor_id", "collection", "at")]
     for row in tables.get("transfers", ()):
         subject, pid, coll, at = (row[i] for i in ti)
         day = at.date() if isinstance(at, dt.datetime) else at
         st = state(subject)
         sid = state_id(st, day)
-        rules = t_cache.get((sid, pid, coll))
-        if rules is None:
+        out = t_cache.get((sid, pid, coll))
+        if out is None:
             p = procs[pid]
             safeguards = frozenset(s for s, col in (("scc", "scc_module"), ("tia", "tia_date"))
                                    if p[col] is not None)
-            rules = t_cache[(sid, pid, coll)] = requests(
+            out = t_cache[(sid, pid, coll)] = requests(
                 sid, day, cmap[coll].all_categories, (("essential.service", p["kind"]),),
                 dest=p["country"], certified=bool(p["dpf_certified"]), safeguards=safeguards)
-        if rules:
-            tally.add(rules, subject, st.birth != st.person.declared_birth)
+        if out[0]:
+            tally.add(out[0], subject, st.birth != st.person.declared_birth, out[1])
     del decl
     return tally.result()
-
-
-def person_grant(scopes: str, by: str, assurance: str, granted: dt.date, expires: dt.date | None,
-                 revoked: dt.date | None) -> tuple[tuple[str, ...], str, int, dt.date, dt.date | None,
-                                                    dt.date | None]:
-    """A consent record as the truth reads it (`scopes` split on `|`)."""
-    return (tuple(scopes.split("|")), by, ASSURANCE_ORDER[assurance], granted, expires, revoked)
 
 
 # ---------------------------------------------------------------------------- storing
@@ -416,49 +345,3 @@ def load(url: str) -> list[dict[str, Any]]:
     return findings
 
 
-def compute_plain(book: Rulebook, tables: Mapping[str, Sequence[tuple[Any, ...]]],
-                  people: Mapping[int, Person], as_of: dt.date) -> list[dict[str, Any]]:
-    """The same findings without any cache or shortcut: one `verdict` per request.
-
-    Slow; used by the tests to check `compute` on small estates."""
-    cmap, _ = datamap()
-    tally = _Tally()
-
-    def grants(p: Person, day: dt.date) -> frozenset[GrantFact]:
-        out: set[GrantFact] = set()
-        for scopes, by, level, g, e, r in p.grants:
-            if g <= day and (e is None or day < e) and (r is None or day < r):
-                out.update(GrantFact(s, by, level, len(set(scopes)) == 1) for s in scopes)
-        return frozenset(out)
-
-    def rules_of(p: Person, day: dt.date, cats: Sequence[str], acts: Sequence[tuple[str, str]],
-                 dest: str | None = None, certified: bool = False,
-                 safeguards: frozenset[str] = frozenset()) -> set[str]:
-        birth = p.effective_birth()
-        out: set[str] = set()
-        for use, recipient in acts:
-            for cat in cats:
-                f = Facts(p.jurisdiction, age_on(birth, day), day, cat, use, recipient,
-                          destination_class(book, p.jurisdiction, dest, day, certified), grants(p, day), safeguards)
-                v = verdict(book, f)
-                if not v.allowed:
-                    out.update(d.id for d in v.determining if d.kind != "digital_consent")
-        return out
-
-    for name, cm in cmap.items():
-        for row in tables.get(name, ()):
-            cats = sorted({c for i, c in cm.cat_cols if row[i] is not None})
-            acts = [(u, r) for u, r, w, eq in cm.acts if w is None or row[w] == eq]
-            t = row[cm.time] if cm.time is not None else as_of
-            day = t.date() if isinstance(t, dt.datetime) else t
-            p = people[row[cm.subject]]
-            tally.add(tuple(rules_of(p, day, cats, acts)), p.account_id, p.effective_birth() != p.declared_birth)
-    pcols = [c.name for c in metadata.tables["processors"].columns]
-    procs = {p[0]: dict(zip(pcols, p, strict=True)) for p in tables.get("processors", ())}
-    for _tid, sid, pid, coll, at in tables.get("transfers", ()):
-        p, proc = people[sid], procs[pid]
-        safeguards = frozenset(s for s, col in (("scc", "scc_module"), ("tia", "tia_date")) if proc[col] is not None)
-        tally.add(tuple(rules_of(p, at.date(), cmap[coll].all_categories, (("essential.service", proc["kind"]),),
-                                 proc["country"], bool(proc["dpf_certified"]), safeguards)),
-                  sid, p.effective_birth() != p.declared_birth)
-    return tally.result()

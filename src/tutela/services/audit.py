@@ -56,12 +56,13 @@ class Finding:
     examples: list[int] = field(default_factory=list)
     children: int = 0  # distinct subjects under 18 on the date of an affected row
     categories: dict[str, int] = field(default_factory=dict)  # children affected per data category
+    unverified_parent: int = 0  # subjects whose parental consent would have sufficed had it been verified
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rule": self.rule, "title": self.title, "severity": self.severity,
             "subjects": self.subjects, "rows": self.rows, "age_from_signal": self.age_from_signal,
-            "children": self.children, "categories": self.categories,
+            "unverified_parent": self.unverified_parent, "children": self.children, "categories": self.categories,
             "collections": self.collections, "countries": self.countries, "examples": self.examples,
             "citation": {"instrument": self.instrument, "section": self.section, "url": self.url},
         }
@@ -157,7 +158,7 @@ def run_audit(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: Estat
         exposure: list[pa.Table] = []
         for g in groups:
             step(f"decide {g.collection}")
-            rows, children = _decide(policy, book, dm, load, facts, g)
+            rows, children = _decide(policy, book, dm, load, facts, g, as_of)
             per_rule.append(rows)
             exposure.append(children)
         step("findings")
@@ -165,12 +166,14 @@ def run_audit(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: Estat
 
 
 _EMPTY = pa.schema([("rule", pa.string()), ("sid", pa.int64()), ("n", pa.int64()), ("signal", pa.bool_()),
-                   ("collection", pa.string())]).empty_table()
+                    ("unverified", pa.bool_()), ("collection", pa.string())]).empty_table()
 _EMPTY_EXPOSURE = pa.schema([("rule", pa.string()), ("sid", pa.int64()), ("category", pa.string())]).empty_table()
+_KEYS = ("gid", "sid", "signal", "child", "category")
+_UNVERIFIED_PARENT = r":parent:(declared|confirmed)"  # grant tokens are scope:by:assurance[:separate]
 
 
 def _decide(policy: CompiledPolicy, book: Rulebook, dm: DataMap, load: acts.Loader,
-            facts: ir.Table, g: acts.Groups) -> tuple[pa.Table, pa.Table]:
+            facts: ir.Table, g: acts.Groups, as_of: dt.date) -> tuple[pa.Table, pa.Table]:
     r = g.requests
     keys = r.select("sid", "day").distinct()
     gr = grants(dm, load, keys)
@@ -187,26 +190,70 @@ def _decide(policy: CompiledPolicy, book: Rulebook, dm: DataMap, load: acts.Load
         return _EMPTY, _EMPTY_EXPOSURE
     out = decide_table(policy, req).to_arrow()
     denied = pc.equal(out["effect"].cast(pa.string()), "deny")
-    d = pa.table({
-        "gid": req["gid"], "sid": req["sid"], "signal": req["signal"], "child": req["child"],
-        "category": req["category"], "rules": out["determining"].cast(pa.string()),
-    }).filter(denied)
-    # one row per (request, determining rule); consent-age entries are reasons, not breaches
-    split = pc.split_pattern(d["rules"], ",")
-    parent = pc.list_parent_indices(split)
-    ex = pa.table({name: pc.take(d[name], parent) for name in ("gid", "sid", "signal", "child", "category")})
-    ex = ex.append_column("rule", pc.list_flatten(split))
-    ex = ex.filter(pc.is_in(ex["rule"], value_set=pa.array(list(book.rule_index))))
-    per_group = ex.group_by(["gid", "sid", "rule"]).aggregate([("signal", "max")])
+    rule_ids = pa.array(sorted(book.rule_index))
+    # denied requests: one row per (request, determining rule); consent-age entries are reasons, not breaches
+    d = req.filter(denied)
+    ex = _per_rule(d.select(list(_KEYS)).append_column("i", pa.array(range(d.num_rows), pa.int64())),
+                   out["determining"].filter(denied), rule_ids)
+    ex = ex.append_column("unverified", _cured_by_verified_parents(policy, d, ex, rule_ids)).drop_columns(["i"])
+    held = _held_past_retention(book, dm, g.collection, req, out, denied, as_of)
+    ex = pa.concat_tables([ex, held.append_column("unverified", pa.array([False] * held.num_rows, pa.bool_()))])
+    per_group = ex.group_by(["gid", "sid", "rule"]).aggregate([("signal", "max"), ("unverified", "max")])
     counts = g.counts.to_pyarrow()
     counted = per_group.join(counts, keys=["gid", "sid"])
-    rows = counted.group_by(["rule", "sid"]).aggregate([("n", "sum"), ("signal_max", "max")])
+    rows = counted.group_by(["rule", "sid"]).aggregate([("n", "sum"), ("signal_max", "max"),
+                                                       ("unverified_max", "max")])
     rows = pa.table({
         "rule": rows["rule"], "sid": rows["sid"], "n": rows["n_sum"], "signal": rows["signal_max_max"],
+        "unverified": rows["unverified_max_max"],
         "collection": pa.array([g.collection] * rows.num_rows, pa.string()),
     })
     children = ex.filter(ex["child"]).group_by(["rule", "sid", "category"]).aggregate([])
     return rows.cast(_EMPTY.schema), children.select(["rule", "sid", "category"]).cast(_EMPTY_EXPOSURE.schema)
+
+
+def _per_rule(t: pa.Table, determining: pa.ChunkedArray, rule_ids: pa.Array) -> pa.Table:
+    """One row of `t` per rule of its `determining` list (comma-separated) that is in `rule_ids`."""
+    split = pc.split_pattern(determining.cast(pa.string()), ",")
+    ex = t.take(pc.list_parent_indices(split)).append_column("rule", pc.list_flatten(split))
+    return ex.filter(pc.is_in(ex["rule"], value_set=rule_ids))
+
+
+def _cured_by_verified_parents(policy: CompiledPolicy, d: pa.Table, ex: pa.Table, rule_ids: pa.Array) -> pa.Array:
+    """Per row of `ex` (denied request `i`, rule): the request, decided again with every parental
+    consent valid that day raised to `verified`, is allowed or no longer cites the rule."""
+    raised = pc.replace_substring_regex(d["grants"], _UNVERIFIED_PARENT, ":parent:verified")
+    changed = pc.not_equal(raised, d["grants"])
+    again = d.filter(changed).set_column(d.schema.get_field_index("grants"), "grants", raised.filter(changed))
+    if again.num_rows == 0:
+        return pa.array([False] * ex.num_rows, pa.bool_())
+    idx = pc.indices_nonzero(changed).cast(pa.int64())
+    out = decide_table(policy, again).to_arrow()
+    still = pc.equal(out["effect"].cast(pa.string()), "deny")
+    left = _per_rule(pa.table({"i": idx}).filter(still), out["determining"].filter(still), rule_ids)
+    width = len(rule_ids)
+
+    def key(t: pa.Table) -> pa.Array:  # (request, rule) as one integer
+        return pc.add(pc.multiply(t["i"], width), pc.index_in(t["rule"], value_set=rule_ids).cast(pa.int64()))
+
+    return pc.and_(pc.is_in(ex["i"], value_set=idx), pc.invert(pc.is_in(key(ex), value_set=key(left))))
+
+
+def _held_past_retention(book: Rulebook, dm: DataMap, collection: str, req: pa.Table, out: pa.Table,
+                         denied: pa.ChunkedArray, as_of: dt.date) -> pa.Table:
+    """Requests of row groups held past their collection's declared retention, none of whose
+    requests is denied: one row per determining rule carrying `retain_declared`."""
+    assert dm.tutela is not None
+    decl = dm.tutela.collections.get(collection)
+    keep = [s.rule.id for s in book.rule_index.values()
+            if any(o.kind == "retain_declared" for o in s.rule.obligations)]
+    empty = req.select(list(_KEYS)).slice(0, 0).append_column("rule", pa.array([], pa.string()))
+    if decl is None or decl.retention_days is None or decl.time is None or not keep:
+        return empty
+    limit = as_of - dt.timedelta(days=decl.retention_days)  # as_of - day > retention_days
+    any_denied = pc.is_in(req["gid"], value_set=pc.unique(req["gid"].filter(denied)))
+    held = pc.and_(pc.less(req["at"], pa.scalar(limit, pa.date32())), pc.invert(any_denied))
+    return _per_rule(req.select(list(_KEYS)).filter(held), out["determining"].filter(held), pa.array(keep))
 
 
 def _findings(con: Backend, book: Rulebook, parts: list[pa.Table], exposure: list[pa.Table],
@@ -223,7 +270,7 @@ def _findings(con: Backend, book: Rulebook, parts: list[pa.Table], exposure: lis
     j = t.join(f, "sid")
     by_rule = j.group_by("rule").aggregate(
         rows=j.n.sum(), subjects=j.sid.nunique(),
-        signal=j.sid.nunique(where=j.signal),
+        signal=j.sid.nunique(where=j.signal), unverified=j.sid.nunique(where=j.unverified),
     ).to_pyarrow().to_pylist()
     by_coll = j.group_by(["rule", "collection"]).aggregate(rows=j.n.sum()).to_pyarrow().to_pylist()
     by_country = j.group_by(["rule", "jurisdiction"]).aggregate(subjects=j.sid.nunique()).to_pyarrow().to_pylist()
@@ -233,11 +280,14 @@ def _findings(con: Backend, book: Rulebook, parts: list[pa.Table], exposure: lis
     for r in sorted(by_rule, key=lambda x: x["rule"]):
         s = book.rule_index[r["rule"]]
         rule = s.rule
-        severity = "critical" if rule.when.age is not None else ("high" if rule.effect == "forbid" else "medium")
+        # retention (obligate rules): the processing was lawful, the keeping is not
+        severity = ("high" if rule.effect == "obligate" else "critical" if rule.when.age is not None
+                    else "high" if rule.effect == "forbid" else "medium")
         out.append(Finding(
             rule=rule.id, title=rule.title, effect=rule.effect, severity=severity,
             instrument=rule.citation.instrument, section=rule.citation.section, url=rule.citation.url,
             subjects=int(r["subjects"]), rows=int(r["rows"]), age_from_signal=int(r["signal"] or 0),
+            unverified_parent=int(r["unverified"] or 0),
             collections={c["collection"]: int(c["rows"]) for c in by_coll if c["rule"] == r["rule"]},
             countries={c["jurisdiction"]: int(c["subjects"]) for c in by_country if c["rule"] == r["rule"]},
             examples=ex[r["rule"]],

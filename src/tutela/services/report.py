@@ -34,6 +34,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
  <div class="card"><b id="n-children">{{ children }}</b>children affected (sum over rules)</div>
  <div class="card"><b id="n-subjects">{{ subjects }}</b>subjects affected (sum over rules)</div>
  <div class="card"><b id="n-rows">{{ rows }}</b>rows affected</div>
+ <div class="card"><b id="n-unverified">{{ unverified }}</b>consented only by an unverified parent
+  (sum over rules)</div>
 </div>
 <div class="charts">
  <div><h2>By rule (rows)</h2>{{ chart_rule|safe }}</div>
@@ -43,15 +45,17 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 </div>
 <h2>Findings</h2>
 <table id="findings"><thead><tr><th>Rule</th><th>Severity</th><th>Subjects</th><th>Rows</th>
-<th>Children</th><th>Age from a signal</th><th>Citation</th><th>Examples</th></tr></thead><tbody>
+<th>Children</th><th>Age from a signal</th>
+<th title="subjects whose parental consent would have sufficed had it been verified">Unverified parent</th>
+<th>Citation</th><th>Examples</th></tr></thead><tbody>
 {% for f in findings %}<tr>
  <td><b>{{ f.rule }}</b><br>{{ f.title }}</td>
  <td class="sev-{{ f.severity }}">{{ f.severity }}</td>
  <td class="num">{{ f.subjects }}</td><td class="num">{{ f.rows }}</td><td class="num">{{ f.children }}</td>
- <td class="num">{{ f.age_from_signal }}</td>
+ <td class="num">{{ f.age_from_signal }}</td><td class="num">{{ f.unverified_parent }}</td>
  <td><a href="{{ f.url }}" rel="noreferrer">{{ f.instrument }}, {{ f.section }}</a></td>
  <td>{{ f.examples|join(", ") }}</td>
-</tr>{% else %}<tr><td colspan="8">No unlawful processing found.</td></tr>{% endfor %}
+</tr>{% else %}<tr><td colspan="9">No unlawful processing found.</td></tr>{% endfor %}
 </tbody></table>
 <p class="muted">Counts follow docs/audit.md. Synthetic data. Not legal advice.</p>
 </body></html>
@@ -90,6 +94,7 @@ def render(findings: list[Finding], estate: str, as_of: dt.date, version: str) -
     return env.from_string(_TEMPLATE).render(
         findings=findings, estate=estate, as_of=as_of, version=version,
         subjects=sum(f.subjects for f in findings), rows=sum(f.rows for f in findings),
+        unverified=sum(f.unverified_parent for f in findings),
         children=sum(f.children for f in findings), chart_category=bars(dict(categories)),
         chart_rule=bars({f.rule: f.rows for f in findings}),
         chart_country=bars(dict(countries)), chart_collection=bars(dict(collections)),
