@@ -24,7 +24,10 @@ from tutela.policy.parse import parse_request
 from tutela.rulebook import Rulebook, load_rulebook
 from tutela.services.audit import Finding, Progress, run_audit
 from tutela.services.backends import EngineName
+from tutela.services.rights import EstateConfig as RightsEstate
+from tutela.services.rights import RightsDesk
 from tutela.services.source import EstateSource
+from tutela.services.state import StateStore
 from tutela.taxonomy import Taxonomy, load_taxonomy
 
 
@@ -79,4 +82,8 @@ class Engine:
             return run_audit(self.compiled, self.rulebook, dm, source, as_of or today(), progress, engine)
         finally:
             source.close()
+
+    def requests(self, estate: RightsEstate | None = None, state: StateStore | None = None) -> RightsDesk:
+        """Rights requests (access, erasure) against `estate`; close the desk when done."""
+        return RightsDesk(self.rulebook, self.taxonomy, estate, state)
 

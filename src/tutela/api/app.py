@@ -13,9 +13,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from tutela.api import requests as rights
 from tutela.engine import Engine
 from tutela.errors import InputError, TutelaError
 from tutela.policy import DecisionRequest
+from tutela.services.rights import EstateConfig
 
 ARROW = "application/vnd.apache.arrow.stream"
 _BODY = {
@@ -35,8 +37,10 @@ _BODY = {
 }
 
 
-def create_app(engine: Engine | None = None, report: Path | None = None) -> FastAPI:
-    """The API; with `report`, also the audit report at `/report` (and `/` redirects there)."""
+def create_app(engine: Engine | None = None, report: Path | None = None,
+               estate: EstateConfig | None = None) -> FastAPI:
+    """The API; with `report`, also the audit report at `/report` (and `/` redirects there);
+    rights requests at `/v1/requests` run against `estate`."""
     eng = engine or Engine()
     app = FastAPI(title="Tutela", version=eng.version, docs_url=None, redoc_url=None,
                   description="Children's privacy decision point with a cited rulebook.")
@@ -101,6 +105,7 @@ def create_app(engine: Engine | None = None, report: Path | None = None) -> Fast
             return {"decisions": [d.model_dump(mode="json") for d in eng.decide_many(reqs)]}
         return eng.decide(raw).model_dump(mode="json")
 
+    rights.install(app, eng, estate)
     app.openapi_schema = None
     _orig = app.openapi
 

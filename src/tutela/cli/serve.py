@@ -11,10 +11,19 @@ def run(
     host: str = typer.Option("127.0.0.1", help="interface to bind"),
     port: int = typer.Option(8000, help="port"),
     report: Path | None = typer.Option(None, "--report", help="also serve this audit report at /report"),
+    estate: str | None = typer.Option(None, "--estate", help="estate URL for rights requests (/v1/requests)"),
+    media: Path | None = typer.Option(None, "--media", help="the estate's media folder"),
+    redis: str | None = typer.Option(None, "--redis", help="the estate's Redis server, redis://host:port/db"),
+    datamap: Path | None = typer.Option(None, "--datamap", help="the estate's Fides dataset YAML"),
+    redis_prefix: str = typer.Option("", "--redis-prefix", help="put before every Redis key (shared servers)"),
 ) -> None:
-    """Serve the decision API with uvicorn."""
+    """Serve the decision API with uvicorn (and rights requests, for staff, with --estate)."""
     import uvicorn
 
     from tutela.api import create_app
+    from tutela.services.rights import EstateConfig
 
-    uvicorn.run(create_app(report=report), host=host, port=port, log_level="info", access_log=False)
+    config = EstateConfig(estate, media=media, redis=redis, datamap=datamap,
+                          redis_prefix=redis_prefix) if estate else None
+    uvicorn.run(create_app(report=report, estate=config), host=host, port=port, log_level="info",
+                access_log=False)

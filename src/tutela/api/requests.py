@@ -1,0 +1,170 @@
+"""Rights requests over HTTP, for staff: `/v1/requests` (create, list, show, approve, reject, extend, run, export).
+
+Every route needs `Authorization: Bearer <token>` with a token from `TUTELA_STAFF_TOKENS`
+(see tutela.services.staff): missing -> 401, unknown -> 403, both as JSON
+`{error, message}`; with no tokens configured every route answers 403. Bad input is 422
+naming the field, as everywhere in the API; a store that cannot be reached is 503 (the run
+is recorded as failed and can be run again). Nothing here logs a token or personal data.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from tutela.connectors import ConnectorUnavailable
+from tutela.engine import Engine
+from tutela.errors import InputError
+from tutela.services.rights import EstateConfig, RightsDesk
+from tutela.services.staff import ENV, StaffConfigError, StaffTokens
+
+_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
+_OPTIONAL_BODY = {"requestBody": {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}}}
+
+
+class AuthError(Exception):
+    def __init__(self, status: int, error: str, message: str):
+        super().__init__(message)
+        self.status, self.error, self.message = status, error, message
+
+
+def install(app: FastAPI, engine: Engine, estate: EstateConfig | None) -> None:
+    """Mount the rights-request routes on `app` at /v1/requests."""
+    try:
+        tokens = StaffTokens.from_env()
+    except StaffConfigError as exc:
+        raise InputError(str(exc), where=ENV, hint="entries look like `name=token` or `name=sha256:<hex>`") from None
+
+    @app.exception_handler(AuthError)
+    async def _auth_error(request: Request, exc: AuthError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        return JSONResponse({"error": exc.error, "message": exc.message}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(ConnectorUnavailable)
+    async def _unavailable(request: Request, exc: ConnectorUnavailable) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=503)  # a store is down: the request can be run again
+
+    app.include_router(router(engine, estate, tokens), prefix="/v1/requests", tags=["rights requests"])
+
+
+def staff_auth(tokens: StaffTokens) -> Callable[[Request], str]:
+    def who(request: Request) -> str:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if not header:
+            raise AuthError(401, "Unauthorized", "a staff bearer token is required")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthError(401, "Unauthorized", "use `Authorization: Bearer <token>`")
+        if not tokens:
+            raise AuthError(403, "Forbidden", f"no staff tokens are configured on this server ({ENV})")
+        name = tokens.who(token.strip())
+        if name is None:
+            raise AuthError(403, "Forbidden", "the token is not a staff token")
+        return name
+    return who
+
+
+def router(engine: Engine, estate: EstateConfig | None, tokens: StaffTokens) -> APIRouter:
+    r = APIRouter()
+    staff = Depends(staff_auth(tokens))
+    lock = threading.Lock()
+    holder: list[RightsDesk] = []
+
+    def desk() -> RightsDesk:  # opened on first use: the decision API alone never touches the state store
+        # (routes that read a body are async and hand the blocking work to the thread pool)
+        with lock:
+            if not holder:
+                holder.append(engine.requests(estate))
+            return holder[0]
+
+    async def body(request: Request, required: bool = True) -> dict[str, Any]:
+        raw = await request.body()
+        if not raw.strip():
+            if required:
+                raise InputError("a JSON body is required", where="body")
+            return {}
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"body is not valid JSON: {exc}", where="body") from None
+        if not isinstance(data, dict):
+            raise InputError("the body must be a JSON object", where="body")
+        return data
+
+    @r.post("", status_code=201, openapi_extra=_BODY,
+            summary="Create an access or erasure request (awaits staff approval)")
+    async def create(request: Request, who: str = staff) -> dict[str, Any]:
+        data = await body(request)
+        return await run_in_threadpool(lambda: desk().create(data, by=who))
+
+    @r.get("", summary="List rights requests with due date, extended and overdue flags")
+    def list_(who: str = staff, status: str | None = None, kind: str | None = None,
+              subject: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        return desk().list(status=status, kind=kind, subject=subject, limit=limit)
+
+    @r.get("/{request_id}", summary="One request")
+    def show(request_id: str, who: str = staff) -> dict[str, Any]:
+        return desk().show(request_id)
+
+    @r.post("/{request_id}/approve", openapi_extra=_OPTIONAL_BODY, summary="Approve (staff)")
+    async def approve(request_id: str, request: Request, who: str = staff) -> dict[str, Any]:
+        data = await body(request, required=False)
+        note = _text(data, "note") if data else None
+        return await run_in_threadpool(lambda: desk().approve(request_id, by=who, note=note))
+
+    @r.post("/{request_id}/reject", openapi_extra=_BODY, summary="Reject, with a reason (staff)")
+    async def reject(request_id: str, request: Request, who: str = staff) -> dict[str, Any]:
+        reason = _text(await body(request), "reason")
+        return await run_in_threadpool(lambda: desk().reject(request_id, by=who, reason=reason))
+
+    @r.post("/{request_id}/extend", openapi_extra=_BODY,
+            summary="Extend the deadline once, where the law allows, with the reason told to the requester")
+    async def extend(request_id: str, request: Request, who: str = staff) -> dict[str, Any]:
+        reason = _text(await body(request), "reason")
+        return await run_in_threadpool(lambda: desk().extend(request_id, by=who, reason=reason))
+
+    @r.post("/{request_id}/run", summary="Run an approved request against the estate")
+    def run(request_id: str, who: str = staff) -> dict[str, Any]:
+        return desk().run(request_id)
+
+    @r.get("/{request_id}/export", summary="The access export as JSON")
+    def export(request_id: str, who: str = staff) -> Response:
+        return _json(desk(), request_id)
+
+    @r.get("/{request_id}/export.json", summary="The access export as JSON (download)")
+    def export_json(request_id: str, who: str = staff) -> Response:
+        resp = _json(desk(), request_id)
+        resp.headers["content-disposition"] = f'attachment; filename="access-{request_id}.json"'
+        return resp
+
+    @r.get("/{request_id}/export.html", response_class=HTMLResponse, summary="The access export as a page")
+    def export_html(request_id: str, who: str = staff) -> HTMLResponse:
+        return HTMLResponse(desk().export_html(request_id),
+                            headers={"content-security-policy": "default-src 'none'; img-src data:; "
+                                                                "style-src 'unsafe-inline'"})
+
+    return r
+
+
+def _json(desk: RightsDesk, request_id: str) -> Response:
+    data, digest = desk.export(request_id)
+    return Response(json.dumps(data, ensure_ascii=False, indent=1), media_type="application/json",
+                    headers={"x-export-sha256": digest})
+
+
+def _text(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    unknown = sorted(set(data) - {name})
+    if unknown:
+        raise InputError("unknown field", where=f"body.{unknown[0]}")
+    if value is None:
+        raise InputError(f"`{name}` is required", where=f"body.{name}")
+    if not isinstance(value, str) or not value.strip() or len(value) > 500:
+        raise InputError(f"`{name}` must be text of 1 to 500 characters", where=f"body.{name}")
+    return value.strip()
