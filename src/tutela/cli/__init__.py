@@ -17,6 +17,14 @@ from tutela.cli import (
     demo,
     estate_generate,
     estate_truth,
+    requests_approve,
+    requests_create,
+    requests_export,
+    requests_extend,
+    requests_list,
+    requests_reject,
+    requests_run,
+    requests_show,
     rules_check,
     rules_diff,
     rules_list,
@@ -42,6 +50,12 @@ rules.command("list")(rules_list.run)
 rules.command("show")(rules_show.run)
 rules.command("check")(rules_check.run)
 rules.command("diff")(rules_diff.run)
+requests = typer.Typer(help="Rights requests of children and parents: access and erasure.", no_args_is_help=True)
+app.add_typer(requests, name="requests")
+for _name, _mod in (("create", requests_create), ("list", requests_list), ("show", requests_show),
+                    ("approve", requests_approve), ("reject", requests_reject), ("extend", requests_extend),
+                    ("run", requests_run), ("export", requests_export)):
+    requests.command(_name)(_mod.run)
 app.command("decide")(decide.run)
 app.command("serve")(serve.run)
 app.command("demo")(demo.run)

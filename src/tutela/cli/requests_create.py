@@ -1,0 +1,56 @@
+"""`tutela requests create`: record an access or erasure request; it waits for staff approval."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import typer
+
+from tutela.cli._output import Format
+from tutela.cli.requests_show import print_request
+from tutela.engine import Engine
+from tutela.errors import InputError
+from tutela.services.rights import EstateConfig
+
+OPTIONS = {"body.kind": "--kind", "body.subject": "--subject", "body.scope": "--scope",
+           "body.jurisdiction": "--jurisdiction", "body.received": "--received", "body.requester.kind": "--requester",
+           "body.requester.ref": "--ref", "body.note": "--note"}
+
+
+def run(
+    estate: str = typer.Option(..., "--estate", help="the estate holding the child's data (URL)"),
+    kind: str = typer.Option(..., "--kind", help="access or erasure"),
+    subject: str = typer.Option(..., "--subject", help="the child's account id"),
+    scope: str | None = typer.Option(None, "--scope",
+                                     help="erasure: data (the data map's erasure rules) or account (every row)"),
+    jurisdiction: str | None = typer.Option(None, "--jurisdiction",
+                                            help="default: the subject's, from the estate"),
+    received: str | None = typer.Option(None, "--received", help="YYYY-MM-DD (default: today)"),
+    requester: str = typer.Option("staff", "--requester", help="staff, parent or subject"),
+    ref: str | None = typer.Option(None, "--ref", help="a ticket or case number (not a name)"),
+    note: str | None = typer.Option(None, "--note", help="a note for the file (no personal data)"),
+    by: str | None = typer.Option(None, "--by", help="the staff member recording it (default: login name)"),
+    datamap: Path | None = typer.Option(None, "--datamap", help="Fides dataset YAML (default: ClipStream's)"),
+    fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
+) -> None:
+    """Create a rights request for one child (checked against the estate: the subject must exist)."""
+    body: dict[str, object] = {"kind": kind, "subject": subject, "requester": {"kind": requester, "ref": ref}}
+    for name, value in (("scope", scope), ("jurisdiction", jurisdiction), ("received", received), ("note", note)):
+        if value is not None:
+            body[name] = value
+    desk = Engine().requests(EstateConfig(estate, datamap=datamap))
+    try:
+        print_request(desk.create(body, by=by or _login()), fmt)
+    except InputError as exc:  # name the option, not the API's body field
+        exc.where = OPTIONS.get(exc.where or "", exc.where)
+        raise
+    finally:
+        desk.close()
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "cli"

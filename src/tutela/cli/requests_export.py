@@ -1,0 +1,40 @@
+"""`tutela requests export ID`: the access export as JSON or as a self-contained HTML page."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from tutela.cli._output import console
+from tutela.engine import Engine
+from tutela.errors import InputError
+
+
+def run(
+    request_id: str = typer.Argument(..., help="the request's id"),
+    fmt: str = typer.Option("json", "--format", help="json or html"),
+    out: Path | None = typer.Option(None, "--out", help="write to this file (default: stdout)"),
+) -> None:
+    """Print or write the export of a done access request."""
+    if fmt not in ("json", "html"):
+        raise InputError(f"unknown format `{fmt}`", where="--format", hint="json or html")
+    desk = Engine().requests()
+    try:
+        if fmt == "html":
+            text = desk.export_html(request_id)
+        else:
+            data, _digest = desk.export(request_id)
+            text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    finally:
+        desk.close()
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.write_text(text, "utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write the export: {exc.strerror}", where=str(out)) from None
+    console.print(f"export: {out}", highlight=False)
