@@ -198,6 +198,7 @@ def test_account_erasure_across_sql_redis_and_files(tmp_path: Path, prefix: str,
         ESTATE: open_connector(url),
         "redis": open_connector("redis://127.0.0.1:6379/0", store=dm.tutela.stores["redis"], key_prefix=prefix),
         "files": open_connector(f"file://{media}", store=dm.tutela.stores["files"])}
+    assert all(isinstance(c, Connector) for c in stores.values())  # each meets the protocol
     p = plan(dm)
     subject = accounts[0]
     keys = resolve(p, pa.table({"account_id": [subject]}), stores)
