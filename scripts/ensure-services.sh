@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Make sure what the test suite talks to is there: PostgreSQL, MariaDB, Redis and a Java runtime
-# (for the Spark tests). Starts a stopped server; installs Java only when none is found.
+# Make sure what the test suite talks to is there: PostgreSQL, MariaDB, Redis, a Java runtime
+# (for the Spark tests) and Chromium (the export page test). Starts a stopped server; installs
+# Java and Chromium only when missing.
 set -euo pipefail
 
 up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -28,4 +29,9 @@ up 6379 || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }
 if ! command -v java >/dev/null 2>&1; then
   echo "installing a Java runtime for Spark"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless
+fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing Chromium (headless) for the rights-request page test"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
