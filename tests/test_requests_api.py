@@ -106,6 +106,7 @@ def test_erasure_reject_and_extend_over_http(client: TestClient) -> None:
     assert ext.status_code == 200 and ext.json()["extended"]
     rej = client.post(f"/v1/requests/{rid}/reject", headers=auth(BOB), json={"reason": "identity not confirmed"})
     assert rej.status_code == 200 and rej.json()["status"] == "rejected"
+    assert rej.json()["note"] == "extended by bob: several accounts; rejected: identity not confirmed"
     assert client.post(f"/v1/requests/{rid}/run", headers=auth(BOB)).status_code == 422
 
 

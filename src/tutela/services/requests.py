@@ -151,7 +151,7 @@ class RequestStore:
         if not approve:
             values["completed_at"] = now()
         if note:
-            values["note"] = note
+            values["note"] = _append(self.row(request_id)["note"], note)
         self._transition(request_id, allowed, values, "approve" if approve else "reject")
         return self.get(request_id)
 
@@ -170,7 +170,7 @@ class RequestStore:
             raise InputError(f"too late to extend: the requester had to be told by {due.extendable_until}",
                              where="request_id")
         longer = self._due({**row, "extended": True})
-        note = f"extended by {by}: {reason}"
+        note = _append(row["note"], f"extended by {by}: {reason}")
         self._transition(request_id, OPEN, {"extended": True, "extended_at": now(), "due": longer.due,
                                             "note": note}, "extend")
         return self.get(request_id)
@@ -294,6 +294,11 @@ class RequestStore:
         if n != 1:
             state = "running" if row["running_since"] is not None else row["status"]
             raise InputError(f"cannot {verb} request `{request_id}`: it is {state}", where="request_id")
+
+
+def _append(old: str | None, new: str) -> str:
+    """Notes accumulate (creation, approval, extension, rejection), oldest first."""
+    return f"{old}; {new}" if old else new
 
 
 def _iso(t: dt.datetime | None) -> str | None:
