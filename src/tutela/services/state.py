@@ -1,0 +1,295 @@
+"""Tutela's own state: remediation jobs, checkpoints, receipts, settled transfers, rights requests.
+
+One SQLite file by default (`$TUTELA_HOME/state.db`, or the SQLAlchemy URL in `TUTELA_STATE`),
+apart from every estate. Each write is one short transaction, so a job killed at any point
+leaves the store consistent: a checkpoint is either there or not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
+
+from tutela.errors import InputError
+
+meta = sa.MetaData()
+
+jobs = sa.Table(
+    "jobs", meta,
+    sa.Column("job_id", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # remediation | erasure | access
+    sa.Column("estate_key", sa.String(64), nullable=False, index=True),
+    sa.Column("estate", sa.String(512), nullable=False),  # URL without password
+    sa.Column("status", sa.String(16), nullable=False),  # planning | running | paused | done | failed
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("spec", sa.Text, nullable=False),  # JSON: rules, as_of, data map, plan summary
+    sa.Column("note", sa.Text),  # why it paused or failed (no personal data)
+)
+
+checkpoints = sa.Table(
+    "checkpoints", meta,
+    sa.Column("job_id", sa.String(40), primary_key=True),
+    sa.Column("step", sa.Integer, primary_key=True),
+    sa.Column("batch", sa.Integer, primary_key=True),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("done_at", sa.DateTime, nullable=False),
+)
+
+receipts = sa.Table(
+    "receipts", meta,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(40), nullable=False),
+    sa.Column("estate_key", sa.String(64), nullable=False, index=True),
+    sa.Column("subject", sa.String(64), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # canonical JSON
+    sa.Column("digest", sa.String(64), nullable=False),  # sha256(prev + body)
+    sa.Column("prev", sa.String(64), nullable=False),
+    sa.UniqueConstraint("job_id", "subject", name="one_receipt_per_subject"),
+)
+
+settled = sa.Table(  # past transfers whose route is blocked and whose recipient was asked to erase
+    "settled_transfers", meta,
+    sa.Column("estate_key", sa.String(64), primary_key=True),
+    sa.Column("transfer", sa.String(64), primary_key=True),  # the transfer record's key, as text
+    sa.Column("subject", sa.String(64), nullable=False),
+    sa.Column("recipient", sa.String(64), nullable=False),
+    sa.Column("rule", sa.String(96), nullable=False),
+    sa.Column("job_id", sa.String(40), nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+
+blocked_routes = sa.Table(
+    "blocked_routes", meta,
+    sa.Column("estate_key", sa.String(64), primary_key=True),
+    sa.Column("recipient", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(64), primary_key=True),  # the collection whose data went
+    sa.Column("rule", sa.String(96), nullable=False),
+    sa.Column("job_id", sa.String(40), nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+
+erasure_requests = sa.Table(  # to recipients abroad, one per (recipient, job), listing subjects
+    "erasure_requests", meta,
+    sa.Column("request_id", sa.String(40), primary_key=True),
+    sa.Column("estate_key", sa.String(64), nullable=False),
+    sa.Column("recipient", sa.String(64), nullable=False),
+    sa.Column("job_id", sa.String(40), nullable=False),
+    sa.Column("subjects", sa.Integer, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+
+GENESIS = "0" * 64
+
+
+def home() -> Path:
+    return Path(os.environ.get("TUTELA_HOME") or "~/.tutela").expanduser()
+
+
+def estate_key(url: str) -> str:
+    """A stable key for an estate URL (password dropped, SQLite and Parquet paths made absolute)."""
+    scheme = urlparse(url).scheme.split("+")[0]
+    if scheme == "parquet":
+        norm = "parquet://" + str(Path(urlparse(url).path).resolve())
+    elif scheme == "sqlite":
+        norm = "sqlite:///" + str(Path(make_url(url).database or "").resolve())
+    else:
+        try:
+            u = make_url(url)
+            norm = u.set(password=None).render_as_string(hide_password=False)
+        except ArgumentError:
+            norm = url
+    return hashlib.sha256(norm.encode()).hexdigest()[:32]
+
+
+def canonical(body: Mapping[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+def chain(prev: str, body: str) -> str:
+    return hashlib.sha256((prev + body).encode()).hexdigest()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+class StateStore:
+    def __init__(self, url: str | None = None):
+        if url is None:
+            url = os.environ.get("TUTELA_STATE") or ""
+        if not url:
+            path = home() / "state.db"
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(f"cannot create Tutela's state folder: {exc.strerror}", where=str(path.parent),
+                                 hint="set TUTELA_HOME to a writable folder") from None
+            url = f"sqlite:///{path}"
+        self.url = url
+        try:
+            self.engine = sa.create_engine(url)
+            meta.create_all(self.engine)
+        except (OperationalError, DatabaseError, ArgumentError) as exc:
+            raise InputError(f"cannot open Tutela's state store: {exc.__class__.__name__}",
+                             where="TUTELA_STATE / TUTELA_HOME") from None
+
+    @contextmanager
+    def tx(self) -> Iterator[sa.Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- jobs
+    def create_job(self, job_id: str, kind: str, estate: str, key: str, spec: Mapping[str, Any]) -> None:
+        t = now()
+        with self.tx() as c:
+            c.execute(jobs.insert().values(job_id=job_id, kind=kind, estate_key=key, estate=estate,
+                                           status="planning", created_at=t, updated_at=t, spec=canonical(spec)))
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        with self.engine.connect() as c:
+            row = c.execute(sa.select(jobs).where(jobs.c.job_id == job_id)).mappings().first()
+        if row is None:
+            raise InputError(f"no job `{job_id}` in the state store", where="--resume",
+                             hint="`tutela remediate --list` shows the jobs")
+        out = dict(row)
+        out["spec"] = json.loads(out["spec"])
+        return out
+
+    def jobs(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)).mappings().all()
+        return [dict(r) | {"spec": json.loads(r["spec"])} for r in rows]
+
+    def set_status(self, job_id: str, status: str, note: str | None = None,
+                   spec: Mapping[str, Any] | None = None) -> None:
+        values: dict[str, Any] = {"status": status, "updated_at": now(), "note": note}
+        if spec is not None:
+            values["spec"] = canonical(spec)
+        with self.tx() as c:
+            c.execute(jobs.update().where(jobs.c.job_id == job_id).values(**values))
+
+    # -- checkpoints
+    def done_batches(self, job_id: str) -> dict[tuple[int, int], int]:
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(checkpoints.c.step, checkpoints.c.batch, checkpoints.c.rows)
+                             .where(checkpoints.c.job_id == job_id)).all()
+        return {(s, b): n for s, b, n in rows}
+
+    def checkpoint(self, job_id: str, step: int, batch: int, rows: int) -> None:
+        try:
+            with self.tx() as c:
+                c.execute(checkpoints.insert().values(job_id=job_id, step=step, batch=batch, rows=rows, done_at=now()))
+        except IntegrityError:
+            return  # recorded already by an earlier run of the same batch: nothing more to record
+
+    # -- receipts (a hash chain per store: each digest covers the previous one)
+    def add_receipts(self, job_id: str, key: str, bodies: Sequence[tuple[str, Mapping[str, Any]]]) -> int:
+        """Append one receipt per subject not yet receipted for this job; returns how many were added."""
+        with self.tx() as c:
+            have = {r for (r,) in c.execute(sa.select(receipts.c.subject).where(receipts.c.job_id == job_id))}
+            prev = c.execute(sa.select(receipts.c.digest).order_by(receipts.c.seq.desc()).limit(1)).scalar()
+            prev = prev or GENESIS
+            rows = []
+            for subject, body in bodies:
+                if subject in have:
+                    continue
+                text = canonical(body)
+                digest = chain(prev, text)
+                rows.append({"job_id": job_id, "estate_key": key, "subject": subject, "body": text,
+                             "digest": digest, "prev": prev})
+                prev = digest
+            if rows:
+                c.execute(receipts.insert(), rows)
+        return len(rows)
+
+    def receipts(self, job_id: str | None = None, key: str | None = None,
+                 subject: str | None = None) -> list[dict[str, Any]]:
+        q = sa.select(receipts).order_by(receipts.c.seq)
+        if job_id:
+            q = q.where(receipts.c.job_id == job_id)
+        if key:
+            q = q.where(receipts.c.estate_key == key)
+        if subject:
+            q = q.where(receipts.c.subject == subject)
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(q).mappings()]
+
+    def verify_receipts(self) -> tuple[int, list[int]]:
+        """Recompute the chain: (receipts checked, seq numbers whose digest does not match)."""
+        bad: list[int] = []
+        prev = GENESIS
+        n = 0
+        with self.engine.connect() as c:
+            for r in c.execute(sa.select(receipts).order_by(receipts.c.seq)).mappings():
+                n += 1
+                if r["prev"] != prev or chain(prev, r["body"]) != r["digest"]:
+                    bad.append(int(r["seq"]))
+                prev = r["digest"]
+        return n, bad
+
+    # -- transfers that cannot be undone inside the estate: block the route, ask the recipient to erase
+    def settle_transfers(self, job_id: str, key: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Record blocked routes, settled transfer records and one erasure request per recipient.
+
+        Idempotent: a second call for the same job adds nothing. Returns settled transfer records.
+        """
+        t = now()
+        with self.tx() as c:
+            have = {r for (r,) in c.execute(sa.select(settled.c.transfer).where(settled.c.estate_key == key))}
+            routes = {(r, s) for r, s in c.execute(sa.select(blocked_routes.c.recipient, blocked_routes.c.source)
+                                                   .where(blocked_routes.c.estate_key == key))}
+            asked = {r for (r,) in c.execute(sa.select(erasure_requests.c.recipient)
+                                             .where(erasure_requests.c.job_id == job_id))}
+            new = [r for r in rows if str(r["transfer"]) not in have]
+            if new:
+                c.execute(settled.insert(), [
+                    {"estate_key": key, "transfer": str(r["transfer"]), "subject": str(r["sid"]),
+                     "recipient": str(r["recipient"]), "rule": r["rule"], "job_id": job_id, "at": t} for r in new])
+            for route in sorted({(str(r["recipient"]), str(r["source"])) for r in rows} - routes):
+                rule = next(r["rule"] for r in rows if (str(r["recipient"]), str(r["source"])) == route)
+                c.execute(blocked_routes.insert().values(estate_key=key, recipient=route[0], source=route[1],
+                                                         rule=rule, job_id=job_id, at=t))
+            per: dict[str, set[str]] = {}
+            for r in rows:
+                per.setdefault(str(r["recipient"]), set()).add(str(r["sid"]))
+            for recipient, subjects in sorted(per.items()):
+                if recipient in asked:
+                    continue
+                body = canonical({"to": recipient, "job": job_id, "request": "erase personal data received",
+                                  "subjects": sorted(subjects, key=lambda s: (len(s), s)), "at": t.isoformat()})
+                c.execute(erasure_requests.insert().values(
+                    request_id=uuid.uuid4().hex[:16], estate_key=key, recipient=recipient, job_id=job_id,
+                    subjects=len(subjects), body=body, digest=hashlib.sha256(body.encode()).hexdigest(), at=t))
+        return len(new)
+
+    def settled_transfers(self, key: str) -> set[str]:
+        with self.engine.connect() as c:
+            return {r for (r,) in c.execute(sa.select(settled.c.transfer).where(settled.c.estate_key == key))}
+
+    def blocked(self, key: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(sa.select(blocked_routes).where(blocked_routes.c.estate_key == key))
+                    .mappings()]
+
+    def erasure_requests(self, key: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            q = sa.select(erasure_requests).where(erasure_requests.c.estate_key == key)
+            return [dict(r) for r in c.execute(q).mappings()]
