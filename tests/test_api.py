@@ -60,7 +60,7 @@ def test_batch_arrow(client: TestClient) -> None:
                     headers={"content-type": "application/vnd.apache.arrow.stream"})
     assert r.status_code == 200, r.text
     out = pa.ipc.open_stream(r.content).read_all()
-    assert out.column("effect").to_pylist() == ["deny", "allow", "allow"]
+    assert out.column("effect").to_pylist() == ["deny", "allow", "allow_with_obligations"]
     assert out.column("determining").to_pylist()[0] == "US-CA-CCPA.1798-120-c.13to15"
 
 

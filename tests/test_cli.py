@@ -29,7 +29,7 @@ def test_rules_list_json_has_every_jurisdiction() -> None:
     assert len(rows) >= 45
     nl = next(r for r in rows if r["code"] == "NL")
     assert nl["regimes"] == ["EU-GDPR", "EU-EPRIVACY", "EU-DSA"]
-    assert nl["rules"] == 12 and set(nl) >= {"code", "regimes", "rules"}
+    assert nl["rules"] == 13 and set(nl) >= {"code", "regimes", "rules"}
 
 
 def test_rules_show_and_check() -> None:
@@ -70,7 +70,7 @@ def test_rules_diff_reports_what_changed() -> None:
     assert bad.returncode == 3 and "--from" in bad.stderr
 
 
-@pytest.mark.parametrize(("request_", "code", "effect"), [(ALLOWED, 0, "allow"), (DENIED, 2, "deny")])
+@pytest.mark.parametrize(("request_", "code", "effect"), [(ALLOWED, 0, "allow_with_obligations"), (DENIED, 2, "deny")])
 def test_decide_exit_codes(request_: dict, code: int, effect: str) -> None:
     out = tutela("decide", stdin=json.dumps(request_))
     assert out.returncode == code, out.stderr
@@ -82,7 +82,7 @@ def test_decide_from_file_and_lists(tmp_path: Path) -> None:
     f.write_text(json.dumps([ALLOWED, DENIED]))
     out = tutela("decide", str(f))
     assert out.returncode == 2
-    assert [d["effect"] for d in json.loads(out.stdout)] == ["allow", "deny"]
+    assert [d["effect"] for d in json.loads(out.stdout)] == ["allow_with_obligations", "deny"]
     ref = tutela("decide", "--reference", str(f))
     assert json.loads(ref.stdout) == json.loads(out.stdout)
 
