@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tutela.connectors import ESTATE, Connector, ConnectorUnavailable, open_connector
-from tutela.datamap import load_datamap
+from tutela.datamap import DataMap, load_datamap
 from tutela.datamap.models import FilesStoreDecl, RedisStoreDecl
 from tutela.errors import InputError
 from tutela.rulebook import Rulebook
@@ -186,20 +186,25 @@ class RightsDesk:
 
     def _open(self, cfg: EstateConfig) -> SubjectOps:
         dm = load_datamap(cfg.datamap)
-        stores: dict[str, Connector] = {}
-        try:
-            stores[ESTATE] = open_connector(cfg.url)
-            for name, decl in (dm.tutela.stores.items() if dm.tutela else ()):
-                url = cfg.extra.get(name)
-                if url is None and isinstance(decl, FilesStoreDecl) and cfg.media is not None:
-                    url = cfg.media.expanduser().resolve().as_uri()
-                if url is None and isinstance(decl, RedisStoreDecl):
-                    url = cfg.redis
-                if url is not None:
-                    stores[name] = open_connector(url, store=decl, key_prefix=cfg.redis_prefix)
-            return SubjectOps(dm, stores)
-        except InputError:
-            for conn in stores.values():
-                conn.close()
-            raise
+        return SubjectOps(dm, open_stores(cfg, dm))
+
+
+def open_stores(cfg: EstateConfig, dm: DataMap) -> dict[str, Connector]:
+    """The estate's connector and one per declared store whose location was given."""
+    stores: dict[str, Connector] = {}
+    try:
+        stores[ESTATE] = open_connector(cfg.url)
+        for name, decl in (dm.tutela.stores.items() if dm.tutela else ()):
+            url = cfg.extra.get(name)
+            if url is None and isinstance(decl, FilesStoreDecl) and cfg.media is not None:
+                url = cfg.media.expanduser().resolve().as_uri()
+            if url is None and isinstance(decl, RedisStoreDecl):
+                url = cfg.redis
+            if url is not None:
+                stores[name] = open_connector(url, store=decl, key_prefix=cfg.redis_prefix)
+        return stores
+    except InputError:
+        for conn in stores.values():
+            conn.close()
+        raise
 
