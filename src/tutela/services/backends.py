@@ -45,6 +45,9 @@ class DuckDB:
         return self.con.create_table(name, expr, temp=True)  # stays inside DuckDB
 
     def read(self, name: str, source: EstateSource, table: str, columns: list[str]) -> ir.Table:
+        path = source.parquet_file(table)
+        if path is not None:  # DuckDB scans the file itself, in parallel, when a query needs it
+            return self.con.read_parquet(path, table_name=name).select(*columns)
         return self.register(name, source.read(table, columns))
 
     def close(self) -> None:

@@ -84,6 +84,10 @@ class EstateSource:
                              f"estate (needed by {why})", where=redact(self.url),
                              hint="does the estate match its data map?")
 
+    def parquet_file(self, table: str) -> Path | None:
+        """The Parquet file of `table` when the estate is a Parquet folder (a query engine may scan it)."""
+        return None if self._folder is None else self._folder / f"{table}.parquet"
+
     def read(self, table: str, columns: list[str]) -> pa.Table:
         cols = list(dict.fromkeys(columns))
         if self._folder is not None:
