@@ -21,7 +21,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from tutela.datamap import DataMap
-from tutela.datamap.models import CollectionDecl
+from tutela.datamap.models import CollectionDecl, ConsentsDecl
 from tutela.services.backends import Backend
 from tutela.services.signals import REGEXES, stated_ages
 from tutela.services.source import EstateSource
@@ -132,11 +132,14 @@ def implied_births(dm: DataMap, load: Loader, created: dict[int, dt.date | None]
 
 
 def grant_tokens(dm: DataMap, load: Loader) -> ir.Table | None:
-    """One row per consent scope: sid, token (scope:by:assurance[:separate]), granted, expires, revoked."""
+    """One row per consent scope: sid, token (scope:by:assurance[:separate]), granted, expires,
+    revoked; computed once per audit (None: the data map declares no consents)."""
     assert dm.tutela is not None
     c = dm.tutela.consents
-    if c is None:
-        return None
+    return None if c is None else load.once("grant_tokens", lambda: _tokens(load, c))
+
+
+def _tokens(load: Loader, c: ConsentsDecl) -> ir.Table:
     t = load(c.collection, [c.subject, c.scopes, c.by, c.assurance, c.granted_at]
              + [x for x in (c.expires_at, c.revoked_at) if x])
     # `|` is a regex metacharacter for Spark's split: turn it into a comma first
