@@ -25,6 +25,8 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
+import pymysql
+import pymysql.cursors
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
@@ -110,7 +112,7 @@ class EstateSource:
             types = self._columns[table]
             try:
                 return fast(self._engine, table, {c: types[c] for c in cols})
-            except (pa.ArrowInvalid, sqlite3.Error, psycopg.Error):
+            except (pa.ArrowInvalid, sqlite3.Error, psycopg.Error, pymysql.Error):
                 pass  # not the text the types expect (or a database error, which the typed read reports)
         return self._read_rows(table, cols)
 
@@ -198,8 +200,32 @@ def _postgres_as_text(engine: sa.Engine, table: str, types: Types) -> pa.Table:
     return _parse_csv(data, types, true=("t",), false=("f",))
 
 
+def _mysql_field(col: str, kind: pa.DataType) -> str:
+    if pa.types.is_string(kind):
+        return f"""CASE WHEN {col} IS NULL THEN '' ELSE CONCAT('"', REPLACE({col}, '"', '""'), '"') END"""
+    return f"IFNULL({col}, '')"  # numbers, 0/1 booleans, dates and datetimes as the server writes them
+
+
+def _mysql_as_text(engine: sa.Engine, table: str, types: Types) -> pa.Table:
+    """One CSV line per row, built by the server: the driver decodes one string a row."""
+    q = engine.dialect.identifier_preparer.quote
+    line = ", ".join(_mysql_field(q(c), k) for c, k in types.items())
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        if not isinstance(conn, pymysql.Connection):
+            raise pymysql.NotSupportedError("one line per row through PyMySQL only")
+        with conn.cursor(pymysql.cursors.SSCursor) as cur:  # streamed: the rows are not buffered twice
+            cur.execute(f"SELECT CONCAT_WS(',', {line}) FROM {q(table)}")
+            lines = [row[0] for row in cur]
+    finally:
+        raw.close()
+    return _parse_csv(("\n".join(lines) + "\n").encode() if lines else b"", types)
+
+
 _AS_TEXT: dict[str, Callable[[sa.Engine, str, Types], pa.Table]] = {
-    "sqlite": _sqlite_as_text, "postgresql": _postgres_as_text,
+    "sqlite": _sqlite_as_text, "postgresql": _postgres_as_text, "mysql": _mysql_as_text,
+    "mariadb": _mysql_as_text,
 }
 
 
