@@ -3,7 +3,7 @@
     python bench/audit.py [--rows N] [--accounts N] [--quick] [--estate-dir DIR] [--format json]
 
 Generates a ClipStream estate with about N event rows as a Parquet folder (not timed; with
---estate-dir it is kept there and reused by later runs with the same size), then times
+--estate-dir it is kept there and reused by later runs with the same size and generator), then times
 `Engine.audit` (Ibis on DuckDB + the compiled engine in batch) and the naive pass
 (`bench/naive_audit.py`), checks they report the same subjects and rows per rule, and prints
 rows/s for both and the ratio, the audit's CPU time and where its time went. Target: 10M
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -30,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rich.console import Console
 from rich.table import Table
 
+import tutela.estate
 from naive_audit import naive_audit
 from tutela.datamap import load_datamap
 from tutela.engine import Engine
@@ -50,7 +52,7 @@ def main() -> int:
     with ExitStack() as stack:
         folder = a.estate_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tutela-bench-audit-")))
         folder.mkdir(parents=True, exist_ok=True)
-        estate = folder / f"estate-{rows}-{accounts}"
+        estate = folder / f"estate-{rows}-{accounts}-{_generator_digest()}"
         url = f"parquet://{estate}"
         t0 = time.perf_counter()
         done = estate / "summary.json"
@@ -112,6 +114,14 @@ def main() -> int:
         print(f"ratio {result['ratio']}, agree {agree}, generate {gen_s:.1f} s, audit CPU {cpu_s:.1f} s, "
               f"phases {result['tutela_phases_s']}")
     return 0 if agree in (True, None) else 1
+
+
+def _generator_digest() -> str:
+    """A digest of the estate generator's code: a kept estate is reused only by the same generator."""
+    h = hashlib.sha256()
+    for f in sorted(Path(tutela.estate.__file__).parent.glob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:10]
 
 
 def _cpu() -> float:
