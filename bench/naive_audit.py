@@ -2,7 +2,8 @@
 
 It follows docs/audit.md like `tutela.services.audit` does, but row by row: read every
 table into Python, derive each subject's facts, expand each row into requests and decide
-each with the compiled evaluator's single path.
+each with the compiled evaluator's single path; a row none of whose requests is denied and
+that is older than its collection's retention counts under its rules carrying retention.
 """
 
 from __future__ import annotations
@@ -64,20 +65,24 @@ def naive_audit(policy: CompiledPolicy, book: Rulebook, dm: DataMap, folder: Pat
     hit_rows: dict[str, set[tuple[str, int]]] = defaultdict(set)
     hit_subjects: dict[str, set[int]] = defaultdict(set)
     rule_ids = set(book.rule_index)
+    keep = {sid for sid, sr in book.rule_index.items() if any(o.kind == "retain_declared" for o in sr.rule.obligations)}
 
-    def decide(coll: str, i: int, sid: int, day: dt.date, category: str, use: str, recipient: str,
-               dest: str | None = None, certified: bool = False, safeguards: frozenset[str] = frozenset()) -> None:
+    def hit(rules: set[str], coll: str, i: int, sid: int) -> None:
+        for rule in rules:
+            hit_rows[rule].add((coll, i))
+            hit_subjects[rule].add(sid)
+
+    def decide(sid: int, day: dt.date, category: str, use: str, recipient: str, dest: str | None = None,
+               certified: bool = False, safeguards: frozenset[str] = frozenset()) -> tuple[bool, set[str]]:
+        """(denied, the determining rules that count: denying ones, or else those carrying retention)."""
         jur = people[sid][s.jurisdiction]
         birth = min(eff[sid], day)
         f = Facts(jur, age_on(birth, day), day, category, use, recipient,
                   destination_class(book, jur, dest, day, certified), grant_facts(tuple(grants[sid]), day),
                   safeguards)
         v = policy.verdict(f)
-        if v.effect == "deny":
-            for d in v.determining:
-                if d.id in rule_ids:
-                    hit_rows[d.id].add((coll, i))
-                    hit_subjects[d.id].add(sid)
+        denied = v.effect == "deny"
+        return denied, {d.id for d in v.determining if d.id in (rule_ids if denied else keep)}
 
     for name, decl in t.collections.items():
         cats = dm.categories(name)
@@ -85,11 +90,21 @@ def naive_audit(policy: CompiledPolicy, book: Rulebook, dm: DataMap, folder: Pat
             sid = r[decl.subject]
             day = _day(r[decl.time]) if decl.time else as_of
             present = sorted({c for f, cs in cats.items() if r[f] is not None for c in cs})
+            denying: set[str] = set()
+            retained: set[str] = set()
+            any_denied = False
             for act in decl.acts:
                 if act.where and str(r[act.where.field]) != act.where.equals:
                     continue
                 for c in present:
-                    decide(name, i, sid, day, c, act.use, act.recipient)
+                    denied, rules = decide(sid, day, c, act.use, act.recipient)
+                    any_denied |= denied
+                    (denying if denied else retained).update(rules)
+            hit(denying, name, i, sid)
+            # held past the declared retention, and none of the row's requests denied (docs/audit.md)
+            if (not any_denied and decl.time and decl.retention_days is not None
+                    and (as_of - day).days > decl.retention_days):
+                hit(retained, name, i, sid)
     if t.transfers:
         tr, p = t.transfers, t.transfers.processors
         procs = {r[p.key]: r for r in rows(p.collection)}
@@ -101,6 +116,8 @@ def naive_audit(policy: CompiledPolicy, book: Rulebook, dm: DataMap, folder: Pat
             cats = sorted({c for cs in dm.categories(source).values() for c in cs})
             sg = frozenset(x for x, v in (("scc", pr[p.scc]), ("tia", pr[p.tia])) if v is not None)
             for c in cats:
-                decide(tr.collection, i, r[tr.subject], _day(r[tr.time]), c, "essential.service", pr[p.kind],
-                       pr[p.country], bool(pr[p.certified]), sg)
+                denied, rules = decide(r[tr.subject], _day(r[tr.time]), c, "essential.service", pr[p.kind],
+                                       pr[p.country], bool(pr[p.certified]), sg)
+                if denied:
+                    hit(rules, tr.collection, i, r[tr.subject])
     return {rule: (len(hit_subjects[rule]), len(hit_rows[rule])) for rule in sorted(hit_rows)}

@@ -1,7 +1,12 @@
 """From an estate's tables to decision requests, set-based through Ibis (docs/audit.md).
 
-Each collection's rows are grouped by what decides their lawfulness (subject, day, which
-categories are present, which acts apply), so one request stands for every row of a group.
+Each collection's rows are grouped by what decides their lawfulness, so one request stands
+for every row of a group: the subject, which categories are present, which acts apply, and
+what the row's day decides (`Days`): the subject's age and childhood on that day, the rulebook
+epoch (the rulebook is the same between two of its boundaries), the grants valid that day
+(a subject's consents change only on their own dates) and, where the collection has a
+retention period, which side of its cut-off the day is on. A group's request is dated on
+the first day of its rows; every other day of the group gives the same request.
 """
 
 from __future__ import annotations
@@ -9,19 +14,57 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
 from tutela.datamap import DataMap
-from tutela.datamap.models import CollectionDecl
+from tutela.datamap.models import CollectionDecl, ConsentsDecl
+from tutela.services.backends import Backend
 from tutela.services.signals import REGEXES, stated_ages
+from tutela.services.source import EstateSource
 
-Loader = Callable[[str, list[str]], ir.Table]
+
+class Loader(Protocol):
+    """An estate's table (the given columns at least), registered with the query engine."""
+
+    def __call__(self, name: str, cols: list[str], /) -> ir.Table: ...
+
+    def once(self, name: str, build: Callable[[], ir.Table], /) -> ir.Table:
+        """`build()` materialised the first time `name` is asked for, the same table after."""
+        ...
+
+
 # Materialises an expression as a table: group ids from row_number() must not be recomputed
 # (an unordered window numbers rows differently on each evaluation, e.g. on Spark).
 Persist = Callable[[str, ir.Table], ir.Table]
+
+
+class EstateTables:
+    """The `Loader` of one audit: each table read once (with every column asked for so far)."""
+
+    def __init__(self, source: EstateSource, backend: Backend, step: Callable[[str], None]):
+        self._source, self._backend, self._step = source, backend, step
+        self._tables: dict[str, tuple[list[str], ir.Table]] = {}
+        self._once: dict[str, ir.Table] = {}
+        self._reads = 0
+
+    def __call__(self, name: str, cols: list[str], /) -> ir.Table:
+        have, table = self._tables.get(name, ([], None))
+        if table is None or not set(cols) <= set(have):
+            have = list(dict.fromkeys([*have, *cols]))
+            self._step(f"read {name}")
+            self._reads += 1
+            table = self._backend.read(f"t{self._reads}_{name}", self._source, name, have)
+            self._tables[name] = (have, table)
+        return table
+
+    def once(self, name: str, build: Callable[[], ir.Table], /) -> ir.Table:
+        if name not in self._once:
+            self._once[name] = self._backend.persist(name, build())
+        return self._once[name]
 
 
 @dataclass(frozen=True)
@@ -88,8 +131,112 @@ def implied_births(dm: DataMap, load: Loader, created: dict[int, dt.date | None]
     return pa.table({"sid": pa.array(list(best), pa.int64()), "implied": pa.array(list(best.values()), pa.date32())})
 
 
-def collection_groups(dm: DataMap, load: Loader, persist: Persist, name: str, decl: CollectionDecl,
-                      as_of: dt.date) -> Groups | None:
+def grant_tokens(dm: DataMap, load: Loader) -> ir.Table | None:
+    """One row per consent scope: sid, token (scope:by:assurance[:separate]), granted, expires,
+    revoked; computed once per audit (None: the data map declares no consents)."""
+    assert dm.tutela is not None
+    c = dm.tutela.consents
+    return None if c is None else load.once("grant_tokens", lambda: _tokens(load, c))
+
+
+def _tokens(load: Loader, c: ConsentsDecl) -> ir.Table:
+    t = load(c.collection, [c.subject, c.scopes, c.by, c.assurance, c.granted_at]
+             + [x for x in (c.expires_at, c.revoked_at) if x])
+    # `|` is a regex metacharacter for Spark's split: turn it into a comma first
+    scopes = t[c.scopes].cast("string").re_replace(r"\|", ",").split(",")
+    t = t.select(
+        sid=t[c.subject].cast("int64"), scopes=scopes,
+        by=t[c.by].cast("string"), assurance=t[c.assurance].cast("string"),
+        granted=t[c.granted_at].cast("date"),
+        expires=t[c.expires_at].cast("date") if c.expires_at else ibis.null("date"),
+        revoked=t[c.revoked_at].cast("date") if c.revoked_at else ibis.null("date"),
+    )
+    t = t.mutate(single=t.scopes.length() == 1).unnest("scopes")
+    token = t.scopes.concat(":", t.by, ":", t.assurance, t.single.ifelse(":separate", ""))
+    return t.select("sid", "granted", "expires", "revoked", token=token)
+
+
+def consent_spans(dm: DataMap, load: Loader) -> ir.Table | None:
+    """`grant_spans` of the estate's consents, computed once per audit (None: no consents)."""
+    tokens = grant_tokens(dm, load)
+    return None if tokens is None else load.once("grant_spans", lambda: grant_spans(tokens))
+
+
+def grant_spans(tokens: ir.Table) -> ir.Table:
+    """sid, start, end (null: open): the days between two dates of a subject's consents.
+
+    Which grants are valid changes only on a `granted_at`, `expires_at` or `revoked_at`
+    day, so it is the same on every day of a span as on its first; before a subject's
+    first span, none is.
+    """
+    days = ibis.union(*(tokens.select("sid", day=tokens[c]) for c in ("granted", "expires", "revoked")),
+                      distinct=True)
+    days = days.filter(days.day.notnull())
+    w = ibis.window(group_by=days.sid, order_by=days.day)
+    return days.select("sid", start=days.day, end=days.day.lead().over(w))
+
+
+def valid_grants(tokens: ir.Table, spans: ir.Table) -> ir.Table:
+    """sid, start, end, grants: the tokens valid on each span, `|`-joined (spans with none left out)."""
+    t = tokens.rename(tsid="sid")
+    d = spans.start
+    j = spans.join(t, [spans.sid == t.tsid, t.granted <= d, t.expires.isnull() | (d < t.expires),
+                       t.revoked.isnull() | (d < t.revoked)])
+    # sorted and distinct: one string per set of grants, so the engine parses each set once
+    return j.group_by(["sid", "start", "end"]).aggregate(grants=j.token.collect(distinct=True).sort().join("|"))
+
+
+@dataclass(frozen=True)
+class Days:
+    """What a row's day decides about its requests (see the module docstring)."""
+
+    people: ir.Table  # sid, eff (the effective birth date)
+    spans: ir.Table | None  # sid, start, end (grant_spans)
+    bounds: tuple[dt.date, ...]  # the rulebook's boundaries, sorted
+    as_of: dt.date
+
+    def keys(self, rows: ir.Table, retention_days: int | None = None) -> tuple[ir.Table, list[str]]:
+        """`rows` (sid, day, ...) with the key columns added, and their names."""
+        p = self.people.select(psid="sid", eff="eff")
+        rows = rows.left_join(p, rows.sid == p.psid).drop("psid")
+        if self.spans is not None:
+            s = self.spans.select(ssid="sid", sstart="start", send="end")
+            rows = rows.left_join(s, [rows.sid == s.ssid, s.sstart <= rows.day,
+                                      s.send.isnull() | (rows.day < s.send)]).drop("ssid", "send")
+        day, eff = rows.day, rows.eff
+        birth = ibis.least(eff, day)  # as the request's birth_date: the age on `day` is exact
+        keys = {
+            "k_age": day.year() - birth.year() - (_month_day(day) < _month_day(birth)).cast("int32"),
+            "k_child": (eff + ibis.interval(years=18)) > day,  # as the audit's `child`
+            "k_epoch": _epoch(day, self.bounds, 0, len(self.bounds)),
+        }
+        if retention_days is not None:
+            cut = self.as_of - dt.timedelta(days=retention_days)
+            keys["k_kept"] = (day > cut).cast("int8") - (day < cut).cast("int8")
+        rows = rows.mutate(**keys).drop("eff")
+        return rows, [*keys, *(["sstart"] if self.spans is not None else [])]
+
+
+def _month_day(day: ir.DateValue) -> ir.IntegerValue:
+    return day.month() * 32 + day.day()
+
+
+def _epoch(day: ir.DateValue, bounds: tuple[dt.date, ...], lo: int, hi: int) -> ir.IntegerValue:
+    """How many of `bounds` are on or before `day`, known to be in lo..hi (a binary search)."""
+    if lo == hi:
+        return ibis.literal(lo, "int16")
+    mid = (lo + hi) // 2
+    return (day < bounds[mid]).ifelse(_epoch(day, bounds, lo, mid), _epoch(day, bounds, mid + 1, hi))
+
+
+def _grouped(persist: Persist, name: str, rows: ir.Table, keys: list[str]) -> ir.Table:
+    """One row per distinct key: n rows, dated on the first of them, and a group id."""
+    g = rows.group_by(["sid", *keys]).aggregate(n=rows.count(), day=rows.day.min())
+    return persist(name, g.mutate(gid=ibis.row_number()))
+
+
+def collection_groups(dm: DataMap, load: Loader, persist: Persist, days: Days, name: str,
+                      decl: CollectionDecl) -> Groups | None:
     cats = dm.categories(name)
     if not cats:
         return None
@@ -101,10 +248,10 @@ def collection_groups(dm: DataMap, load: Loader, persist: Persist, name: str, de
              for i, c in enumerate(categories)}
     acts = {f"a{i}": (t[a.where.field].cast("string") == a.where.equals) if a.where else ibis.literal(True)
             for i, a in enumerate(decl.acts)}
-    day = t[decl.time].cast("date") if decl.time else ibis.literal(as_of, "date")
-    rows = t.select(sid=t[decl.subject].cast("int64"), day=day, **flags, **acts)
-    keys = ["sid", "day", *flags, *acts]
-    g = persist(f"g_{name}", rows.group_by(keys).aggregate(n=rows.count()).mutate(gid=ibis.row_number()))
+    day = t[decl.time].cast("date") if decl.time else ibis.literal(days.as_of, "date")
+    rows, keys = days.keys(t.select(sid=t[decl.subject].cast("int64"), day=day, **flags, **acts),
+                           decl.retention_days)
+    g = _grouped(persist, f"g_{name}", rows, [*keys, *flags, *acts])
     parts = []
     for ci, c in enumerate(categories):
         for ai, a in enumerate(decl.acts):
@@ -116,7 +263,7 @@ def collection_groups(dm: DataMap, load: Loader, persist: Persist, name: str, de
     return Groups(name, g.select("gid", "sid", "n"), ibis.union(*parts))
 
 
-def transfer_groups(dm: DataMap, load: Loader, persist: Persist) -> Groups | None:
+def transfer_groups(dm: DataMap, load: Loader, persist: Persist, days: Days) -> Groups | None:
     assert dm.tutela is not None
     tr = dm.tutela.transfers
     if tr is None:
@@ -129,8 +276,9 @@ def transfer_groups(dm: DataMap, load: Loader, persist: Persist) -> Groups | Non
         sid=j[tr.subject].cast("int64"), day=j[tr.time].cast("date"), source=j[tr.source_collection].cast("string"),
         recipient=j[p.kind].cast("string"), destination=j[p.country].cast("string"),
         certified=j[p.certified].cast("boolean"), scc=j[p.scc].notnull(), tia=j[p.tia].notnull())
-    keys = ["sid", "day", "source", "recipient", "destination", "certified", "scc", "tia"]
-    g = persist("g_transfers", rows.group_by(keys).aggregate(n=rows.count()).mutate(gid=ibis.row_number()))
+    rows, keys = days.keys(rows)
+    g = _grouped(persist, "g_transfers", rows,
+                 [*keys, "source", "recipient", "destination", "certified", "scc", "tia"])
     parts = []
     for source in dm.tutela.collections:
         for c in sorted({c for cs in dm.categories(source).values() for c in cs}):

@@ -95,31 +95,19 @@ def validate(dm: DataMap, source: EstateSource) -> None:
 
 
 def grants(dm: DataMap, load: acts.Loader, keys: ir.Table) -> ir.Table:
-    """(sid, day) -> `|`-joined grant tokens valid that day (scope:by:assurance[:separate])."""
-    assert dm.tutela is not None
-    c = dm.tutela.consents
-    if c is None:
+    """(sid, day) -> `|`-joined grant tokens valid that day (scope:by:assurance[:separate]).
+
+    The tokens valid on each span between two of a subject's consent dates are computed once
+    per audit; each (sid, day) looks up the one span it falls in.
+    """
+    tokens = acts.grant_tokens(dm, load)
+    spans = acts.consent_spans(dm, load)
+    if tokens is None or spans is None:
         return keys.mutate(grants=ibis.literal(""))
-    cols = [c.subject, c.scopes, c.by, c.assurance, c.granted_at]
-    t = load(c.collection, cols + [x for x in (c.expires_at, c.revoked_at) if x])
-    # `|` is a regex metacharacter for Spark's split: turn it into a comma first
-    scopes = t[c.scopes].cast("string").re_replace(r"\|", ",").split(",")
-    t = t.select(
-        csid=t[c.subject].cast("int64"), scopes=scopes,
-        by=t[c.by].cast("string"), assurance=t[c.assurance].cast("string"),
-        granted=t[c.granted_at].cast("date"),
-        expires=t[c.expires_at].cast("date") if c.expires_at else ibis.null("date"),
-        revoked=t[c.revoked_at].cast("date") if c.revoked_at else ibis.null("date"),
-    )
-    t = t.mutate(single=t.scopes.length() == 1).unnest("scopes")
-    token = t.scopes.concat(":", t.by, ":", t.assurance, t.single.ifelse(":separate", ""))
-    t = t.mutate(token=token)
-    j = keys.join(t, keys.sid == t.csid)
-    valid = ((j.granted <= j.day) & (j.expires.isnull() | (j.day < j.expires))
-             & (j.revoked.isnull() | (j.day < j.revoked)))
-    agg = j.filter(valid).group_by(["sid", "day"]).aggregate(grants=j.token.group_concat("|"))
-    out = keys.left_join(agg, ["sid", "day"]).select("sid", "day", grants=ibis.coalesce(agg.grants, ""))
-    return out
+    v = load.once("valid_grants", lambda: acts.valid_grants(tokens, spans))
+    v = v.select(vsid="sid", vstart="start", vend="end", vgrants="grants")
+    j = keys.left_join(v, [keys.sid == v.vsid, v.vstart <= keys.day, v.vend.isnull() | (keys.day < v.vend)])
+    return j.select("sid", "day", grants=ibis.coalesce(j.vgrants, ""))
 
 
 def run_audit(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: EstateSource,
@@ -129,30 +117,21 @@ def run_audit(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: Estat
     assert dm.tutela is not None
     step(f"start {engine}")
     with _backend(engine) as con:
-        loaded: dict[tuple[str, tuple[str, ...]], ir.Table] = {}
-
-        def load(name: str, cols: list[str]) -> ir.Table:
-            key = (name, tuple(dict.fromkeys(cols)))
-            if key not in loaded:
-                step(f"read {name}")
-                loaded[key] = con.register(f"t{len(loaded)}_{name}", source.read(name, list(key[1])))
-            return loaded[key]
-
-        def persist(name: str, expr: ir.Table) -> ir.Table:
-            return con.register(name, expr.to_pyarrow())
-
+        load = acts.EstateTables(source, con, step)
         subj = acts.subjects(dm, load)
         created = dict(zip(*(subj.select("sid", "created").to_pyarrow()[c].to_pylist()
                              for c in ("sid", "created")), strict=True))
         step("age signals")
         implied = con.register("implied", acts.implied_births(dm, load, created))
-        facts = subj.left_join(implied, subj.sid == implied.sid).select(
+        facts = con.persist("facts", subj.left_join(implied, subj.sid == implied.sid).select(
             "sid", "jurisdiction", "birth",
             eff=ibis.greatest(subj.birth, ibis.coalesce(implied.implied, subj.birth)),
-        )
+        ))
+        step("group rows")
+        days = acts.Days(facts.select("sid", "eff"), acts.consent_spans(dm, load), book.boundaries, as_of)
         groups = [g for name, decl in dm.tutela.collections.items()
-                  if (g := acts.collection_groups(dm, load, persist, name, decl, as_of)) is not None]
-        if (tg := acts.transfer_groups(dm, load, persist)) is not None:
+                  if (g := acts.collection_groups(dm, load, con.persist, days, name, decl)) is not None]
+        if (tg := acts.transfer_groups(dm, load, con.persist, days)) is not None:
             groups.append(tg)
         per_rule: list[pa.Table] = []
         exposure: list[pa.Table] = []

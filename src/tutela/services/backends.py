@@ -12,12 +12,23 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from tutela.errors import InputError
+from tutela.services.source import EstateSource
 
 EngineName = Literal["duckdb", "spark"]
 
 
 class Backend(Protocol):
-    def register(self, name: str, table: pa.Table) -> ir.Table: ...
+    def register(self, name: str, table: pa.Table) -> ir.Table:
+        """An Arrow table as a table of the engine."""
+        ...
+
+    def persist(self, name: str, expr: ir.Table) -> ir.Table:
+        """An expression's result as a table of the engine, computed once."""
+        ...
+
+    def read(self, name: str, source: EstateSource, table: str, columns: list[str]) -> ir.Table:
+        """Columns of an estate's table as a table of the engine."""
+        ...
 
     def close(self) -> None: ...
 
@@ -27,7 +38,17 @@ class DuckDB:
         self.con = ibis.duckdb.connect()
 
     def register(self, name: str, table: pa.Table) -> ir.Table:
-        return self.con.create_table(name, table, temp=True)
+        self.con.con.register(name, table)  # a view of the Arrow data: no copy
+        return self.con.table(name)
+
+    def persist(self, name: str, expr: ir.Table) -> ir.Table:
+        return self.con.create_table(name, expr, temp=True)  # stays inside DuckDB
+
+    def read(self, name: str, source: EstateSource, table: str, columns: list[str]) -> ir.Table:
+        path = source.parquet_file(table)
+        if path is not None:  # DuckDB scans the file itself, in parallel, when a query needs it
+            return self.con.read_parquet(path, table_name=name).select(*columns)
+        return self.register(name, source.read(table, columns))
 
     def close(self) -> None:
         self.con.disconnect()
@@ -66,6 +87,12 @@ class Spark:
         frame = table.combine_chunks().to_pandas()
         self.spark.createDataFrame(frame, schema=schema).createOrReplaceTempView(name)
         return self.con.table(name)
+
+    def persist(self, name: str, expr: ir.Table) -> ir.Table:
+        return self.register(name, expr.to_pyarrow())
+
+    def read(self, name: str, source: EstateSource, table: str, columns: list[str]) -> ir.Table:
+        return self.register(name, source.read(table, columns))
 
     def close(self) -> None:
         for view in self.spark.catalog.listTables():

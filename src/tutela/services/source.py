@@ -2,17 +2,31 @@
 
 Errors name what is wrong (missing file, not a database, unreachable server, missing table
 or column) and are raised before anything is computed; reading never writes.
+
+SQLite and PostgreSQL tables are read as CSV text that the database writes itself (SQLite's
+`group_concat` over ranges of rowids; PostgreSQL's `COPY ... TO STDOUT`) and
+Arrow parses to the columns' types, so no Python object is made per value. A value that
+does not parse as its column's type sends the table to the row-by-row read (SQLAlchemy),
+which every database has.
 """
 
 from __future__ import annotations
 
+import io
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
+import psycopg
 import pyarrow as pa
+import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
+import pymysql
+import pymysql.cursors
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
@@ -84,10 +98,25 @@ class EstateSource:
                              f"estate (needed by {why})", where=redact(self.url),
                              hint="does the estate match its data map?")
 
+    def parquet_file(self, table: str) -> Path | None:
+        """The Parquet file of `table` when the estate is a Parquet folder (a query engine may scan it)."""
+        return None if self._folder is None else self._folder / f"{table}.parquet"
+
     def read(self, table: str, columns: list[str]) -> pa.Table:
         cols = list(dict.fromkeys(columns))
         if self._folder is not None:
             return pq.read_table(self._folder / f"{table}.parquet", columns=cols)
+        assert self._engine is not None
+        fast = _AS_TEXT.get(self._engine.dialect.name)
+        if fast is not None:
+            types = self._columns[table]
+            try:
+                return fast(self._engine, table, {c: types[c] for c in cols})
+            except (pa.ArrowInvalid, sqlite3.Error, psycopg.Error, pymysql.Error):
+                pass  # not the text the types expect (or a database error, which the typed read reports)
+        return self._read_rows(table, cols)
+
+    def _read_rows(self, table: str, cols: list[str]) -> pa.Table:
         assert self._engine is not None
         try:
             with self._engine.connect() as conn:
@@ -104,6 +133,100 @@ class EstateSource:
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
+
+
+Types = dict[str, pa.DataType]
+_ROWS_PER_QUERY = 500_000
+
+
+def _parse_csv(data: bytes, types: Types, true: tuple[str, ...] = ("1",), false: tuple[str, ...] = ("0",)) -> pa.Table:
+    """CSV without a header, one line per row: an unquoted empty field is null, a quoted one an empty string."""
+    if not data:
+        return pa.schema(list(types.items())).empty_table()
+    return pcsv.read_csv(
+        io.BytesIO(data),
+        read_options=pcsv.ReadOptions(column_names=list(types)),
+        parse_options=pcsv.ParseOptions(newlines_in_values=any(pa.types.is_string(t) for t in types.values()),
+                                        ignore_empty_lines=False),  # a row of one null column
+        convert_options=pcsv.ConvertOptions(
+            column_types=types, null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
+            true_values=list(true), false_values=list(false)),
+    )
+
+
+def _sqlite_field(col: str, kind: pa.DataType) -> str:
+    if pa.types.is_string(kind):
+        return f"""CASE WHEN {col} IS NULL THEN '' ELSE '"' || replace({col}, '"', '""') || '"' END"""
+    if pa.types.is_floating(kind):  # quote() writes a REAL so that it reads back as the same double
+        return f"CASE WHEN {col} IS NULL THEN '' ELSE quote({col}) END"
+    return f"ifnull({col}, '')"  # integers, 0/1 booleans, ISO dates and timestamps as stored
+
+
+def _sqlite_as_text(engine: sa.Engine, table: str, types: Types) -> pa.Table:
+    q = engine.dialect.identifier_preparer.quote
+    line = " || ',' || ".join(_sqlite_field(q(c), k) for c, k in types.items())
+    sql = f"SELECT group_concat({line}, char(10)) FROM {q(table)}"
+    parts = []
+    with closing(sqlite3.connect(f"file:{quote(str(engine.url.database))}?mode=ro", uri=True)) as con:
+        con.text_factory = bytes
+        try:  # one query per range of rowids: a bounded string each
+            lo, hi = con.execute(f"SELECT min(rowid), max(rowid) FROM {q(table)}").fetchone()
+            step = _ROWS_PER_QUERY
+            queries = [] if lo is None else [(f"{sql} WHERE rowid BETWEEN {a} AND {a + step - 1}")
+                                             for a in range(lo, hi + 1, step)]
+        except sqlite3.OperationalError:  # a table WITHOUT ROWID: one query
+            queries = [sql]
+        for query in queries:
+            text = con.execute(query).fetchone()[0]
+            if text is not None:  # null: no rows
+                parts.append(_parse_csv(text + b"\n", types))
+    return pa.concat_tables(parts) if parts else _parse_csv(b"", types)
+
+
+def _postgres_as_text(engine: sa.Engine, table: str, types: Types) -> pa.Table:
+    q = engine.dialect.identifier_preparer.quote
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        if not isinstance(conn, psycopg.Connection):
+            raise psycopg.NotSupportedError("COPY through psycopg 3 only")
+        with conn.cursor() as cur:
+            cur.execute("SET LOCAL DateStyle = 'ISO, YMD'")  # ended with the transaction, never committed
+            with cur.copy(f"COPY (SELECT {', '.join(q(c) for c in types)} FROM {q(table)}) "
+                          "TO STDOUT (FORMAT csv)") as copy:
+                data = b"".join(bytes(block) for block in copy)
+    finally:
+        raw.close()  # rolls back
+    return _parse_csv(data, types, true=("t",), false=("f",))
+
+
+def _mysql_field(col: str, kind: pa.DataType) -> str:
+    if pa.types.is_string(kind):
+        return f"""CASE WHEN {col} IS NULL THEN '' ELSE CONCAT('"', REPLACE({col}, '"', '""'), '"') END"""
+    return f"IFNULL({col}, '')"  # numbers, 0/1 booleans, dates and datetimes as the server writes them
+
+
+def _mysql_as_text(engine: sa.Engine, table: str, types: Types) -> pa.Table:
+    """One CSV line per row, built by the server: the driver decodes one string a row."""
+    q = engine.dialect.identifier_preparer.quote
+    line = ", ".join(_mysql_field(q(c), k) for c, k in types.items())
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        if not isinstance(conn, pymysql.Connection):
+            raise pymysql.NotSupportedError("one line per row through PyMySQL only")
+        with conn.cursor(pymysql.cursors.SSCursor) as cur:  # streamed: the rows are not buffered twice
+            cur.execute(f"SELECT CONCAT_WS(',', {line}) FROM {q(table)}")
+            lines = [row[0] for row in cur]
+    finally:
+        raw.close()
+    return _parse_csv(("\n".join(lines) + "\n").encode() if lines else b"", types)
+
+
+_AS_TEXT: dict[str, Callable[[sa.Engine, str, Types], pa.Table]] = {
+    "sqlite": _sqlite_as_text, "postgresql": _postgres_as_text, "mysql": _mysql_as_text,
+    "mariadb": _mysql_as_text,
+}
 
 
 def _array(values: tuple[Any, ...], kind: pa.DataType) -> pa.Array:
