@@ -101,7 +101,7 @@ def test_cli_json_report_and_errors(tmp_path: Path) -> None:
     header = next(line for line in table.stdout.splitlines() if "severity" in line)
     assert "unverified parent" in header
     eprivacy = next(line for line in table.stdout.splitlines() if "EU-EPRIVACY.art5-3.location" in line)
-    assert [c.strip() for c in eprivacy.split("│")][3:8] == ["3", "3", "13", "1", "1"]  # signal: 2; unverified: 6
+    assert [c.strip() for c in eprivacy.split("│")][4:9] == ["3", "3", "13", "1", "1"]  # signal: 2; unverified: 6
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database at all")
     bad = subprocess.run([sys.executable, "-m", "tutela", "audit", "--estate", f"sqlite:///{junk}",

@@ -24,10 +24,12 @@ from tutela.policy.parse import parse_request
 from tutela.rulebook import Rulebook, load_rulebook
 from tutela.services.audit import Finding, Progress, run_audit
 from tutela.services.backends import EngineName
+from tutela.services.remediate import Progress as RemediationProgress
+from tutela.services.remediation import Remediator, read_findings, remediated_findings
 from tutela.services.rights import EstateConfig as RightsEstate
 from tutela.services.rights import RightsDesk
 from tutela.services.source import EstateSource
-from tutela.services.state import StateStore
+from tutela.services.state import StateStore, estate_key
 from tutela.taxonomy import Taxonomy, load_taxonomy
 
 
@@ -74,14 +76,66 @@ class Engine:
         return decide_table(self.compiled, table)
 
     def audit(self, estate: str, datamap: Path | None = None, as_of: dt.date | None = None,
-              progress: Progress | None = None, engine: EngineName = "duckdb") -> list[Finding]:
-        """Every unlawful processing in the estate at `estate` (a URL), per rule."""
+              progress: Progress | None = None, engine: EngineName = "duckdb",
+              include_remediated: bool = False, state: StateStore | None = None) -> list[Finding]:
+        """Every unlawful processing in the estate at `estate` (a URL), per rule: open findings
+        (past transfers a remediation settled are not open), and with `include_remediated`
+        what remediation jobs repaired, from their receipts."""
         dm = load_datamap(datamap)
         source = EstateSource.open(estate)
+        store = state or StateStore()
+        key = estate_key(estate)
         try:
-            return run_audit(self.compiled, self.rulebook, dm, source, as_of or today(), progress, engine)
+            found = run_audit(self.compiled, self.rulebook, dm, source, as_of or today(), progress, engine,
+                              settled=frozenset(store.settled_transfers(key)))
+            if include_remediated:
+                found += remediated_findings(self.rulebook, store, key)
+            return found
         finally:
             source.close()
+            if state is None:
+                store.close()
+
+    def remediator(self, estate: RightsEstate, state: StateStore | None = None,
+                   engine: EngineName = "duckdb") -> Remediator:
+        """Dry runs, remediation jobs and resumes for one estate (see docs/repair.md)."""
+        return Remediator(self.compiled, self.rulebook, estate, state or StateStore(), engine)
+
+    def remediate(self, estate: str, findings: Path, execute: bool = False, datamap: Path | None = None,
+                  as_of: dt.date | None = None, media: Path | None = None, redis: str | None = None,
+                  progress: RemediationProgress | None = None) -> dict[str, Any]:
+        """Repair the findings selected by `findings` (rows derived again from the estate now)."""
+        rules = read_findings(findings, self.rulebook)
+        r = self.remediator(RightsEstate(estate, media=media, redis=redis, datamap=datamap))
+        try:
+            day = as_of or today()
+            return r.execute(rules, day, progress) if execute else r.dry_run(rules, day)
+        finally:
+            r.state.close()
+
+    def remediation_resume(self, job_id: str, estate: str | None = None, media: Path | None = None,
+                           redis: str | None = None, progress: RemediationProgress | None = None) -> dict[str, Any]:
+        state = StateStore()
+        try:
+            job = state.job(job_id)
+            url = estate or job["estate"]
+            if "***" in url:
+                raise InputError(f"job {job_id}'s estate URL had a password, which Tutela does not keep",
+                                 where="--estate", hint="give --estate URL again")
+            spec = job["spec"]
+            dm = Path(spec["datamap"]) if spec["datamap"] else None
+            cfg = RightsEstate(url, media=media, redis=redis, datamap=dm)
+            return Remediator(self.compiled, self.rulebook, cfg, state, spec.get("engine", "duckdb")).resume(
+                job_id, progress)
+        finally:
+            state.close()
+
+    def remediation_jobs(self) -> list[dict[str, Any]]:
+        state = StateStore()
+        try:
+            return state.jobs()
+        finally:
+            state.close()
 
     def requests(self, estate: RightsEstate | None = None, state: StateStore | None = None) -> RightsDesk:
         """Rights requests (access, erasure) against `estate`; close the desk when done."""

@@ -17,6 +17,7 @@ from tutela.cli import (
     demo,
     estate_generate,
     estate_truth,
+    remediate,
     requests_approve,
     requests_create,
     requests_export,
@@ -60,6 +61,7 @@ app.command("decide")(decide.run)
 app.command("serve")(serve.run)
 app.command("demo")(demo.run)
 app.command("audit")(audit.run)
+app.command("remediate")(remediate.run)
 
 
 def main() -> None:

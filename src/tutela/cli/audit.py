@@ -24,6 +24,7 @@ def run(
     report: Path | None = typer.Option(None, "--report", help="write a self-contained HTML report here"),
     engine_name: str = typer.Option("duckdb", "--engine", help="duckdb (default) or spark (local mode)"),
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
+    all_: bool = typer.Option(False, "--all", help="also list what remediation repaired (status remediated)"),
 ) -> None:
     """Audit an estate against the rulebook through its data map; print findings per rule."""
     day = parse_date(as_of, "--as-of") if as_of else None
@@ -34,7 +35,7 @@ def run(
         if engine_name not in ("duckdb", "spark"):
             raise InputError(f"unknown engine `{engine_name}`", where="--engine", hint="duckdb or spark")
         findings = engine.audit(estate, datamap, day, progress=lambda msg: bar.update(task, description=msg),
-                                engine="spark" if engine_name == "spark" else "duckdb")
+                                engine="spark" if engine_name == "spark" else "duckdb", include_remediated=all_)
     audit_day = day or dt.datetime.now(dt.UTC).date()
     if report is not None:
         try:
@@ -44,12 +45,14 @@ def run(
     if fmt is Format.json:
         print_json([f.to_dict() for f in findings])
         return
-    table = Table(title=f"Audit of {redact(estate)} on {audit_day}: {len(findings)} rules breached")
-    for col in ("rule", "severity", "subjects", "children", "rows", "from signal", "unverified parent", "citation"):
+    n_open = sum(f.status == "open" for f in findings)
+    table = Table(title=f"Audit of {redact(estate)} on {audit_day}: {n_open} rules breached")
+    for col in ("rule", "status", "severity", "subjects", "children", "rows", "from signal", "unverified parent",
+                "citation"):
         table.add_column(col, overflow="fold")
     for f in findings:
-        table.add_row(f.rule, f.severity, str(f.subjects), str(f.children), str(f.rows), str(f.age_from_signal),
-                      str(f.unverified_parent), f"{f.instrument}, {f.section}")
+        table.add_row(f.rule, f.status, f.severity, str(f.subjects), str(f.children), str(f.rows),
+                      str(f.age_from_signal), str(f.unverified_parent), f"{f.instrument}, {f.section}")
     console.print(table)
     if report is not None:
         console.print(f"report: {report}")

@@ -35,6 +35,13 @@ class DataMap:
                 return field is None or any(f.name == field for f in c.fields)
         return False
 
+    def primary_key(self, collection: str) -> tuple[str, ...]:
+        """The collection's primary key fields (Fides `primary_key`), else its subject field."""
+        pk = tuple(f.name for f in self.collection(collection).fields if f.fides_meta and f.fides_meta.primary_key)
+        if pk or self.tutela is None or collection not in self.tutela.collections:
+            return pk
+        return (self.tutela.collections[collection].subject,)
+
     def categories(self, collection: str) -> dict[str, tuple[str, ...]]:
         """Field name -> the data categories that count for acts (see docs/audit.md)."""
         out: dict[str, tuple[str, ...]] = {}

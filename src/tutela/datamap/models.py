@@ -83,6 +83,7 @@ class _Strict(BaseModel):
 class Where(_Strict):
     field: str
     equals: str
+    stop: str | None = None  # the value that switches the act off (what remediation writes)
 
 
 class ActSpec(_Strict):

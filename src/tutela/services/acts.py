@@ -74,6 +74,8 @@ class Groups:
     collection: str
     counts: ir.Table  # gid, sid, n
     requests: ir.Table  # gid, sid, day, category, use, recipient, destination, certified, scc, tia
+    table: ir.Table | None = None  # the persisted groups: sid, key columns, n, day, gid
+    keys: tuple[str, ...] = ()  # the columns (besides sid) a row shares with its group
 
 
 def subjects(dm: DataMap, load: Loader) -> ir.Table:
@@ -235,23 +237,32 @@ def _grouped(persist: Persist, name: str, rows: ir.Table, keys: list[str]) -> ir
     return persist(name, g.mutate(gid=ibis.row_number()))
 
 
-def collection_groups(dm: DataMap, load: Loader, persist: Persist, days: Days, name: str,
-                      decl: CollectionDecl) -> Groups | None:
+def _collection_rows(dm: DataMap, load: Loader, days: Days, name: str, decl: CollectionDecl,
+                     extra: tuple[str, ...] = ()) -> tuple[ir.Table, list[str], list[str]]:
+    """The collection's rows as (sid, day, group keys..., `extra`...), the keys, the categories."""
     cats = dm.categories(name)
-    if not cats:
-        return None
     fields = sorted(cats)
     where_fields = [a.where.field for a in decl.acts if a.where]
-    t = load(name, [decl.subject] + ([decl.time] if decl.time else []) + fields + where_fields)
+    t = load(name, list(dict.fromkeys([decl.subject, *([decl.time] if decl.time else []), *fields, *where_fields,
+                                       *extra])))
     categories = sorted({c for cs in cats.values() for c in cs})
     flags = {f"c{i}": ibis.or_(*(t[f].notnull() for f in fields if c in cats[f]))
              for i, c in enumerate(categories)}
     acts = {f"a{i}": (t[a.where.field].cast("string") == a.where.equals) if a.where else ibis.literal(True)
             for i, a in enumerate(decl.acts)}
     day = t[decl.time].cast("date") if decl.time else ibis.literal(days.as_of, "date")
-    rows, keys = days.keys(t.select(sid=t[decl.subject].cast("int64"), day=day, **flags, **acts),
+    kept = {f"x_{e}": t[e] for e in extra}
+    rows, keys = days.keys(t.select(sid=t[decl.subject].cast("int64"), day=day, **flags, **acts, **kept),
                            decl.retention_days)
-    g = _grouped(persist, f"g_{name}", rows, [*keys, *flags, *acts])
+    return rows, [*keys, *flags, *acts], categories
+
+
+def collection_groups(dm: DataMap, load: Loader, persist: Persist, days: Days, name: str,
+                      decl: CollectionDecl) -> Groups | None:
+    if not dm.categories(name):
+        return None
+    rows, keys, categories = _collection_rows(dm, load, days, name, decl)
+    g = _grouped(persist, f"g_{name}", rows, keys)
     parts = []
     for ci, c in enumerate(categories):
         for ai, a in enumerate(decl.acts):
@@ -260,25 +271,42 @@ def collection_groups(dm: DataMap, load: Loader, persist: Persist, days: Days, n
                 "gid", "sid", "day", category=ibis.literal(c), use=ibis.literal(a.use),
                 recipient=ibis.literal(a.recipient), destination=ibis.null("string"),
                 certified=ibis.literal(False), scc=ibis.literal(False), tia=ibis.literal(False)))
-    return Groups(name, g.select("gid", "sid", "n"), ibis.union(*parts))
+    return Groups(name, g.select("gid", "sid", "n"), ibis.union(*parts), g, tuple(keys))
 
 
-def transfer_groups(dm: DataMap, load: Loader, persist: Persist, days: Days) -> Groups | None:
-    assert dm.tutela is not None
+_TRANSFER_KEYS = ("source", "recipient", "destination", "certified", "scc", "tia")
+
+
+def _transfer_rows(dm: DataMap, load: Loader, days: Days, settled: frozenset[str],
+                   extra: tuple[str, ...] = ()) -> tuple[ir.Table, list[str]]:
+    """Transfers as (sid, day, group keys..., `extra`...), without the settled ones."""
+    assert dm.tutela is not None and dm.tutela.transfers is not None
     tr = dm.tutela.transfers
-    if tr is None:
-        return None
     p = tr.processors
-    t = load(tr.collection, [tr.subject, tr.processor, tr.source_collection, tr.time])
+    pk = dm.primary_key(tr.collection)
+    t = load(tr.collection, list(dict.fromkeys([tr.subject, tr.processor, tr.source_collection, tr.time, *extra,
+                                                *(pk if settled else ())])))
+    if settled:  # past transfers already settled by a remediation (route blocked, erasure asked)
+        t = t.filter(~t[pk[0]].cast("string").isin(sorted(settled)))
     pr = load(p.collection, [p.key, p.kind, p.country, p.certified, p.scc, p.tia])
     j = t.join(pr, t[tr.processor] == pr[p.key])
     rows = j.select(
         sid=j[tr.subject].cast("int64"), day=j[tr.time].cast("date"), source=j[tr.source_collection].cast("string"),
         recipient=j[p.kind].cast("string"), destination=j[p.country].cast("string"),
-        certified=j[p.certified].cast("boolean"), scc=j[p.scc].notnull(), tia=j[p.tia].notnull())
+        certified=j[p.certified].cast("boolean"), scc=j[p.scc].notnull(), tia=j[p.tia].notnull(),
+        **{f"x_{e}": j[e] for e in extra})
     rows, keys = days.keys(rows)
-    g = _grouped(persist, "g_transfers", rows,
-                 [*keys, "source", "recipient", "destination", "certified", "scc", "tia"])
+    return rows, [*keys, *_TRANSFER_KEYS]
+
+
+def transfer_groups(dm: DataMap, load: Loader, persist: Persist, days: Days,
+                    settled: frozenset[str] = frozenset()) -> Groups | None:
+    assert dm.tutela is not None
+    tr = dm.tutela.transfers
+    if tr is None:
+        return None
+    rows, keys = _transfer_rows(dm, load, days, settled)
+    g = _grouped(persist, "g_transfers", rows, keys)
     parts = []
     for source in dm.tutela.collections:
         for c in sorted({c for cs in dm.categories(source).values() for c in cs}):
@@ -286,4 +314,21 @@ def transfer_groups(dm: DataMap, load: Loader, persist: Persist, days: Days) -> 
             parts.append(sel.select("gid", "sid", "day", category=ibis.literal(c),
                                     use=ibis.literal("essential.service"), recipient="recipient",
                                     destination="destination", certified="certified", scc="scc", tia="tia"))
-    return Groups(tr.collection, g.select("gid", "sid", "n"), ibis.union(*parts))
+    return Groups(tr.collection, g.select("gid", "sid", "n"), ibis.union(*parts), g, tuple(keys))
+
+
+def members(dm: DataMap, load: Loader, days: Days, g: Groups, extra: tuple[str, ...],
+            settled: frozenset[str] = frozenset()) -> ir.Table:
+    """Every row of the collection with its group id: `extra` fields..., sid, gid."""
+    assert dm.tutela is not None and g.table is not None
+    tr = dm.tutela.transfers
+    if tr is not None and g.collection == tr.collection:
+        rows, _ = _transfer_rows(dm, load, days, settled, extra)
+    else:
+        rows, _, _ = _collection_rows(dm, load, days, g.collection, dm.tutela.collections[g.collection], extra)
+    gt = g.table.select("gid", gsid="sid", **{f"g_{k}": g.table[k] for k in g.keys})
+    # IS NOT DISTINCT FROM: a group key can be null (no grant span yet) and still an equi-join
+    cond = [rows.sid == gt.gsid, *(rows[k].identical_to(gt[f"g_{k}"]) for k in g.keys)]
+    j = rows.join(gt, cond)
+    return j.select(*(j[f"x_{e}"].name(e) for e in extra), j.sid, j.gid)
+

@@ -39,6 +39,25 @@ def _backend(name: EngineName) -> Iterator[Backend]:
 Progress = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class Denied:
+    """One collection's breaches, per row group: gid, sid, category, use, rule (for remediation)."""
+
+    collection: str
+    table: pa.Table
+
+
+@dataclass(frozen=True)
+class Session:
+    """An audit's open query engine, for work that reads its groups back (remediation)."""
+
+    con: Backend
+    load: acts.EstateTables
+    days: acts.Days
+    groups: list[acts.Groups]
+    facts: ir.Table
+
+
 @dataclass
 class Finding:
     rule: str
@@ -58,9 +77,11 @@ class Finding:
     categories: dict[str, int] = field(default_factory=dict)  # children affected per data category
     unverified_parent: int = 0  # subjects whose parental consent would have sufficed had it been verified
 
+    status: str = "open"  # open | remediated (from the receipts of remediation jobs)
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "rule": self.rule, "title": self.title, "severity": self.severity,
+            "rule": self.rule, "title": self.title, "severity": self.severity, "status": self.status,
             "subjects": self.subjects, "rows": self.rows, "age_from_signal": self.age_from_signal,
             "unverified_parent": self.unverified_parent, "children": self.children, "categories": self.categories,
             "collections": self.collections, "countries": self.countries, "examples": self.examples,
@@ -111,7 +132,11 @@ def grants(dm: DataMap, load: acts.Loader, keys: ir.Table) -> ir.Table:
 
 
 def run_audit(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: EstateSource,
-              as_of: dt.date, progress: Progress | None = None, engine: EngineName = "duckdb") -> list[Finding]:
+              as_of: dt.date, progress: Progress | None = None, engine: EngineName = "duckdb",
+              settled: frozenset[str] = frozenset(), denied: Callable[[Denied], None] | None = None,
+              then: Callable[[Session], None] | None = None) -> list[Finding]:
+    """Findings per rule. `settled`: keys of past transfers a remediation settled (not open);
+    `denied` receives each collection's breaches; `then` runs before the query engine closes."""
     validate(dm, source)
     step = progress or (lambda _msg: None)
     assert dm.tutela is not None
@@ -131,28 +156,32 @@ def run_audit(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: Estat
         days = acts.Days(facts.select("sid", "eff"), acts.consent_spans(dm, load), book.boundaries, as_of)
         groups = [g for name, decl in dm.tutela.collections.items()
                   if (g := acts.collection_groups(dm, load, con.persist, days, name, decl)) is not None]
-        if (tg := acts.transfer_groups(dm, load, con.persist, days)) is not None:
+        if (tg := acts.transfer_groups(dm, load, con.persist, days, settled)) is not None:
             groups.append(tg)
         per_rule: list[pa.Table] = []
         exposure: list[pa.Table] = []
         for g in groups:
             step(f"decide {g.collection}")
-            rows, children = _decide(policy, book, dm, load, facts, g, as_of)
+            rows, children = _decide(policy, book, dm, load, facts, g, as_of, denied)
             per_rule.append(rows)
             exposure.append(children)
         step("findings")
-        return _findings(con, book, per_rule, exposure, facts)
+        found = _findings(con, book, per_rule, exposure, facts)
+        if then is not None:
+            then(Session(con, load, days, groups, facts))
+        return found
 
 
 _EMPTY = pa.schema([("rule", pa.string()), ("sid", pa.int64()), ("n", pa.int64()), ("signal", pa.bool_()),
                     ("unverified", pa.bool_()), ("collection", pa.string())]).empty_table()
 _EMPTY_EXPOSURE = pa.schema([("rule", pa.string()), ("sid", pa.int64()), ("category", pa.string())]).empty_table()
-_KEYS = ("gid", "sid", "signal", "child", "category")
+_KEYS = ("gid", "sid", "signal", "child", "category", "use")
 _UNVERIFIED_PARENT = r":parent:(declared|confirmed)"  # grant tokens are scope:by:assurance[:separate]
 
 
 def _decide(policy: CompiledPolicy, book: Rulebook, dm: DataMap, load: acts.Loader,
-            facts: ir.Table, g: acts.Groups, as_of: dt.date) -> tuple[pa.Table, pa.Table]:
+            facts: ir.Table, g: acts.Groups, as_of: dt.date,
+            sink: Callable[[Denied], None] | None = None) -> tuple[pa.Table, pa.Table]:
     r = g.requests
     keys = r.select("sid", "day").distinct()
     gr = grants(dm, load, keys)
@@ -177,6 +206,8 @@ def _decide(policy: CompiledPolicy, book: Rulebook, dm: DataMap, load: acts.Load
     ex = ex.append_column("unverified", _cured_by_verified_parents(policy, d, ex, rule_ids)).drop_columns(["i"])
     held = _held_past_retention(book, dm, g.collection, req, out, denied, as_of)
     ex = pa.concat_tables([ex, held.append_column("unverified", pa.array([False] * held.num_rows, pa.bool_()))])
+    if sink is not None and ex.num_rows:
+        sink(Denied(g.collection, ex.select(["gid", "sid", "category", "use", "rule"])))
     per_group = ex.group_by(["gid", "sid", "rule"]).aggregate([("signal", "max"), ("unverified", "max")])
     counts = g.counts.to_pyarrow()
     counted = per_group.join(counts, keys=["gid", "sid"])

@@ -1,0 +1,293 @@
+"""Remediation end to end: findings file -> rows derived now -> plan -> dry run or job.
+
+The findings file only says which rules to repair. The rows come from the estate at run
+time (the audit is run again and read backwards, `tutela.services.derive`), so a stale
+file can never erase rows that are no longer unlawful.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tutela.connectors import ESTATE
+from tutela.connectors.base import Connector
+from tutela.connectors.redis import placeholders
+from tutela.datamap import DataMap, load_datamap
+from tutela.datamap.models import FilesStoreDecl, RedisStoreDecl
+from tutela.errors import InputError
+from tutela.policy import CompiledPolicy
+from tutela.rulebook import Rulebook
+from tutela.services import derive, remediate, repairs
+from tutela.services import state as st
+from tutela.services.audit import Denied, Finding, Session, run_audit
+from tutela.services.backends import EngineName
+from tutela.services.remediate import Plan, Step
+from tutela.services.rights import EstateConfig, open_stores
+from tutela.services.source import EstateSource, redact
+
+
+def read_findings(path: Path, book: Rulebook) -> list[str]:
+    """The rule ids selected by a findings file (the audit's `--format json` output)."""
+    try:
+        data: Any = json.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read the findings file: {exc.strerror}", where=str(path)) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"not a JSON file: {exc}", where=str(path),
+                         hint="use the output of `tutela audit --format json`") from None
+    if not isinstance(data, list):
+        raise InputError("expected a JSON array of findings", where=str(path),
+                         hint="use the output of `tutela audit --format json`")
+    rules: list[str] = []
+    for i, item in enumerate(data):
+        rule = item.get("rule") if isinstance(item, dict) else None
+        if not isinstance(rule, str):
+            raise InputError("each finding needs a string `rule`", where=f"{path}: [{i}]")
+        if rule not in book.rule_index:
+            raise InputError(f"unknown rule `{rule}`", where=f"{path}: [{i}].rule",
+                             hint="was the file written with another rulebook? see `tutela rules list`")
+        if item.get("status", "open") != "open":
+            continue  # already remediated: nothing to do
+        rules.append(rule)
+    return sorted(set(rules))
+
+
+def prepare(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: EstateSource, rules: list[str],
+            as_of: dt.date, settled: frozenset[str], stores: Mapping[str, Connector],
+            engine: EngineName = "duckdb") -> tuple[Plan, pa.Table]:
+    """The plan for the selected rules, derived from the estate now, and the affected rows
+    (sid, rules, collection, jurisdiction) for the dry-run summary."""
+    assert dm.tutela is not None
+    wanted = pa.array(sorted(set(rules)), pa.string())
+    denied: dict[str, list[pa.Table]] = {}
+    parts: list[tuple[list[Step], list[pa.Table], pa.Table]] = []
+    affected: list[pa.Table] = []
+    settle: list[pa.Table] = []
+
+    def sink(d: Denied) -> None:
+        t = d.table.filter(pc.is_in(d.table["rule"], value_set=wanted))
+        if t.num_rows:
+            denied.setdefault(d.collection, []).append(t)
+
+    def then(s: Session) -> None:
+        tr = dm.tutela.transfers if dm.tutela else None
+        for g in s.groups:
+            if g.collection not in denied:
+                continue
+            d = pa.concat_tables(denied[g.collection])
+            if tr is not None and g.collection == tr.collection:
+                rows = derive.transfer_rows(dm, s, g, d, settled)
+                step, keys, todo, lines = repairs.transfer_step(g.collection, rows)
+                parts.append(([step], [keys], lines))
+                settle.append(todo)
+            else:
+                files = files_field(dm, g.collection)
+                rows = derive.collection_rows(dm, s, g, d, (files[1],) if files else ())
+                parts.append(repairs.steps_for(dm, g.collection, rows, dm.primary_key(g.collection), files))
+            affected.append(rows.select(["sid", "rules"]).append_column(
+                "collection", pa.array([g.collection] * rows.num_rows, pa.string())))
+        facts = s.facts.select("sid", "jurisdiction").to_pyarrow()
+        affected[:] = [pa.concat_tables(affected or [_EMPTY_AFFECTED]).join(facts, "sid", join_type="left outer")]
+
+    run_audit(policy, book, dm, source, as_of, engine=engine, settled=settled, denied=sink, then=then)
+    erased = _erased_subjects(dm, parts)
+    families = key_families(dm, stores)
+    if len(erased) and families:
+        rules_of = sorted({r for p in parts for st_ in p[0] if st_.collection == dm.tutela.subjects.collection
+                           for r in st_.rules})
+        steps, keys = repairs.subject_keys_steps(families, erased, rules_of)
+        parts.append((steps, keys, repairs.key_lines(steps, keys)))
+    plan = repairs.assemble(parts, pa.concat_tables(settle) if settle else None)
+    return plan, affected[0] if affected else _EMPTY_AFFECTED.append_column("jurisdiction", pa.array([], pa.string()))
+
+
+_EMPTY_AFFECTED = pa.table({"sid": pa.array([], pa.int64()), "rules": pa.array([], pa.string()),
+                            "collection": pa.array([], pa.string())})
+
+
+def _erased_subjects(dm: DataMap, parts: list[tuple[list[Step], list[pa.Table], pa.Table]]) -> pa.Array:
+    """Subjects whose row in the subjects collection is deleted: their cache keys go too."""
+    assert dm.tutela is not None
+    subj = dm.tutela.subjects
+    for steps, keys, _ in parts:
+        for st_, k in zip(steps, keys, strict=True):
+            if st_.store == ESTATE and st_.collection == subj.collection and st_.action == "delete":
+                return pc.unique(k[subj.key].cast(pa.int64()))
+    return pa.array([], pa.int64())
+
+
+def dry_run(plan: Plan, affected: pa.Table, stores: Mapping[str, Connector]) -> dict[str, Any]:
+    """What would change, counted by the stores themselves now; writes nothing."""
+    steps = []
+    for s, keys in zip(plan.steps, plan.keys, strict=True):
+        n = keys.num_rows if s.action == "settle" else (stores[s.store].count(s.target(), keys) if keys.num_rows
+                                                        else 0)
+        steps.append({"store": s.store, "collection": s.collection, "action": s.action, "rows": n,
+                      "masks": sorted(s.masks), "rules": s.rules})
+    by_rule: dict[str, dict[str, int]] = {}
+    by_country: dict[str, int] = {}
+    rows = affected.to_pylist()
+    subj_rule: dict[str, set[int]] = {}
+    for r in rows:
+        for rule in r["rules"].split(","):
+            by_rule.setdefault(rule, {"rows": 0, "subjects": 0})["rows"] += 1
+            subj_rule.setdefault(rule, set()).add(r["sid"])
+    for rule, sids in subj_rule.items():
+        by_rule[rule]["subjects"] = len(sids)
+    seen: set[int] = set()
+    for r in rows:
+        if r["sid"] not in seen:
+            seen.add(r["sid"])
+            by_country[r["jurisdiction"] or "?"] = by_country.get(r["jurisdiction"] or "?", 0) + 1
+    return {"steps": steps, "rules": dict(sorted(by_rule.items())),
+            "countries": dict(sorted(by_country.items(), key=lambda kv: -kv[1])), "subjects": len(seen)}
+
+
+def default_media(url: str) -> Path | None:
+    """The media folder `tutela estate generate` writes beside an estate, when it exists."""
+    parts = urlparse(url)
+    scheme = parts.scheme.split("+")[0]
+    if scheme == "sqlite":
+        path = Path(parts.path[1:] if parts.path.startswith("//") else parts.path)
+        folder = path.with_name(f"{path.stem}-media")
+    elif scheme == "parquet":
+        folder = Path(parts.path).with_name(f"{Path(parts.path).name}-media")
+    else:
+        return None
+    return folder if folder.is_dir() else None
+
+
+def files_field(dm: DataMap, collection: str) -> tuple[str, str] | None:
+    """(files store name, field with the paths) when the collection's files are in a media folder."""
+    if dm.tutela is None:
+        return None
+    for name, decl in dm.tutela.stores.items():
+        if isinstance(decl, FilesStoreDecl) and collection in decl.collections:
+            return name, decl.collections[collection].field
+    return None
+
+
+def key_families(dm: DataMap, stores: Mapping[str, Connector]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """{family: (store, placeholders)} of the key-value stores that were given."""
+    out: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for name, decl in (dm.tutela.stores.items() if dm.tutela else ()):
+        if isinstance(decl, RedisStoreDecl) and name in stores:
+            for fam, spec in decl.collections.items():
+                out[fam] = (name, placeholders(spec.key, f"tutela.stores.{name}.collections.{fam}.key"))
+    return out
+
+
+def batch_size() -> int:
+    """Keys per apply (TUTELA_REMEDIATE_BATCH; small values make more checkpoints, for tests)."""
+    raw = os.environ.get("TUTELA_REMEDIATE_BATCH", "")
+    if not raw:
+        return remediate.BATCH
+    if not raw.isdigit() or int(raw) < 1:
+        raise InputError(f"not a positive integer: `{raw}`", where="TUTELA_REMEDIATE_BATCH")
+    return int(raw)
+
+
+class Remediator:
+    """Dry runs, jobs and resumes for one estate (what `Engine.remediate` drives)."""
+
+    def __init__(self, policy: CompiledPolicy, book: Rulebook, cfg: EstateConfig, state: st.StateStore,
+                 engine: EngineName = "duckdb"):
+        self.policy, self.book, self.cfg, self.state, self.engine = policy, book, cfg, state, engine
+        self.dm = load_datamap(cfg.datamap)
+
+    def _stores(self) -> dict[str, Connector]:
+        cfg = self.cfg if self.cfg.media is not None else replace(self.cfg, media=default_media(self.cfg.url))
+        return open_stores(cfg, self.dm)
+
+    def plan(self, rules: list[str], as_of: dt.date, stores: Mapping[str, Connector]) -> tuple[Plan, pa.Table]:
+        source = EstateSource.open(self.cfg.url)
+        try:
+            settled = frozenset(self.state.settled_transfers(self.cfg.key))
+            plan, affected = prepare(self.policy, self.book, self.dm, source, rules, as_of, settled,
+                                     stores, self.engine)
+        finally:
+            source.close()
+        remediate.check(plan, stores)
+        return plan, affected
+
+    def dry_run(self, rules: list[str], as_of: dt.date) -> dict[str, Any]:
+        stores = self._stores()
+        try:
+            plan, affected = self.plan(rules, as_of, stores)
+            return {"dry_run": True, **dry_run(plan, affected, stores)}
+        finally:
+            _close(stores)
+
+    def execute(self, rules: list[str], as_of: dt.date, progress: remediate.Progress | None = None) -> dict[str, Any]:
+        job_id = remediate.new_job_id()
+        spec = {"rules": rules, "as_of": as_of.isoformat(), "datamap": str(self.cfg.datamap or ""),
+                "engine": self.engine, "batch": batch_size()}
+        self.state.create_job(job_id, "remediation", redact(self.cfg.url), self.cfg.key, spec)
+        return self._run(job_id, spec, progress)
+
+    def resume(self, job_id: str, progress: remediate.Progress | None = None) -> dict[str, Any]:
+        job = self.state.job(job_id)
+        if job["estate_key"] != self.cfg.key:
+            raise InputError(f"job {job_id} belongs to another estate ({job['estate']})", where="--estate")
+        return self._run(job_id, job["spec"], progress)
+
+    def _run(self, job_id: str, spec: dict[str, Any], progress: remediate.Progress | None) -> dict[str, Any]:
+        stores = self._stores()
+        try:
+            job = self.state.job(job_id)
+            if job["status"] == "planning":  # nothing was written yet: derive (again) and freeze the plan
+                plan, affected = self.plan(spec["rules"], dt.date.fromisoformat(spec["as_of"]), stores)
+                summary = dry_run(plan, affected, stores)
+                remediate.save_plan(job_id, plan)
+                spec = {**spec, "summary": summary}
+                self.state.set_status(job_id, "running", spec=spec)
+            done = remediate.execute(self.state, job_id, stores, progress, batch=int(spec.get("batch", 0)) or None)
+        finally:
+            _close(stores)
+        summary = done.get("summary", {})
+        steps = [{**s, "rows": n} for s, n in zip(summary.get("steps", []), done.get("changed", []), strict=False)]
+        return {"dry_run": False, "job": job_id, "status": "done", **summary, "steps": steps,
+                "receipts": done.get("receipts", 0), "settled": done.get("settled", 0)}
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return [j for j in self.state.jobs() if j["estate_key"] == self.cfg.key]
+
+
+def _close(stores: Mapping[str, Connector]) -> None:
+    for s in stores.values():
+        s.close()
+
+
+def remediated_findings(book: Rulebook, state: st.StateStore, key: str) -> list[Finding]:
+    """Per rule, what remediation jobs repaired in this estate, from their receipts."""
+    subjects: dict[str, set[str]] = {}
+    rows: dict[str, int] = {}
+    for r in state.receipts(key=key):
+        body = json.loads(r["body"])
+        for change in body.get("changes", ()):
+            if change.get("store") not in (ESTATE, "registry"):
+                continue  # files and cache keys go with their rows: counted once, there
+            for rule in change.get("rules", ()):
+                subjects.setdefault(rule, set()).add(r["subject"])
+                rows[rule] = rows.get(rule, 0) + int(change.get("rows", 0))
+    out = []
+    for rule_id in sorted(subjects):
+        scoped = book.rule_index.get(rule_id)
+        if scoped is None:
+            continue  # a rule no longer in this rulebook: its receipts stay, it is not listed
+        rule = scoped.rule
+        out.append(Finding(rule=rule.id, title=rule.title, effect=rule.effect, severity="resolved",
+                           instrument=rule.citation.instrument, section=rule.citation.section,
+                           url=rule.citation.url, subjects=len(subjects[rule_id]), rows=rows[rule_id],
+                           age_from_signal=0, status="remediated"))
+    return out
