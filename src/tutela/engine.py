@@ -103,10 +103,10 @@ class Engine:
 
     def remediate(self, estate: str, findings: Path, execute: bool = False, datamap: Path | None = None,
                   as_of: dt.date | None = None, media: Path | None = None, redis: str | None = None,
-                  progress: RemediationProgress | None = None) -> dict[str, Any]:
+                  progress: RemediationProgress | None = None, redis_prefix: str = "") -> dict[str, Any]:
         """Repair the findings selected by `findings` (rows derived again from the estate now)."""
         rules = read_findings(findings, self.rulebook)
-        r = self.remediator(RightsEstate(estate, media=media, redis=redis, datamap=datamap))
+        r = self.remediator(RightsEstate(estate, media=media, redis=redis, datamap=datamap, redis_prefix=redis_prefix))
         try:
             day = as_of or today()
             return r.execute(rules, day, progress) if execute else r.dry_run(rules, day)
@@ -114,7 +114,8 @@ class Engine:
             r.state.close()
 
     def remediation_resume(self, job_id: str, estate: str | None = None, media: Path | None = None,
-                           redis: str | None = None, progress: RemediationProgress | None = None) -> dict[str, Any]:
+                           redis: str | None = None, progress: RemediationProgress | None = None,
+                           redis_prefix: str = "") -> dict[str, Any]:
         state = StateStore()
         try:
             job = state.job(job_id)
@@ -124,7 +125,7 @@ class Engine:
                                  where="--estate", hint="give --estate URL again")
             spec = job["spec"]
             dm = Path(spec["datamap"]) if spec["datamap"] else None
-            cfg = RightsEstate(url, media=media, redis=redis, datamap=dm)
+            cfg = RightsEstate(url, media=media, redis=redis, datamap=dm, redis_prefix=redis_prefix)
             return Remediator(self.compiled, self.rulebook, cfg, state, spec.get("engine", "duckdb")).resume(
                 job_id, progress)
         finally:

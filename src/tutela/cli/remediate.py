@@ -25,6 +25,7 @@ def run(
     as_of: str | None = typer.Option(None, "--as-of", help="audit date, YYYY-MM-DD (default: today)"),
     media: Path | None = typer.Option(None, "--media", help="the estate's media folder (default: beside it)"),
     redis: str | None = typer.Option(None, "--redis", help="redis://host:port/db holding the estate's cache keys"),
+    redis_prefix: str = typer.Option("", "--redis-prefix", help="prefix of the estate's Redis keys"),
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Erase or minimise what an audit found unlawful; past transfers are settled, never deleted."""
@@ -45,12 +46,13 @@ def run(
             bar.update(task, description=msg, completed=done, total=total)
 
         if resume is not None:
-            result = engine.remediation_resume(resume, estate=estate, media=media, redis=redis, progress=progress)
+            result = engine.remediation_resume(resume, estate=estate, media=media, redis=redis, progress=progress,
+                                               redis_prefix=redis_prefix)
         else:
             if estate is None or findings is None:
                 raise InputError("--estate and --findings are required", where="--estate/--findings")
             result = engine.remediate(estate, findings, execute=execute, datamap=datamap, as_of=day, media=media,
-                                      redis=redis, progress=progress)
+                                      redis=redis, progress=progress, redis_prefix=redis_prefix)
     if fmt is Format.json:
         print_json(result)
         return
@@ -72,6 +74,9 @@ def _print(r: dict[str, Any]) -> None:
         rules.add_row(rule, f"{v['subjects']:,}", f"{v['rows']:,}")
     console.print(rules)
     console.print("by country: " + ", ".join(f"{c} {n:,}" for c, n in list(r["countries"].items())[:12]))
+    if r.get("skipped_stores"):
+        console.print(f"[yellow]not given, so not repaired: {', '.join(r['skipped_stores'])}[/] "
+                      "(pass --media / --redis to include them)")
     if r.get("dry_run"):
         console.print("[dim]run again with --execute to apply[/]")
     else:

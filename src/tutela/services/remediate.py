@@ -52,6 +52,7 @@ class Plan:
     keys: list[pa.Table]  # per step
     subjects: pa.Table  # sid, collection, store, action, rules, rows: what each subject's receipt says
     settle: pa.Table  # transfer, sid, recipient, source, rule: past transfers to settle
+    skipped: list[str] = field(default_factory=list)  # declared stores not given (their part is not done)
 
     def summary(self) -> list[dict[str, Any]]:
         return [{"store": s.store, "collection": s.collection, "action": s.action, "rows": s.rows,

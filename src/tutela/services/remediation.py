@@ -73,6 +73,7 @@ def prepare(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: EstateS
     parts: list[tuple[list[Step], list[pa.Table], pa.Table]] = []
     affected: list[pa.Table] = []
     settle: list[pa.Table] = []
+    skipped: set[str] = set()
 
     def sink(d: Denied) -> None:
         t = d.table.filter(pc.is_in(d.table["rule"], value_set=wanted))
@@ -92,6 +93,9 @@ def prepare(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: EstateS
                 settle.append(todo)
             else:
                 files = files_field(dm, g.collection)
+                if files is not None and files[0] not in stores:
+                    skipped.add(files[0])  # no media folder given: said in the summary, never silent
+                    files = None
                 rows = derive.collection_rows(dm, s, g, d, (files[1],) if files else ())
                 parts.append(repairs.steps_for(dm, g.collection, rows, dm.primary_key(g.collection), files))
             affected.append(rows.select(["sid", "rules"]).append_column(
@@ -108,6 +112,9 @@ def prepare(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: EstateS
         steps, keys = repairs.subject_keys_steps(families, erased, rules_of)
         parts.append((steps, keys, repairs.key_lines(steps, keys)))
     plan = repairs.assemble(parts, pa.concat_tables(settle) if settle else None)
+    if len(erased):  # erased accounts' cache keys stay where the cache was not given: say so
+        skipped |= {n for n, d in (dm.tutela.stores.items()) if isinstance(d, RedisStoreDecl) and n not in stores}
+    plan.skipped = sorted(skipped)
     return plan, affected[0] if affected else _EMPTY_AFFECTED.append_column("jurisdiction", pa.array([], pa.string()))
 
 
@@ -149,7 +156,7 @@ def dry_run(plan: Plan, affected: pa.Table, stores: Mapping[str, Connector]) -> 
         if r["sid"] not in seen:
             seen.add(r["sid"])
             by_country[r["jurisdiction"] or "?"] = by_country.get(r["jurisdiction"] or "?", 0) + 1
-    return {"steps": steps, "rules": dict(sorted(by_rule.items())),
+    return {"steps": steps, "skipped_stores": plan.skipped, "rules": dict(sorted(by_rule.items())),
             "countries": dict(sorted(by_country.items(), key=lambda kv: -kv[1])), "subjects": len(seen)}
 
 
