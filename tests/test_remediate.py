@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 import redis
+import sqlalchemy as sa
 from PIL import Image
 
 from estate_fixture import server_database
@@ -225,3 +226,39 @@ def test_cli_dry_run_and_execute(tmp_path: Path) -> None:
     statuses = {f["status"] for f in json.loads(again.stdout)}
     assert statuses == {"remediated"}
     shutil.rmtree(media)
+
+
+def test_lost_connection_pauses_the_job_and_resume_completes_it(engine: Engine, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUTELA_REMEDIATE_BATCH", "25")
+    ref = f"sqlite:///{tmp_path / 'ref.db'}"
+    make_estate(ref, None, accounts=200)
+    findings_file(engine, ref, tmp_path / "f.json")
+    engine.remediate(ref, tmp_path / "f.json", execute=True, as_of=AS_OF)
+    want = table_digests(ref)
+    with server_database("postgresql") as url:
+        make_estate(url, None, accounts=200)
+        findings_file(engine, url, tmp_path / "g.json")
+        name = url.rsplit("/", 1)[1]
+        admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+        calls = []
+
+        def cut(msg: str, done: int, total: int) -> None:  # the server drops the job's connections mid-run
+            calls.append(done)
+            if len(calls) == 4:
+                with admin.connect() as c:
+                    c.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                      "WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": name})
+
+        with pytest.raises(InputError) as err:
+            engine.remediate(url, tmp_path / "g.json", execute=True, as_of=AS_OF, progress=cut)
+        assert "paused" in err.value.message and "--resume" in (err.value.hint or "")
+        job = next(j for j in engine.remediation_jobs() if j["status"] == "paused")
+        assert engine.audit(url, as_of=AS_OF) != []  # half done
+        with pytest.raises(InputError, match="did not finish"):  # a new plan from a half-repaired estate: refused
+            engine.remediate(url, tmp_path / "g.json", execute=True, as_of=AS_OF)
+        done = engine.remediation_resume(job["job_id"], estate=url)
+        assert done["status"] == "done"
+        assert engine.audit(url, as_of=AS_OF) == []
+        assert table_digests(url) == want
+        admin.dispose()

@@ -40,7 +40,8 @@ def fail(exc: TutelaError, json_out: bool = False, code: int = EXIT_INPUT) -> No
         print_json(exc.to_dict())
     else:
         where = f"[bold]{exc.where}[/]: " if exc.where else ""
-        err_console.print(f"[red]error:[/] {where}{exc.message}", highlight=False, markup=True)
+        # soft_wrap: an error names paths and URLs; they stay on one line to be copied or searched
+        err_console.print(f"[red]error:[/] {where}{exc.message}", highlight=False, markup=True, soft_wrap=True)
         if exc.hint:
-            err_console.print(f"[dim]hint: {exc.hint}[/]", highlight=False)
+            err_console.print(f"[dim]hint: {exc.hint}[/]", highlight=False, soft_wrap=True)
     raise SystemExit(code)

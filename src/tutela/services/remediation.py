@@ -236,6 +236,10 @@ class Remediator:
             _close(stores)
 
     def execute(self, rules: list[str], as_of: dt.date, progress: remediate.Progress | None = None) -> dict[str, Any]:
+        unfinished = [j["job_id"] for j in self.jobs() if j["status"] in ("planning", "running", "paused")]
+        if unfinished:  # a new plan derived from a half-repaired estate would differ from the frozen one
+            raise InputError(f"job {unfinished[0]} on this estate did not finish", where="--execute",
+                             hint=f"finish it first: tutela remediate --resume {unfinished[0]}")
         job_id = remediate.new_job_id()
         spec = {"rules": rules, "as_of": as_of.isoformat(), "datamap": str(self.cfg.datamap or ""),
                 "engine": self.engine, "batch": batch_size()}
