@@ -156,14 +156,14 @@ def one_round(i: int, work: Path, base: Path, media: Path, findings: Path, rng: 
     db, m = copy(base, media, work / f"k{i}")
     h = work / f"k{i}" / "home"
     p = run(command(db, m, findings, "--execute"), h)
-    early = rng.random() < 0.2  # a fifth of the rounds are killed while planning (or before the job exists)
+    early = rng.random() < 0.2  # a fifth of the rounds are killed while the job plans
     deadline = time.perf_counter() + 120
-    while not early and p.poll() is None and time.perf_counter() < deadline:  # until the job is running
+    while p.poll() is None and time.perf_counter() < deadline:  # until the job exists (early) or runs
         st = job_status(h)
-        if st and st[1] == "running":
+        if st and (early or st[1] == "running"):
             break
         time.sleep(0.005)
-    time.sleep(rng.uniform(0, 3.0 if early else 0.8 * span))
+    time.sleep(rng.uniform(0, 1.0) if early else rng.uniform(0, 0.7 * span))
     killed = p.poll() is None
     if killed:
         p.send_signal(signal.SIGKILL)

@@ -16,5 +16,5 @@ from kill_resume import kill_and_resume
 def test_killed_twenty_times_and_resumed_ends_as_an_uninterrupted_run(tmp_path: Path) -> None:
     result = kill_and_resume(tmp_path, kills=20, accounts=300, seed=7)
     assert result["rounds"] == 20
-    assert result["mid_job"] >= 8, result  # many rounds really are killed while the job plans or writes
+    assert result["mid_job"] >= 10, result  # many rounds really are killed while the job plans or writes
     assert result["agree"], result["mismatched_rounds"]

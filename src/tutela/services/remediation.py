@@ -11,10 +11,8 @@ import datetime as dt
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -160,20 +158,6 @@ def dry_run(plan: Plan, affected: pa.Table, stores: Mapping[str, Connector]) -> 
             "countries": dict(sorted(by_country.items(), key=lambda kv: -kv[1])), "subjects": len(seen)}
 
 
-def default_media(url: str) -> Path | None:
-    """The media folder `tutela estate generate` writes beside an estate, when it exists."""
-    parts = urlparse(url)
-    scheme = parts.scheme.split("+")[0]
-    if scheme == "sqlite":
-        path = Path(parts.path[1:] if parts.path.startswith("//") else parts.path)
-        folder = path.with_name(f"{path.stem}-media")
-    elif scheme == "parquet":
-        folder = Path(parts.path).with_name(f"{Path(parts.path).name}-media")
-    else:
-        return None
-    return folder if folder.is_dir() else None
-
-
 def files_field(dm: DataMap, collection: str) -> tuple[str, str] | None:
     """(files store name, field with the paths) when the collection's files are in a media folder."""
     if dm.tutela is None:
@@ -213,8 +197,7 @@ class Remediator:
         self.dm = load_datamap(cfg.datamap)
 
     def _stores(self) -> dict[str, Connector]:
-        cfg = self.cfg if self.cfg.media is not None else replace(self.cfg, media=default_media(self.cfg.url))
-        return open_stores(cfg, self.dm)
+        return open_stores(self.cfg, self.dm)
 
     def plan(self, rules: list[str], as_of: dt.date, stores: Mapping[str, Connector]) -> tuple[Plan, pa.Table]:
         source = EstateSource.open(self.cfg.url)

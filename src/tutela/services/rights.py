@@ -14,6 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+
+from sqlalchemy.engine import make_url
 
 from tutela.connectors import ESTATE, Connector, ConnectorUnavailable, open_connector
 from tutela.datamap import DataMap, load_datamap
@@ -190,14 +193,16 @@ class RightsDesk:
 
 
 def open_stores(cfg: EstateConfig, dm: DataMap) -> dict[str, Connector]:
-    """The estate's connector and one per declared store whose location was given."""
+    """The estate's connector and one per declared store whose location was given (the media
+    folder defaults to the one `tutela estate generate` writes beside the estate)."""
     stores: dict[str, Connector] = {}
+    media = cfg.media or default_media(cfg.url)
     try:
         stores[ESTATE] = open_connector(cfg.url)
         for name, decl in (dm.tutela.stores.items() if dm.tutela else ()):
             url = cfg.extra.get(name)
-            if url is None and isinstance(decl, FilesStoreDecl) and cfg.media is not None:
-                url = cfg.media.expanduser().resolve().as_uri()
+            if url is None and isinstance(decl, FilesStoreDecl) and media is not None:
+                url = media.expanduser().resolve().as_uri()
             if url is None and isinstance(decl, RedisStoreDecl):
                 url = cfg.redis
             if url is not None:
@@ -208,3 +213,16 @@ def open_stores(cfg: EstateConfig, dm: DataMap) -> dict[str, Connector]:
             conn.close()
         raise
 
+
+def default_media(url: str) -> Path | None:
+    """The media folder `tutela estate generate` writes beside an estate, when it exists."""
+    parts = urlparse(url)
+    scheme = parts.scheme.split("+")[0]
+    if scheme == "sqlite":
+        path = Path(make_url(url).database or "")  # sqlite:///relative.db, sqlite:////absolute.db
+        folder = path.with_name(f"{path.stem}-media")
+    elif scheme == "parquet":
+        folder = Path(parts.path).with_name(f"{Path(parts.path).name}-media")
+    else:
+        return None
+    return folder if folder.is_dir() else None
