@@ -6,6 +6,7 @@ shows a few single decisions with their reasons, then serves the API and the rep
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +49,17 @@ def run(
         findings = engine.audit(url, as_of=AS_OF, progress=lambda msg: bar.update(task, description=f"audit: {msg}"))
     report = out.resolve() / "report.html"
     report.write_text(render(findings, url, AS_OF, engine.version), "utf-8")
+    found = out.resolve() / "findings.json"
+    found.write_text(json.dumps([f.to_dict() for f in findings], indent=1, default=str), "utf-8")
+    repair = engine.remediate(url, found, as_of=AS_OF, media=out.resolve() / "media")  # a dry run: writes nothing
     decisions = [(title, engine.decide(req)) for title, req in CASES]
     if fmt is Format.json:
         print_json({"estate": url, "tables": estate["tables"], "report": str(report),
-                    "findings": [f.to_dict() for f in findings],
+                    "findings": [f.to_dict() for f in findings], "remediation_dry_run": repair,
                     "decisions": [{"case": t, "decision": d.model_dump(mode="json")} for t, d in decisions]})
     else:
         _show(estate, findings, decisions, report)
+        _repair(repair, url, found, out.resolve() / "media")
     if serve:
         from tutela.cli.serve import run as serve_run
 
@@ -86,3 +91,16 @@ def _show(estate: dict[str, Any], findings: list[Finding], decisions: list[tuple
         d.add_row(title, dec.effect, "\n".join(r.id for r in dec.determining), missing)
     console.print(d)
     console.print(f"report: {report}")
+
+
+def _repair(r: dict[str, Any], url: str, found: Path, media: Path) -> None:
+    t = Table(title=f"Remediation, dry run: {r['subjects']:,} subjects; nothing was written")
+    for col in ("store", "collection", "action", "rows"):
+        t.add_column(col)
+    for s in r["steps"]:
+        t.add_row(s["store"], s["collection"], s["action"] + (f" ({', '.join(s['masks'])})" if s["masks"] else ""),
+                  f"{s['rows']:,}")
+    console.print(t)
+    console.print(f"to repair: tutela remediate --estate {url} --findings {found} --media {media} "
+                  "--as-of 2026-11-01 --execute",
+                  highlight=False, soft_wrap=True)

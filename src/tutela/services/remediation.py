@@ -138,7 +138,8 @@ def dry_run(plan: Plan, affected: pa.Table, stores: Mapping[str, Connector]) -> 
         n = keys.num_rows if s.action == "settle" else (stores[s.store].count(s.target(), keys) if keys.num_rows
                                                         else 0)
         steps.append({"store": s.store, "collection": s.collection, "action": s.action, "rows": n,
-                      "masks": sorted(s.masks), "rules": s.rules})
+                      "masks": [f"{f}: {m['strategy']}" for f, m in sorted(s.masks.items())],
+                      "rules": s.rules})
     by_rule: dict[str, dict[str, int]] = {}
     by_country: dict[str, int] = {}
     rows = affected.to_pylist()
