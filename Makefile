@@ -31,8 +31,10 @@ test: lint
 	$(BIN)/pytest -q
 
 bench: setup
+	bash scripts/ensure-services.sh
 	$(BIN)/python bench/decisions.py --quick
 	$(BIN)/python bench/audit.py --quick
+	$(BIN)/python bench/erasure.py --quick
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis
