@@ -205,7 +205,11 @@ def kill_and_resume(work: Path, kills: int, accounts: int, seed: int) -> dict[st
     rng = random.Random(seed)
     base, media, findings = prepare(work, accounts)
     want, span = reference(work, base, media, findings)
-    rounds = [one_round(i, work, base, media, findings, rng, span) for i in range(kills)]
+    rounds = []
+    for i in range(kills):
+        rounds.append(one_round(i, work, base, media, findings, rng, span))
+        if rounds[-1]["phase"] == "done":  # the job outran the kill: aim earlier from now on
+            span *= 0.75
     bad = [r["round"] for r in rounds if r["digests"] != want or r["status"] != "done"]
     mid = sum(r["killed"] and r["phase"] in ("planning", "running") for r in rounds)
     phases: dict[str, int] = {}
