@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, NoSuchTableError, OperationalError
 
 from tutela.connectors.base import ConnectorUnavailable, Target, missing_fields, prepare_keys, scrub
+from tutela.connectors.sqltypes import arrow_type, to_array
 from tutela.connectors.strategies import changed, mask, require_field_strategy, require_ready
 from tutela.errors import InputError
 
@@ -247,27 +248,4 @@ class SqlConnector:
 
 def _arrow(rows: Sequence[Any], cols: Sequence[sa.Column[Any]]) -> pa.Table:
     data = list(zip(*rows, strict=True)) if rows else [() for _ in cols]
-    return pa.table({c.name: _array(v, _arrow_type(c.type)) for c, v in zip(cols, data, strict=True)})
-
-
-def _array(values: tuple[Any, ...], kind: pa.DataType) -> pa.Array:
-    if pa.types.is_boolean(kind):  # MariaDB returns TINYINT(1) booleans as 0/1
-        return pa.array([None if v is None else bool(v) for v in values], type=kind)
-    if pa.types.is_floating(kind):  # NUMERIC/DECIMAL come back as Decimal
-        return pa.array([None if v is None else float(v) for v in values], type=kind)
-    return pa.array(list(values), type=kind)
-
-
-def _arrow_type(t: sa.types.TypeEngine[Any]) -> pa.DataType:
-    name = type(t).__name__.upper()
-    if "BOOL" in name or (name == "TINYINT" and getattr(t, "display_width", None) == 1):
-        return pa.bool_()
-    if "INT" in name:
-        return pa.int64()
-    if name in ("FLOAT", "REAL", "DOUBLE", "DOUBLE_PRECISION", "NUMERIC", "DECIMAL"):
-        return pa.float64()
-    if name in ("DATETIME", "TIMESTAMP"):
-        return pa.timestamp("us")
-    if name == "DATE":
-        return pa.date32()
-    return pa.string()
+    return pa.table({c.name: to_array(v, arrow_type(c.type)) for c, v in zip(cols, data, strict=True)})

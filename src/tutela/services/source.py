@@ -18,7 +18,6 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, urlparse
 
 import psycopg
@@ -31,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 
+from tutela.connectors.sqltypes import arrow_type, to_array
 from tutela.errors import InputError
 
 SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb")
@@ -79,7 +79,7 @@ class EstateSource:
             engine = sa.create_engine(url)
             with engine.connect() as conn:
                 insp = sa.inspect(conn)
-                cols = {t: {c["name"]: _arrow_type(c["type"]) for c in insp.get_columns(t)}
+                cols = {t: {c["name"]: arrow_type(c["type"]) for c in insp.get_columns(t)}
                         for t in insp.get_table_names()}
         except (OperationalError, DatabaseError) as exc:
             raise InputError(f"cannot open the estate database: {str(exc.orig).splitlines()[0]}",
@@ -128,7 +128,7 @@ class EstateSource:
                              where=redact(self.url)) from None
         data = list(zip(*rows, strict=True)) if rows else [() for _ in cols]
         types = self._columns[table]
-        return pa.table({c: _array(v, types[c]) for c, v in zip(cols, data, strict=True)})
+        return pa.table({c: to_array(v, types[c]) for c, v in zip(cols, data, strict=True)})
 
     def close(self) -> None:
         if self._engine is not None:
@@ -227,27 +227,3 @@ _AS_TEXT: dict[str, Callable[[sa.Engine, str, Types], pa.Table]] = {
     "sqlite": _sqlite_as_text, "postgresql": _postgres_as_text, "mysql": _mysql_as_text,
     "mariadb": _mysql_as_text,
 }
-
-
-def _array(values: tuple[Any, ...], kind: pa.DataType) -> pa.Array:
-    if pa.types.is_boolean(kind):  # MariaDB returns TINYINT(1) booleans as 0/1
-        return pa.array([None if v is None else bool(v) for v in values], type=kind)
-    if pa.types.is_floating(kind):  # NUMERIC/DECIMAL columns come back as Decimal
-        return pa.array([None if v is None else float(v) for v in values], type=kind)
-    return pa.array(list(values), type=kind)
-
-
-def _arrow_type(t: sa.types.TypeEngine[Any]) -> pa.DataType:
-    """Arrow type for a reflected SQL column type (booleans may be TINYINT(1) in MariaDB)."""
-    name = type(t).__name__.upper()
-    if "BOOL" in name or (name == "TINYINT" and getattr(t, "display_width", None) == 1):
-        return pa.bool_()
-    if "INT" in name:
-        return pa.int64()
-    if name in ("FLOAT", "REAL", "DOUBLE", "DOUBLE_PRECISION", "NUMERIC", "DECIMAL"):
-        return pa.float64()
-    if name in ("DATETIME", "TIMESTAMP"):
-        return pa.timestamp("us")
-    if name == "DATE":
-        return pa.date32()
-    return pa.string()
