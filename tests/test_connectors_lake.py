@@ -130,3 +130,23 @@ def test_a_crash_while_writing_leaves_the_old_file_and_a_rerun_completes(folder:
     assert c.apply(target, SUBJECTS) == n  # the stale .tmp is overwritten, then renamed
     assert not (folder / "location_pings.parquet.tmp").exists()
     assert c.apply(target, SUBJECTS) == 0
+
+
+def test_the_spark_path_ends_where_the_duckdb_path_ends(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """parquet+spark:// finds the rows on Spark (local mode); the files end byte-identical."""
+    other = tmp_path_factory.mktemp("spark-lake")
+    for p in folder.iterdir():
+        (other / p.name).write_bytes(p.read_bytes())
+    duck = open_connector(f"parquet://{folder}")
+    spark = open_connector(f"parquet+spark://{other}")
+    assert isinstance(spark, LakeConnector) and spark.engine == "spark"
+    delete = Target("location_pings", ("account_id",), "delete")
+    coarse = Target("media", ("account_id",), "mask", {"lat": Strategy(strategy="null_rewrite"),
+                                                       "lon": Strategy(strategy="null_rewrite")})
+    for target in (delete, coarse):
+        assert spark.count(target, SUBJECTS) == duck.count(target, SUBJECTS)
+        assert spark.apply(target, SUBJECTS) == duck.apply(target, SUBJECTS)
+    assert spark.retrieve("accounts", ("account_id",), SUBJECTS, ["account_id", "email"]).equals(
+        duck.retrieve("accounts", ("account_id",), SUBJECTS, ["account_id", "email"]))
+    assert sums(other) == sums(folder)
+    assert spark.apply(delete, SUBJECTS) == 0  # idempotent

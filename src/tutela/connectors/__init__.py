@@ -36,7 +36,7 @@ def open_connector(url: str, *, store: StoreDecl | None = None, key_prefix: str 
     """The connector for a store URL:
 
     sqlite:///file.db, postgresql+psycopg://..., mysql+pymysql://...  -> SqlConnector
-    parquet:///dir                                                    -> LakeConnector
+    parquet:///dir (parquet+spark:///dir: matched on Spark)           -> LakeConnector
     redis://host:port/db (needs `store`: its key families)            -> RedisConnector
     file:///dir (needs `store`: which field holds each collection's paths) -> FilesConnector
 
@@ -46,8 +46,8 @@ def open_connector(url: str, *, store: StoreDecl | None = None, key_prefix: str 
     scheme = parts.scheme.split("+")[0]
     if scheme in SCHEMES:
         return SqlConnector(url)
-    if scheme == "parquet":
-        return LakeConnector(Path(parts.path))
+    if scheme == "parquet":  # parquet+spark:///dir: the Spark path
+        return LakeConnector(Path(parts.path), "spark" if parts.scheme.endswith("+spark") else "duckdb")
     if scheme in ("redis", "rediss", "unix"):
         if not isinstance(store, RedisStoreDecl):
             raise InputError("a Redis store needs its key families", where=redact_url(url),

@@ -27,11 +27,14 @@ from tutela.errors import InputError
 class LakeConnector:
     kind = "lake"
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, engine: str = "duckdb") -> None:
         if not folder.is_dir():
             raise InputError("Parquet folder not found", where=str(folder))
+        if engine not in ("duckdb", "spark"):
+            raise InputError(f"unknown lake engine `{engine}`", where=str(folder), hint="duckdb or spark")
         self.folder = folder
-        self.where = f"parquet://{folder}"
+        self.engine = engine
+        self.where = f"parquet{'+spark' if engine == 'spark' else ''}://{folder}"
 
     def _path(self, collection: str) -> Path:
         path = self.folder / f"{collection}.parquet"
@@ -62,6 +65,8 @@ class LakeConnector:
         k = self._keys(collection, match, keys)
         if k.num_rows == 0:
             return pa.array([], pa.int64())
+        if self.engine == "spark":
+            return _spark_hits(self._path(collection), match, k)
         on = " AND ".join(f't."{m}" = k."{m}"' for m in match)
         with duckdb.connect() as con:
             con.register("k", k)
@@ -148,3 +153,25 @@ class LakeConnector:
 
     def close(self) -> None:
         """Nothing is held open between calls."""
+
+
+def _spark_hits(path: Path, match: tuple[str, ...], keys: pa.Table) -> pa.Array:
+    """The Spark path: file row numbers of the rows matching the keys, by a left semi join.
+
+    Each file is read as one split (`maxPartitionBytes`), so `zipWithIndex` numbers the rows
+    in file order, as DuckDB's `file_row_number` does.
+    """
+    from tutela.connectors.spark import local_session
+
+    spark = local_session()
+    spark.conf.set("spark.sql.files.maxPartitionBytes", str(1 << 40))
+    frame = spark.read.parquet(str(path)).select(*match)
+    names = list(match)
+    from pyspark.sql.types import LongType, StructField, StructType
+
+    schema = StructType([*frame.schema.fields, StructField("n", LongType(), False)])  # also for an empty file
+    indexed = spark.createDataFrame(frame.rdd.zipWithIndex().map(lambda r: (*(r[0][m] for m in names), r[1])),
+                                    schema)
+    k = spark.createDataFrame(keys.to_pandas())
+    got = indexed.join(k, names, "left_semi").select("n").orderBy("n").toPandas()
+    return pa.array(got["n"].tolist(), pa.int64())

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-import os
-import tempfile
 from typing import Any, Literal, Protocol
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from tutela.connectors.spark import local_session
 from tutela.errors import InputError
 from tutela.services.source import EstateSource
 
@@ -58,26 +56,7 @@ class Spark:
     """PySpark in local mode (two threads); the same expressions as on DuckDB."""
 
     def __init__(self) -> None:
-        try:
-            from pyspark.sql import SparkSession
-        except ImportError as exc:  # pragma: no cover - pyspark is a dependency
-            raise InputError("the Spark engine needs pyspark", where="--engine") from exc
-        logging.getLogger("py4j").setLevel(logging.ERROR)
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # loopback only, also for the block manager
-        self._dir = tempfile.TemporaryDirectory(prefix="tutela-spark-")
-        self.spark: Any = (
-            SparkSession.builder.master("local[2]").appName("tutela-audit")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.sql.shuffle.partitions", "4")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.warehouse.dir", self._dir.name)
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .getOrCreate()
-        )
-        self.spark.sparkContext.setLogLevel("ERROR")
+        self.spark: Any = local_session()
         self.con = ibis.pyspark.connect(self.spark)
 
     def register(self, name: str, table: pa.Table) -> ir.Table:
@@ -97,7 +76,6 @@ class Spark:
     def close(self) -> None:
         for view in self.spark.catalog.listTables():
             self.spark.catalog.dropTempView(view.name)
-        self._dir.cleanup()
 
 
 def open_backend(name: EngineName) -> Backend:
