@@ -64,8 +64,10 @@ def run(
         from tutela.cli.serve import run as serve_run
 
         console.print(f"\n[bold]Look here:[/] report http://127.0.0.1:{port}/report · API "
-                      f"http://127.0.0.1:{port}/docs (OpenAPI /openapi.json, POST /v1/decisions)\n")
-        serve_run(host="127.0.0.1", port=port, report=report)
+                      f"http://127.0.0.1:{port}/docs (OpenAPI /openapi.json, POST /v1/decisions; rights requests "
+                      "at /v1/requests for staff, tokens from TUTELA_STAFF_TOKENS)\n")
+        serve_run(host="127.0.0.1", port=port, report=report, estate=url, media=out.resolve() / "media",
+                  redis=None, datamap=None, redis_prefix="")
 
 
 def _show(estate: dict[str, Any], findings: list[Finding], decisions: list[tuple[str, Decision]],
