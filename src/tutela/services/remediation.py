@@ -102,6 +102,9 @@ def prepare(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: EstateS
         affected[:] = [pa.concat_tables(affected or [_EMPTY_AFFECTED]).join(facts, "sid", join_type="left outer")]
 
     run_audit(policy, book, dm, source, as_of, engine=engine, settled=settled, denied=sink, then=then)
+    # rows that refer to a subject go before the subject's own row (safe under foreign keys)
+    subjects = dm.tutela.subjects.collection
+    parts.sort(key=lambda p: bool(p[0]) and p[0][0].collection == subjects)
     erased = _erased_subjects(dm, parts)
     families = key_families(dm, stores)
     if len(erased) and families:
