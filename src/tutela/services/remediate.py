@@ -147,11 +147,13 @@ def execute(store: st.StateStore, job_id: str, stores: Mapping[str, Connector],
         store.set_status(job_id, "paused", note=exc.message)
         raise InputError(f"job {job_id} paused: {exc.message}", where=exc.where,
                          hint=f"when the store is back: tutela remediate --resume {job_id}") from None
-    settled = _settle(store, job_id, job["estate_key"], plan.settle)
+    _settle(store, job_id, job["estate_key"], plan.settle)  # idempotent: a resumed job adds what is missing
+    settled = plan.settle.num_rows
     for i, s in enumerate(plan.steps):
         if s.action == "settle":  # records kept; each one's route blocked and recipient asked to erase
             step_rows[i] = plan.keys[i].num_rows
-    receipts = store.add_receipts(job_id, job["estate_key"], _receipts(job_id, plan))
+    store.add_receipts(job_id, job["estate_key"], _receipts(job_id, plan))  # idempotent, per subject
+    receipts = len(store.receipts(job_id=job_id))
     spec = {**job["spec"], "changed": step_rows, "settled": settled, "receipts": receipts}
     store.set_status(job_id, "done", spec=spec)
     return spec
