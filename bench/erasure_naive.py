@@ -78,7 +78,8 @@ def access(conn: psycopg.Connection[Any], p: Plan, ids: Sequence[Any]) -> Rows:
             continue
         for e in node.inputs:
             if len(e.match) != 1:
-                raise NotImplementedError(f"{node.id}: the baseline matches on one column")
+                # the per-row baseline is written for single-column references, as ClipStream has
+                raise ValueError(f"{node.id}: the naive baseline matches on one column only")
             if e.parent is None:
                 values = list(ids)
             else:

@@ -43,8 +43,10 @@ def test_access_from_create_to_html_export(estate: Estate, tmp_path: Path) -> No
     done = ok(tutela(estate, "run", rid, "--estate", estate.url, "--media", str(estate.media), "--redis", REDIS,
                      "--redis-prefix", estate.prefix, "--format", "json"))
     assert done["status"] == "done"
-    listed = ok(tutela(estate, "list", "--status", "done", "--format", "json"))
-    assert [v["id"] for v in listed] == [rid]  # type: ignore[attr-defined]
+    out = tutela(estate, "list", "--status", "done", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    listed: list[dict[str, object]] = json.loads(out.stdout)
+    assert [v["id"] for v in listed] == [rid]
     export = json.loads(tutela(estate, "export", rid).stdout)
     accounts = next(c for c in export["collections"] if c["name"] == "accounts")
     assert accounts["rows"][0]["email"] == "child1@example.test"

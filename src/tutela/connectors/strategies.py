@@ -34,7 +34,7 @@ class _Config(BaseModel):
 
 
 class _Empty(_Config):
-    pass
+    """A strategy that takes no configuration (unknown keys are refused)."""
 
 
 class _StringRewrite(_Config):
