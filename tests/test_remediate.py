@@ -118,6 +118,7 @@ def test_remediation_end_to_end_sqlite(engine: Engine, tmp_path: Path) -> None:
     with sqlite3.connect(db) as c:
         paths = [p for (p,) in c.execute("SELECT path FROM media WHERE lat IS NULL")]
     located = [media / p for p in paths if (media / p).suffix == ".jpg" and (media / p).exists()]
+    assert located, "the estate should have photos whose location was nulled"
     for f in located:  # files of rows whose location was nulled carry no GPS any more
         assert 34853 not in Image.open(f).getexif(), f  # GPSInfo tag
 

@@ -134,12 +134,13 @@ def _erased_subjects(dm: DataMap, parts: list[tuple[list[Step], list[pa.Table], 
     return pa.array([], pa.int64())
 
 
-def dry_run(plan: Plan, affected: pa.Table, stores: Mapping[str, Connector]) -> dict[str, Any]:
-    """What would change, counted by the stores themselves now; writes nothing."""
+def dry_run(plan: Plan, affected: pa.Table, stores: Mapping[str, Connector] | None) -> dict[str, Any]:
+    """What would change, counted by the stores themselves now (`stores`), or as planned (None:
+    a job about to run reports what it changed instead); writes nothing."""
     steps = []
     for s, keys in zip(plan.steps, plan.keys, strict=True):
-        n = keys.num_rows if s.action == "settle" else (stores[s.store].count(s.target(), keys) if keys.num_rows
-                                                        else 0)
+        counted = stores is not None and s.action != "settle" and keys.num_rows
+        n = stores[s.store].count(s.target(), keys) if stores is not None and counted else keys.num_rows
         steps.append({"store": s.store, "collection": s.collection, "action": s.action, "rows": n,
                       "masks": [f"{f}: {m['strategy']}" for f, m in sorted(s.masks.items())],
                       "rules": s.rules})
@@ -245,7 +246,7 @@ class Remediator:
             job = self.state.job(job_id)
             if job["status"] == "planning":  # nothing was written yet: derive (again) and freeze the plan
                 plan, affected = self.plan(spec["rules"], dt.date.fromisoformat(spec["as_of"]), stores)
-                summary = dry_run(plan, affected, stores)
+                summary = dry_run(plan, affected, None)  # the rows changed replace the planned ones
                 remediate.save_plan(job_id, plan)
                 spec = {**spec, "summary": summary}
                 self.state.set_status(job_id, "running", spec=spec)
