@@ -141,7 +141,7 @@ def tutela_erase(db_url: str, p: Plan, targets: Sequence[Erasure], ids: pa.Table
         per: dict[str, int] = {}
         for er in targets:
             k = keys.get((er.node, er.target.match))
-            n = conn.apply(er.target, k) if k is not None and k.num_rows else 0
+            n = conn.apply(er.target, k).changed if k is not None and k.num_rows else 0
             per[er.target.collection] = per.get(er.target.collection, 0) + n
             lap(f"{er.target.action} {er.target.collection}")
     finally:

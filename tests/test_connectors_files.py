@@ -64,7 +64,7 @@ def test_strip_location_rewrites_only_located_files_and_keeps_the_pictures(root:
         pixels = img.tobytes()
     assert c.count(target, batch) == 2
     assert sums(root) == before  # the dry run wrote nothing
-    assert c.apply(target, batch) == 2
+    assert c.apply(target, batch).changed == 2
     assert read_jpeg_gps(root / "media/1.jpg") is None and read_mp4_location(root / "media/2.mp4") is None
     with Image.open(root / "media/1.jpg") as img:
         assert img.tobytes() == pixels  # EXIF rewritten, image data not re-encoded
@@ -73,7 +73,7 @@ def test_strip_location_rewrites_only_located_files_and_keeps_the_pictures(root:
     after = sums(root)
     assert {k: v for k, v in after.items() if k not in LOCATED} == {k: v for k, v in before.items() if k not in LOCATED}
     assert not [p for p in root.rglob("*") if p.name.endswith(".tmp")]
-    assert c.apply(target, batch) == 0 and c.count(target, batch) == 0 and sums(root) == after
+    assert c.apply(target, batch).changed == 0 and c.count(target, batch) == 0 and sums(root) == after
 
 
 def test_delete_removes_exactly_the_named_files(root: Path) -> None:
@@ -82,11 +82,11 @@ def test_delete_removes_exactly_the_named_files(root: Path) -> None:
     target = Target("media", ("path",), "delete")
     batch = keys("media/1.jpg", "media/3.jpg", "media/missing.jpg")
     assert c.count(target, batch) == 2 and sums(root) == before
-    assert c.apply(target, batch) == 2
+    assert c.apply(target, batch).changed == 2
     assert sums(root) == {k: v for k, v in before.items() if k not in ("media/1.jpg", "media/3.jpg")}
-    assert c.apply(target, batch) == 0
+    assert c.apply(target, batch).changed == 0
     avatars = Target("profiles", ("avatar_path",), "delete")
-    assert c.apply(avatars, pa.table({"avatar_path": ["avatars/5.jpg", None]})) == 1  # NULL paths are skipped
+    assert c.apply(avatars, pa.table({"avatar_path": ["avatars/5.jpg", None]})).changed == 1  # NULL paths are skipped
 
 
 def test_retrieve_reports_size_digest_and_location(root: Path) -> None:
@@ -125,11 +125,14 @@ def test_check_and_unsupported_files_are_input_errors(root: Path, tmp_path: Path
         FilesConnector(tmp_path / "nope", {"media": "path"}).check({"media": {"path"}})
     (root / "media/6.png").write_bytes(b"\x89PNG")
     before = sums(root)
-    with pytest.raises(InputError, match="only JPEG and MP4"):
-        c.apply(Target("media", ("path",), "mask", STRIP), keys("media/1.jpg", "media/6.png"))
     with pytest.raises(InputError, match="only `strip_location`"):
         c.apply(Target("media", ("path",), "mask", {"path": Strategy(strategy="null_rewrite")}), keys("media/1.jpg"))
     assert sums(root) == before
+    # a file that cannot be cleaned is a failure of its own: the others in the batch are still cleaned
+    done = c.apply(Target("media", ("path",), "mask", STRIP), keys("media/1.jpg", "media/6.png"))
+    assert done.changed == 1 and read_jpeg_gps(root / "media/1.jpg") is None
+    assert [(f.key, f.reason.split(":")[0]) for f in done.failed] == [(("media/6.png",), "refused")]
+    assert (root / "media/6.png").read_bytes() == b"\x89PNG"
 
 
 def test_a_crash_mid_rewrite_leaves_the_original_and_a_rerun_completes(root: Path) -> None:
@@ -140,9 +143,9 @@ def test_a_crash_mid_rewrite_leaves_the_original_and_a_rerun_completes(root: Pat
     def crash(src: object, dst: object) -> None:
         raise OSError("power cut")
 
-    with mock.patch.object(files_module.os, "replace", crash), pytest.raises(OSError, match="power cut"):
-        c.apply(target, keys("media/1.jpg"))
-    assert (root / "media/1.jpg").read_bytes() == original
-    assert (root / "media/.1.jpg.tutela.tmp").exists()  # the stale temporary file of the torn run
-    assert c.apply(target, keys("media/1.jpg")) == 1 and read_jpeg_gps(root / "media/1.jpg") is None
+    with mock.patch.object(files_module.os, "replace", crash):
+        torn = c.apply(target, keys("media/1.jpg"))
+    assert torn.changed == 0 and [f.reason for f in torn.failed] == ["refused: power cut"]
+    assert (root / "media/1.jpg").read_bytes() == original  # the original stays, no temporary file is left
+    assert c.apply(target, keys("media/1.jpg")).changed == 1 and read_jpeg_gps(root / "media/1.jpg") is None
     assert sorted(os.listdir(root / "media")) == ["1.jpg", "2.mp4", "3.jpg", "4.mp4"]

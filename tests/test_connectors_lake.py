@@ -54,7 +54,7 @@ def test_count_writes_nothing_and_delete_rewrites_only_its_file(folder: Path) ->
     matched = [r for r in pings.to_pylist() if r["account_id"] in (1, 2, 7)]
     assert c.count(target, SUBJECTS) == len(matched) > 10
     assert sums(folder) == before
-    assert c.apply(target, SUBJECTS) == len(matched)
+    assert c.apply(target, SUBJECTS).changed == len(matched)
     after = pq.read_table(folder / "location_pings.parquet")
     assert after.schema == pings.schema  # types and metadata kept
     assert after.to_pylist() == [r for r in pings.to_pylist() if r["account_id"] not in (1, 2, 7)]  # order kept
@@ -62,7 +62,7 @@ def test_count_writes_nothing_and_delete_rewrites_only_its_file(folder: Path) ->
            {k: v for k, v in before.items() if k != "location_pings.parquet"}
     assert not list(folder.glob("*.tmp"))
     unchanged = sums(folder)
-    assert c.apply(target, SUBJECTS) == 0 and sums(folder) == unchanged  # idempotent: not even rewritten
+    assert c.apply(target, SUBJECTS).changed == 0 and sums(folder) == unchanged  # idempotent: not even rewritten
 
 
 def test_mask_changes_only_masked_fields_of_matched_rows(folder: Path) -> None:
@@ -72,7 +72,7 @@ def test_mask_changes_only_masked_fields_of_matched_rows(folder: Path) -> None:
     target = Target("accounts", ("account_id",), "mask", masks)
     present = [r["account_id"] for r in accounts.to_pylist() if r["account_id"] in (1, 2, 7)]
     assert present and c.count(target, SUBJECTS) == len(present)
-    assert c.apply(target, SUBJECTS) == len(present)
+    assert c.apply(target, SUBJECTS).changed == len(present)
     after = pq.read_table(folder / "accounts.parquet")
     assert after.schema == accounts.schema
     for old, new in zip(accounts.to_pylist(), after.to_pylist(), strict=True):
@@ -82,7 +82,7 @@ def test_mask_changes_only_masked_fields_of_matched_rows(folder: Path) -> None:
             assert {k: v for k, v in new.items() if k not in masks} == {k: v for k, v in old.items() if k not in masks}
         else:
             assert new == old
-    assert c.apply(target, SUBJECTS) == 0 and c.count(target, SUBJECTS) == 0
+    assert c.apply(target, SUBJECTS).changed == 0 and c.count(target, SUBJECTS) == 0
 
 
 def test_retrieve_returns_the_rows(folder: Path) -> None:
@@ -103,9 +103,9 @@ def test_check_names_missing_table_and_column_before_any_write(folder: Path) -> 
         c.check({"accounts": {"email"}, "nope": {"x"}})
     with pytest.raises(InputError, match=r"`accounts\.shoe_size`"):
         c.apply(Target("accounts", ("account_id",), "mask", {"shoe_size": Strategy(strategy="null_rewrite")}),
-                SUBJECTS)
+                SUBJECTS).changed
     with mock.patch.dict(os.environ, {KEY_ENV: ""}), pytest.raises(InputError, match=KEY_ENV):
-        c.apply(Target("accounts", ("account_id",), "mask", {"email": Strategy(strategy="hash")}), SUBJECTS)
+        c.apply(Target("accounts", ("account_id",), "mask", {"email": Strategy(strategy="hash")}), SUBJECTS).changed
     with pytest.raises(InputError, match="do not fit"):
         c.count(Target("accounts", ("account_id",), "delete"), pa.table({"account_id": ["not a number"]}))
     assert sums(folder) == before
@@ -124,12 +124,12 @@ def test_a_crash_while_writing_leaves_the_old_file_and_a_rerun_completes(folder:
         raise OSError("disk full")
 
     with mock.patch.object(lake_module.pq, "write_table", torn_write), pytest.raises(OSError, match="disk full"):
-        c.apply(target, SUBJECTS)
+        c.apply(target, SUBJECTS).changed
     assert (folder / "location_pings.parquet").read_bytes() == original  # the rename never happened
     assert (folder / "location_pings.parquet.tmp").exists()
-    assert c.apply(target, SUBJECTS) == n  # the stale .tmp is overwritten, then renamed
+    assert c.apply(target, SUBJECTS).changed == n  # the stale .tmp is overwritten, then renamed
     assert not (folder / "location_pings.parquet.tmp").exists()
-    assert c.apply(target, SUBJECTS) == 0
+    assert c.apply(target, SUBJECTS).changed == 0
 
 
 def test_the_spark_path_ends_where_the_duckdb_path_ends(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -145,8 +145,8 @@ def test_the_spark_path_ends_where_the_duckdb_path_ends(folder: Path, tmp_path_f
                                                        "lon": Strategy(strategy="null_rewrite")})
     for target in (delete, coarse):
         assert spark.count(target, SUBJECTS) == duck.count(target, SUBJECTS)
-        assert spark.apply(target, SUBJECTS) == duck.apply(target, SUBJECTS)
+        assert spark.apply(target, SUBJECTS).changed == duck.apply(target, SUBJECTS).changed
     assert spark.retrieve("accounts", ("account_id",), SUBJECTS, ["account_id", "email"]).equals(
         duck.retrieve("accounts", ("account_id",), SUBJECTS, ["account_id", "email"]))
     assert sums(other) == sums(folder)
-    assert spark.apply(delete, SUBJECTS) == 0  # idempotent
+    assert spark.apply(delete, SUBJECTS).changed == 0  # idempotent

@@ -83,12 +83,12 @@ def test_count_writes_nothing_and_apply_deletes_exactly_the_matched_rows(estate:
     expected = [r for r in before["location_pings"] if r[1] in (1, 2, 7)]
     assert expected and c.count(target, SUBJECTS) == len(expected)
     assert snapshot(estate) == before  # the dry run wrote nothing
-    assert c.apply(target, SUBJECTS) == len(expected)
+    assert c.apply(target, SUBJECTS).changed == len(expected)
     after = snapshot(estate)
     assert after["location_pings"] == [r for r in before["location_pings"] if r[1] not in (1, 2, 7)]
     assert {t: digest(v) for t, v in after.items() if t != "location_pings"} == \
            {t: digest(v) for t, v in before.items() if t != "location_pings"}
-    assert c.apply(target, SUBJECTS) == 0  # idempotent
+    assert c.apply(target, SUBJECTS).changed == 0  # idempotent
     assert c.count(target, SUBJECTS) == 0
     c.close()
 
@@ -102,7 +102,7 @@ def test_mask_changes_only_the_masked_fields_of_matched_rows(estate: str) -> Non
     present = [r[0] for r in before["accounts"] if r[0] in (1, 2, 7)]  # 999 has no account
     assert present and c.count(target, SUBJECTS) == len(present)
     assert snapshot(estate) == before
-    assert c.apply(target, SUBJECTS) == len(present)
+    assert c.apply(target, SUBJECTS).changed == len(present)
     after = snapshot(estate)
     cols = [col.name for col in S.accounts.columns]
     for old, new in zip(before["accounts"], after["accounts"], strict=True):
@@ -115,10 +115,10 @@ def test_mask_changes_only_the_masked_fields_of_matched_rows(estate: str) -> Non
             assert n == o
     assert {t: digest(v) for t, v in after.items() if t != "accounts"} == \
            {t: digest(v) for t, v in before.items() if t != "accounts"}
-    assert c.apply(target, SUBJECTS) == 0 and c.count(target, SUBJECTS) == 0
+    assert c.apply(target, SUBJECTS).changed == 0 and c.count(target, SUBJECTS) == 0
     coarse = Target("location_pings", ("account_id",), "mask", {"lat": Strategy(strategy="coarsen_location")})
     n = c.count(coarse, SUBJECTS)
-    assert n == c.apply(coarse, SUBJECTS) > 0 and c.apply(coarse, SUBJECTS) == 0
+    assert n == c.apply(coarse, SUBJECTS).changed > 0 and c.apply(coarse, SUBJECTS).changed == 0
     c.close()
 
 
@@ -145,16 +145,16 @@ def test_check_names_the_missing_table_or_column_before_any_write(estate: str) -
     with pytest.raises(InputError, match=r"`accounts\.shoe_size`"):
         c.check({"accounts": {"email", "shoe_size"}})
     with pytest.raises(InputError, match="NOT NULL"):  # email is NOT NULL: refused before the UPDATE
-        c.apply(Target("accounts", ("account_id",), "mask", {"email": Strategy(strategy="null_rewrite")}), SUBJECTS)
+        c.apply(Target("accounts", ("account_id",), "mask", {"email": Strategy(strategy="null_rewrite")}), SUBJECTS).changed
     with pytest.raises(InputError, match="writes up to 66 characters"):  # handle is VARCHAR(64)
-        c.apply(Target("accounts", ("account_id",), "mask", {"handle": Strategy(strategy="hash")}), SUBJECTS)
+        c.apply(Target("accounts", ("account_id",), "mask", {"handle": Strategy(strategy="hash")}), SUBJECTS).changed
     with pytest.raises(InputError, match="primary key"):
         c.apply(Target("follows", ("followee_id",), "mask", {"follower_id": Strategy(strategy="null_rewrite")}),
-                SUBJECTS.rename_columns(["followee_id"]))
+                SUBJECTS.rename_columns(["followee_id"])).changed
     with pytest.raises(InputError, match="keys table has no column"):
-        c.apply(Target("accounts", ("account_id",), "delete"), pa.table({"id": [1]}))
+        c.apply(Target("accounts", ("account_id",), "delete"), pa.table({"id": [1]})).changed
     with mock.patch.dict(os.environ, {KEY_ENV: ""}), pytest.raises(InputError, match=KEY_ENV):
-        c.apply(Target("accounts", ("account_id",), "mask", {"email": Strategy(strategy="hash")}), SUBJECTS)
+        c.apply(Target("accounts", ("account_id",), "mask", {"email": Strategy(strategy="hash")}), SUBJECTS).changed
     assert snapshot(estate) == before
     c.close()
 
@@ -169,7 +169,7 @@ def test_composite_keys_match_whole_tuples(estate: str) -> None:
     keys = pa.table({"follower_id": [101, 102, 103], "followee_id": [102, 101, 109]})  # no (103, 109)
     target = Target("follows", ("follower_id", "followee_id"), "delete")
     before = snapshot(estate)["follows"]
-    assert c.count(target, keys) == 2 and c.apply(target, keys) == 2 and c.apply(target, keys) == 0
+    assert c.count(target, keys) == 2 and c.apply(target, keys).changed == 2 and c.apply(target, keys).changed == 0
     assert snapshot(estate)["follows"] == [r for r in before if (r[0], r[1]) not in ((101, 102), (102, 101))]
     c.close()
 
@@ -200,8 +200,8 @@ def test_a_lost_postgresql_connection_is_unavailable_and_a_retry_completes() -> 
                                  "WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": url.rsplit("/", 1)[1]})
         admin.dispose()
         with pytest.raises(ConnectorUnavailable, match="the database failed"):
-            c.apply(target, SUBJECTS)
-        assert c.apply(target, SUBJECTS) == n  # the job's resume: nothing was half-done
+            c.apply(target, SUBJECTS).changed
+        assert c.apply(target, SUBJECTS).changed == n  # the job's resume: nothing was half-done
         c.close()
 
 

@@ -211,10 +211,10 @@ def test_account_erasure_across_sql_redis_and_files(tmp_path: Path, prefix: str,
               for e in erasures}
     assert counts[("accounts", ("account_id",))] == 1 and counts[("files.media", ("path",))] == 1
     assert counts[("redis.sessions", ("account_id",))] == 1
-    done = {(e.node, e.target.match): stores[e.store].apply(e.target, keys[(e.node, e.target.match)])
+    done = {(e.node, e.target.match): stores[e.store].apply(e.target, keys[(e.node, e.target.match)]).changed
             for e in erasures}
     assert done == counts
-    assert all(stores[e.store].apply(e.target, keys[(e.node, e.target.match)]) == 0 for e in erasures)
+    assert all(stores[e.store].apply(e.target, keys[(e.node, e.target.match)]).changed == 0 for e in erasures)
     assert not (media / f"media/{subject}.jpg").exists() and not (media / f"avatars/{subject}.jpg").exists()
     assert all((media / f"media/{a}.jpg").exists() and read_jpeg_gps(media / f"media/{a}.jpg") for a in accounts[1:])
     client = redis.Redis()

@@ -4,6 +4,10 @@
     └── ConnectorUnavailable   the store cannot be reached or the connection was lost;
                                nothing of the failed call was committed, a retry may succeed
 
+`apply` answers with `Applied`: the items changed, and the items it could not change, each
+with its reason (a file that cannot be cleaned, a row still there after the statement). A
+failed item never stops the rest of the batch; the caller records it and can retry it alone.
+
 A connector never works one row at a time: the keys of a batch go into a temporary table
 (SQL), a hash set (DuckDB/Arrow) or one pipeline (Redis), and one statement per collection
 does the work. See docs/repair.md, "Connector interface".
@@ -55,6 +59,26 @@ class Target:
         return set(self.match) | set(self.masks)
 
 
+@dataclass(frozen=True)
+class Failure:
+    """One item `apply` could not change: its match-column values, and why (no personal data)."""
+
+    key: tuple[object, ...]
+    reason: str
+
+    def to_dict(self, match: Sequence[str]) -> dict[str, object]:
+        return {**dict(zip(match, self.key, strict=True)), "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one `apply` did: `changed` items changed (and, where the store can say, verified),
+    `failed` the items it could not change; the rest needed no change (already done)."""
+
+    changed: int
+    failed: tuple[Failure, ...] = ()
+
+
 @runtime_checkable
 class Connector(Protocol):
     kind: str  # "sql", "lake", "redis", "files", "memory"
@@ -72,8 +96,8 @@ class Connector(Protocol):
         """The rows matching the keys, with the named fields."""
         ...
 
-    def apply(self, target: Target, keys: pa.Table) -> int:
-        """Delete or mask the matching rows in one transaction; the rows changed. Idempotent."""
+    def apply(self, target: Target, keys: pa.Table) -> Applied:
+        """Delete or mask the matching rows in one transaction; what changed, what failed. Idempotent."""
         ...
 
     def close(self) -> None: ...

@@ -2,11 +2,12 @@
 
 The batch's keys are those relative paths (read from the owning collection first). Delete
 unlinks the files; the mask `strip_location` rewrites a JPEG without its EXIF GPS block
-(piexif, no re-encoding) and an MP4 without its location tag (PyAV remux, no re-encoding),
-to a temporary file beside it that is fsynced and renamed over the original. Every path is
-checked before anything is written: one that resolves outside the root (`..`, an absolute
-path, a symlink out) is refused with an InputError. Each file changes atomically; a call
-stopped half-way is completed by running it again (files already done count 0).
+(piexif, no re-encoding) and an MP4 without its location tag (PyAV remux, no re-encoding).
+Every path is checked before anything is written: one that resolves outside the root (`..`,
+an absolute path, a symlink out) is refused with an InputError. Each file is done on its
+own: the cleaned copy is written beside it, read again, and renamed over the original only
+when no location is left in it; a file that cannot be cleaned is a `Failure` in the answer
+and the others go on. A call stopped half-way is completed by running it again.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import av
 import piexif
 import pyarrow as pa
 
-from tutela.connectors.base import Target, prepare_keys
+from tutela.connectors.base import Applied, Failure, Target, prepare_keys
 from tutela.errors import InputError
 
 JPEG = (".jpg", ".jpeg")
@@ -67,19 +68,28 @@ class FilesConnector:
             out.append((text, full))
         return out
 
-    def _strip_todo(self, target: Target, keys: pa.Table) -> list[Path]:
-        """The existing files whose location would be stripped; refuses other masks and file types."""
+    def _strip_masks(self, target: Target) -> None:
+        """Files take only `strip_location` on their path field; anything else is a plan error."""
         field = self._field(target.collection)
         for name, s in target.masks.items():
             if name != field or s.strategy != "strip_location":
                 raise InputError(f"files take only `strip_location` on `{field}`, not `{s}` on `{name}`",
                                  where=f"{self.where}: {target.collection}")
-        files = [p for _rel, p in self._paths(target.collection, target.match, keys) if p.is_file()]
-        for p in files:
-            if p.suffix.lower() not in JPEG + MP4:
-                raise InputError(f"cannot strip the location from `{p.name}`: only JPEG and MP4 files",
-                                 where=f"{self.where}: {target.collection}")
-        return [p for p in files if location(p) is not None]
+
+    def _strip_todo(self, target: Target, keys: pa.Table) -> list[tuple[str, Path]]:
+        """The existing files whose location would be stripped (unreadable ones count: they are tried)."""
+        self._strip_masks(target)
+        todo = []
+        for rel, p in self._paths(target.collection, target.match, keys):
+            if not p.is_file():
+                continue
+            try:
+                if p.suffix.lower() in JPEG + MP4 and location(p) is None:
+                    continue
+            except InputError:
+                pass  # unreadable: `apply` tries it and reports why it failed
+            todo.append((rel, p))
+        return todo
 
     # -- the interface ----------------------------------------------------------------------
 
@@ -116,18 +126,34 @@ class FilesConnector:
         types = {field: pa.string(), "bytes": pa.int64(), "sha256": pa.string(), "location": pa.string()}
         return pa.table({f: pa.array(v, types[f]) for f, v in rows.items()})
 
-    def apply(self, target: Target, keys: pa.Table) -> int:
+    def apply(self, target: Target, keys: pa.Table) -> Applied:
+        """Each file on its own: one that cannot be changed is a `Failure`, the others go on.
+
+        A stripped file is written beside the original, read again and replaces it only when
+        no location is found in it; otherwise the original stays and the file is a failure."""
+        failed: list[Failure] = []
         if target.action == "delete":
-            files = [p for _rel, p in self._paths(target.collection, target.match, keys) if p.is_file()]
-            for p in files:
-                p.unlink()
-            for folder in {p.parent for p in files}:
+            gone = []
+            for rel, p in self._paths(target.collection, target.match, keys):
+                try:
+                    p.unlink()
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    failed.append(Failure((rel,), f"cannot delete: {exc.strerror}"))
+                    continue
+                gone.append(p)
+            for folder in {p.parent for p in gone}:
                 _fsync_dir(folder)
-            return len(files)
-        todo = self._strip_todo(target, keys)
-        for p in todo:
-            _replace(p, _strip_jpeg(p) if p.suffix.lower() in JPEG else _strip_mp4(p))
-        return len(todo)
+            return Applied(len(gone), tuple(failed))
+        changed = 0
+        for rel, p in self._strip_todo(target, keys):
+            reason = _strip(p)
+            if reason is None:
+                changed += 1
+            else:
+                failed.append(Failure((rel,), reason))
+        return Applied(changed, tuple(failed))
 
     def close(self) -> None:
         """Nothing is held open between calls."""
@@ -204,14 +230,32 @@ def _strip_mp4(path: Path) -> bytes:
     return out_buf.getvalue()
 
 
-def _replace(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tutela.tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+def _strip(path: Path) -> str | None:
+    """Strip one file's location; None when done and verified, else why it was not.
+
+    The stripped copy is written beside the original (same suffix), read again, and renamed
+    over the original only when no location is found in it: a failure leaves the original."""
+    suffix = path.suffix.lower()
+    if suffix not in JPEG + MP4:
+        return f"refused: cannot strip the location from a `{suffix or 'suffix-less'}` file"
+    tmp = path.with_name(f".{path.stem}.tutela-tmp{path.suffix}")
+    try:
+        data = _strip_jpeg(path) if suffix in JPEG else _strip_mp4(path)
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if location(tmp) is not None:
+            return "refused: location still present after cleaning; the original is kept"
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except InputError as exc:
+        return f"refused: {exc.message}"
+    except OSError as exc:
+        return f"refused: {exc.strerror or exc}"
+    finally:
+        tmp.unlink(missing_ok=True)
+    return None
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tutela.connectors.base import Target, missing_fields, prepare_keys
+from tutela.connectors.base import Applied, Target, missing_fields, prepare_keys
 from tutela.connectors.strategies import changed, mask, require_field_strategy, require_ready
 from tutela.errors import InputError
 
@@ -136,20 +136,20 @@ class LakeConnector:
         hits = self._hits(collection, match, keys)
         return pq.read_table(self._path(collection), columns=list(dict.fromkeys(fields))).take(hits)
 
-    def apply(self, target: Target, keys: pa.Table) -> int:
+    def apply(self, target: Target, keys: pa.Table) -> Applied:
         self._prepare(target)
         hits = self._hits(target.collection, target.match, keys)
         if len(hits) == 0:
-            return 0
+            return Applied(0)
         table = self._read(target.collection)
         if target.action == "delete":
             keep = pc.invert(pc.is_in(pa.array(range(table.num_rows), pa.int64()), value_set=hits))
             self._write(target.collection, table.filter(keep))
-            return len(hits)
+            return Applied(len(hits))
         rows, table = self._masked(table, hits, target)
         if len(rows):
             self._write(target.collection, table)
-        return len(rows)
+        return Applied(len(rows))
 
     def close(self) -> None:
         """Nothing is held open between calls."""

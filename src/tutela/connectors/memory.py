@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 
-from tutela.connectors.base import Target, missing_fields
+from tutela.connectors.base import Applied, Target, missing_fields
 from tutela.connectors.strategies import changed, mask, require_ready
 from tutela.errors import InputError
 
@@ -64,20 +64,20 @@ class MemoryConnector:
         rows = pa.array(self._hits(collection, match, keys), pa.int64())
         return self.tables[collection].select(list(fields)).take(rows)
 
-    def apply(self, target: Target, keys: pa.Table) -> int:
+    def apply(self, target: Target, keys: pa.Table) -> Applied:
         self.check({target.collection: target.fields()})
         table = self.tables[target.collection]
         if target.action == "delete":
             gone = set(self._hits(target.collection, target.match, keys))
             keep = pa.array([i for i in range(table.num_rows) if i not in gone], pa.int64())
             self.tables[target.collection] = table.take(keep)
-            return len(gone)
+            return Applied(len(gone))
         rows, new = self._masked(target, keys)
         for name, values in new.items():
             spec = table.schema.field(name)
             table = table.set_column(table.schema.get_field_index(name), spec, pa.array(values, type=spec.type))
         self.tables[target.collection] = table
-        return len(rows)
+        return Applied(len(rows))
 
     def close(self) -> None:
         self.tables.clear()

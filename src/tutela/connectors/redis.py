@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
-from tutela.connectors.base import ConnectorUnavailable, Target, prepare_keys, redact_url
+from tutela.connectors.base import Applied, ConnectorUnavailable, Target, prepare_keys, redact_url
 from tutela.connectors.strategies import Strategy, changed, mask, require_field_strategy, require_ready
 from tutela.datamap.models import KeyFamilyDecl
 from tutela.errors import InputError
@@ -166,17 +166,17 @@ class RedisConnector:
         with self._errors(f"count `{target.collection}`"):
             return sum(int(self._client.exists(*names[i:i + CHUNK])) for i in range(0, len(names), CHUNK))
 
-    def apply(self, target: Target, keys: pa.Table) -> int:
+    def apply(self, target: Target, keys: pa.Table) -> Applied:
         require_ready(target.masks.values())
         if target.action == "delete":
             _k, names = self._keys(target.collection, target.match, keys)
             if not names:
-                return 0
+                return Applied(0)
             with self._errors(f"delete `{target.collection}`"):
                 pipe = self._client.pipeline(transaction=True)
                 for i in range(0, len(names), CHUNK):
                     pipe.unlink(*names[i:i + CHUNK])
-                return sum(int(n) for n in pipe.execute())
+                return Applied(sum(int(n) for n in pipe.execute()))
         todo = self._masked(target, keys)
         if todo:
             with self._errors(f"mask `{target.collection}`"):
@@ -187,7 +187,7 @@ class RedisConnector:
                     if dels:
                         pipe.hdel(key, *dels)
                 pipe.execute()
-        return len(todo)
+        return Applied(len(todo))
 
     def retrieve(self, collection: str, match: tuple[str, ...], keys: pa.Table,
                  fields: Sequence[str]) -> pa.Table:

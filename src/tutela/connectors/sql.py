@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, NoSuchTableError, OperationalError
 
-from tutela.connectors.base import ConnectorUnavailable, Target, missing_fields, prepare_keys, scrub
+from tutela.connectors.base import Applied, ConnectorUnavailable, Target, missing_fields, prepare_keys, scrub
 from tutela.connectors.sqltypes import arrow_type, to_array
 from tutela.connectors.strategies import changed, mask, require_field_strategy, require_ready
 from tutela.errors import InputError
@@ -167,7 +167,7 @@ class SqlConnector:
             self._drop(conn, tmp)
         return _arrow(rows, [table.c[f] for f in fields])
 
-    def apply(self, target: Target, keys: pa.Table) -> int:
+    def apply(self, target: Target, keys: pa.Table) -> Applied:
         require_ready(target.masks.values())
         with self._connection(f"apply to `{target.collection}`", commit=True) as conn:
             table = self._table(conn, target.collection)
@@ -177,7 +177,7 @@ class SqlConnector:
             else:
                 n = self._update(conn, table, self._masked(conn, table, tmp, target))
             self._drop(conn, tmp)
-        return int(n)
+        return Applied(int(n))
 
     def close(self) -> None:
         self._engine.dispose()

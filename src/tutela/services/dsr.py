@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from tutela.connectors import ESTATE, Connector, Erasure, Plan, erasure_targets, needs, plan, resolve
+from tutela.connectors.base import Applied
 from tutela.connectors.planner import Node
 from tutela.datamap.loader import DataMap
 from tutela.datamap.models import FilesStoreDecl, RedisStoreDecl
@@ -184,10 +185,11 @@ class SubjectOps:
         changes: list[dict[str, Any]] = []
         for er in targets:
             k = keys.get((er.node, er.target.match))
-            n = 0 if k is None or k.num_rows == 0 else self.stores[er.store].apply(er.target, k)
+            done = Applied(0) if k is None or k.num_rows == 0 else self.stores[er.store].apply(er.target, k)
             node = node_of[er.node]
             changes.append({"store": er.store, "collection": node.collection if er.store == ESTATE else node.id,
-                            "action": er.target.action, "fields": sorted(er.target.masks), "rows": int(n)})
+                            "action": er.target.action, "fields": sorted(er.target.masks), "rows": done.changed,
+                            "failed": [f.to_dict(er.target.match) for f in done.failed]})
         return {"changes": changes, "kept": {"collection": self.transfers, "why": EVIDENCE,
                                              "records": [] if kept is None else rows(kept)},
                 "unreachable": list(self.plan.unreachable), "not_searched": list(self.plan.skipped)}

@@ -140,7 +140,7 @@ def execute(store: st.StateStore, job_id: str, stores: Mapping[str, Connector],
                     step_rows[i] += done[(i, b)]
                     continue
                 tick(f"{s.action} {s.store}:{s.collection}", n, total)
-                changed = stores[s.store].apply(target, keys.slice(start, size)) if keys.num_rows else 0
+                changed = stores[s.store].apply(target, keys.slice(start, size)).changed if keys.num_rows else 0
                 store.checkpoint(job_id, i, b, changed)
                 step_rows[i] += changed
     except ConnectorUnavailable as exc:
