@@ -28,7 +28,10 @@ def run(
     redis_prefix: str = typer.Option("", "--redis-prefix", help="prefix of the estate's Redis keys"),
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
-    """Erase or minimise what an audit found unlawful; past transfers are settled, never deleted."""
+    """Erase or minimise what an audit found unlawful; past transfers are settled, never deleted.
+
+    Exit code 0 when everything planned was changed and checked, 1 when the job ended with
+    items it could not change (listed; `--resume JOB` retries only those), 3 for bad input."""
     engine = Engine()
     if list_jobs:
         _jobs(engine.remediation_jobs(), fmt)
@@ -55,8 +58,10 @@ def run(
                                       redis=redis, progress=progress, redis_prefix=redis_prefix)
     if fmt is Format.json:
         print_json(result)
-        return
-    _print(result)
+    else:
+        _print(result)
+    if result.get("failed"):
+        raise typer.Exit(1)  # the job ended, but not everything was changed: see `failed`
 
 
 def _print(r: dict[str, Any]) -> None:
@@ -81,6 +86,14 @@ def _print(r: dict[str, Any]) -> None:
         console.print("[dim]run again with --execute to apply[/]")
     else:
         console.print(f"receipts: {r.get('receipts', 0):,}; transfers settled: {r.get('settled', 0):,}")
+    if r.get("failed"):
+        f = Table(title=f"[red]{len(r['failed'])} item(s) not changed[/] (first 50)")
+        for col in ("store", "collection", "item", "reason"):
+            f.add_column(col, overflow="fold")
+        for x in r["failed"]:
+            f.add_row(x["store"], x["collection"], str(x["item"]), x["reason"])
+        console.print(f)
+        console.print(f"[yellow]retry only these: tutela remediate --resume {r.get('job')}[/]")
 
 
 def _jobs(jobs: list[dict[str, Any]], fmt: Format) -> None:

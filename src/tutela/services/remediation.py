@@ -68,7 +68,7 @@ def prepare(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: EstateS
     assert dm.tutela is not None
     wanted = pa.array(sorted(set(rules)), pa.string())
     denied: dict[str, list[pa.Table]] = {}
-    parts: list[tuple[list[Step], list[pa.Table], pa.Table]] = []
+    parts: list[tuple[list[Step], list[pa.Table]]] = []
     affected: list[pa.Table] = []
     settle: list[pa.Table] = []
     skipped: set[str] = set()
@@ -86,8 +86,8 @@ def prepare(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: EstateS
             d = pa.concat_tables(denied[g.collection])
             if tr is not None and g.collection == tr.collection:
                 rows = derive.transfer_rows(dm, s, g, d, settled)
-                step, keys, todo, lines = repairs.transfer_step(g.collection, rows)
-                parts.append(([step], [keys], lines))
+                step, keys, todo = repairs.transfer_step(g.collection, rows)
+                parts.append(([step], [keys]))
                 settle.append(todo)
             else:
                 files = files_field(dm, g.collection)
@@ -111,7 +111,7 @@ def prepare(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: EstateS
         rules_of = sorted({r for p in parts for st_ in p[0] if st_.collection == dm.tutela.subjects.collection
                            for r in st_.rules})
         steps, keys = repairs.subject_keys_steps(families, erased, rules_of)
-        parts.append((steps, keys, repairs.key_lines(steps, keys)))
+        parts.append((steps, keys))
     plan = repairs.assemble(parts, pa.concat_tables(settle) if settle else None)
     if len(erased):  # erased accounts' cache keys stay where the cache was not given: say so
         skipped |= {n for n, d in (dm.tutela.stores.items()) if isinstance(d, RedisStoreDecl) and n not in stores}
@@ -123,11 +123,11 @@ _EMPTY_AFFECTED = pa.table({"sid": pa.array([], pa.int64()), "rules": pa.array([
                             "collection": pa.array([], pa.string())})
 
 
-def _erased_subjects(dm: DataMap, parts: list[tuple[list[Step], list[pa.Table], pa.Table]]) -> pa.Array:
+def _erased_subjects(dm: DataMap, parts: list[tuple[list[Step], list[pa.Table]]]) -> pa.Array:
     """Subjects whose row in the subjects collection is deleted: their cache keys go too."""
     assert dm.tutela is not None
     subj = dm.tutela.subjects
-    for steps, keys, _ in parts:
+    for steps, keys in parts:
         for st_, k in zip(steps, keys, strict=True):
             if st_.store == ESTATE and st_.collection == subj.collection and st_.action == "delete":
                 return pc.unique(k[subj.key].cast(pa.int64()))
@@ -224,7 +224,7 @@ class Remediator:
             _close(stores)
 
     def execute(self, rules: list[str], as_of: dt.date, progress: remediate.Progress | None = None) -> dict[str, Any]:
-        unfinished = [j["job_id"] for j in self.jobs() if j["status"] in ("planning", "running", "paused")]
+        unfinished = [j["job_id"] for j in self.jobs() if j["status"] in ("planning", "running", "paused", "failed")]
         if unfinished:  # a new plan derived from a half-repaired estate would differ from the frozen one
             raise InputError(f"job {unfinished[0]} on this estate did not finish", where="--execute",
                              hint=f"finish it first: tutela remediate --resume {unfinished[0]}")
@@ -255,7 +255,9 @@ class Remediator:
             _close(stores)
         summary = done.get("summary", {})
         steps = [{**s, "rows": n} for s, n in zip(summary.get("steps", []), done.get("changed", []), strict=False)]
-        return {"dry_run": False, "job": job_id, "status": "done", **summary, "steps": steps,
+        failed = done.get("failed", [])
+        return {"dry_run": False, "job": job_id, "status": "done_with_errors" if failed else "done", **summary,
+                "steps": steps, "failed": failed, "attempts": done.get("attempts", 1),
                 "receipts": done.get("receipts", 0), "settled": done.get("settled", 0)}
 
     def jobs(self) -> list[dict[str, Any]]:
@@ -276,9 +278,11 @@ def remediated_findings(book: Rulebook, state: st.StateStore, key: str) -> list[
         for change in body.get("changes", ()):
             if change.get("store") not in (ESTATE, "registry"):
                 continue  # files and cache keys go with their rows: counted once, there
+            if int(change.get("rows", 0)) == 0:
+                continue  # nothing of it was changed (it failed): not remediated
             for rule in change.get("rules", ()):
                 subjects.setdefault(rule, set()).add(r["subject"])
-                rows[rule] = rows.get(rule, 0) + int(change.get("rows", 0))
+                rows[rule] = rows.get(rule, 0) + int(change["rows"])
     out = []
     for rule_id in sorted(subjects):
         scoped = book.rule_index.get(rule_id)

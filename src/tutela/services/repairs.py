@@ -1,8 +1,8 @@
 """What repairs each denied row: delete, minimise or stop the act (data: `remediation.yaml`).
 
 Turns the rows derived from the audit (`tutela.services.derive`) into a job's steps: one
-step per (store, collection, action, masks), keys in Arrow, and one receipt line per
-(subject, collection, action, rules).
+step per (store, collection, action, masks), keys in Arrow. Each key row carries its subject
+and rules (`SID`, `RULES`), so a receipt says per subject what was changed, checked and failed.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tutela.datamap import DataMap
 from tutela.errors import InputError, validation_message
-from tutela.services.remediate import Plan, Step
+from tutela.services.remediate import RULES, SID, Plan, Step
 
 RepairKind = Literal["delete", "minimise", "stop_act"]
 
@@ -100,8 +100,8 @@ def action_for(dm: DataMap, collection: str, pairs: str) -> Action:
 
 
 def steps_for(dm: DataMap, collection: str, rows: pa.Table, pk: tuple[str, ...],
-              files: tuple[str, str] | None = None) -> tuple[list[Step], list[pa.Table], pa.Table]:
-    """Steps (with their keys) and receipt lines for one collection's derived rows.
+              files: tuple[str, str] | None = None) -> tuple[list[Step], list[pa.Table]]:
+    """Steps and their keys (tagged with subject and rules) for one collection's derived rows.
 
     `files` = (files store name, the collection's field holding a file path) when the
     collection's files live in a media folder: deleted rows lose their files, rows whose
@@ -114,24 +114,28 @@ def steps_for(dm: DataMap, collection: str, rows: pa.Table, pk: tuple[str, ...],
     idx = pc.take(sig_of, enc.indices)
     steps: list[Step] = []
     keys: list[pa.Table] = []
-    lines: list[pa.Table] = []
     for i, a in enumerate(sigs):
         sel = rows.filter(pc.equal(idx, i))
         rules = sorted({r for v in pc.unique(sel["rules"]).to_pylist() for r in v.split(",")})
         steps.append(Step("estate", collection, pk, a.action, a.mask_dict(), rules, sel.num_rows))
-        keys.append(sel.select(list(pk)))
-        lines.append(_lines(sel, "estate", collection, a.action))
+        keys.append(tagged(sel, pk))
         if files is not None:
             store, field = files
-            paths = sel.filter(pc.is_valid(sel[field])).select([field])
+            paths = sel.filter(pc.is_valid(sel[field]))
             located = any(m[1] == "null_rewrite" and _locational(dm, collection, m[0]) for m in a.masks)
             if a.action == "delete" or located:
                 action = "delete" if a.action == "delete" else "mask"
                 masks = {} if action == "delete" else {field: {"strategy": "strip_location", "configuration": {}}}
                 steps.append(Step(store, collection, (field,), action, masks, rules, paths.num_rows))
-                keys.append(paths)
-                lines.append(_lines(sel.filter(pc.is_valid(sel[field])), store, collection, action))
-    return steps, keys, pa.concat_tables(lines) if lines else _EMPTY_LINES
+                keys.append(tagged(paths, (field,)))
+    return steps, keys
+
+
+def tagged(rows: pa.Table, match: tuple[str, ...], sid: str = "sid", rules: str = "rules") -> pa.Table:
+    """The match columns of `rows`, with each row's subject and comma-joined rules beside them."""
+    out = rows.select(list(match))
+    return out.append_column(SID, rows[sid].cast(pa.int64())).append_column(
+        RULES, pc.dictionary_encode(rows[rules]).cast(pa.dictionary(pa.int32(), pa.string())))
 
 
 def _locational(dm: DataMap, collection: str, field: str) -> bool:
@@ -146,49 +150,24 @@ def subject_keys_steps(stores: dict[str, tuple[str, tuple[str, ...]]], sids: pa.
         if len(names) != 1:
             continue  # a family keyed by more than the subject is erased by its own rows' plan
         steps.append(Step(store, family, names, "delete", {}, rules, len(sids)))
-        keys.append(pa.table({names[0]: sids}))
+        joined = pa.array([",".join(rules)] * len(sids), pa.string())
+        keys.append(tagged(pa.table({names[0]: sids, "sid": sids, "rules": joined}), names))
     return steps, keys
 
 
-_EMPTY_LINES = pa.schema([("sid", pa.int64()), ("store", pa.string()), ("collection", pa.string()),
-                          ("action", pa.string()), ("rules", pa.string()), ("rows", pa.int64())]).empty_table()
-
-
-def _lines(sel: pa.Table, store: str, collection: str, action: str) -> pa.Table:
-    g = sel.group_by(["sid", "rules"]).aggregate([("sid", "count")])
-    n = g.num_rows
-    return pa.table({
-        "sid": g["sid"].cast(pa.int64()), "store": pa.array([store] * n), "collection": pa.array([collection] * n),
-        "action": pa.array([action] * n), "rules": g["rules"], "rows": g["sid_count"].cast(pa.int64()),
-    })
-
-
-def transfer_step(collection: str, rows: pa.Table) -> tuple[Step, pa.Table, pa.Table, pa.Table]:
+def transfer_step(collection: str, rows: pa.Table) -> tuple[Step, pa.Table, pa.Table]:
     """Past transfers: never deleted; settled (route blocked, recipient asked to erase)."""
     rules = sorted({r for v in pc.unique(rows["rules"]).to_pylist() for r in v.split(",")})
     step = Step("registry", collection, ("transfer",), "settle", {}, rules, rows.num_rows)
     first_rule = pa.array([v.split(",")[0] for v in rows["rules"].to_pylist()], pa.string())
     settle = pa.table({"transfer": rows["transfer"].cast(pa.string()), "sid": rows["sid"],
                        "recipient": rows["processor"], "source": rows["source"], "rule": first_rule})
-    return step, rows.select(["transfer"]), settle, _lines(rows, "registry", collection, "settle")
+    return step, tagged(rows, ("transfer",)), settle
 
 
-def assemble(parts: list[tuple[list[Step], list[pa.Table], pa.Table]], settle: pa.Table | None) -> Plan:
+def assemble(parts: list[tuple[list[Step], list[pa.Table]]], settle: pa.Table | None) -> Plan:
     steps = [s for p in parts for s in p[0]]
     keys = [k for p in parts for k in p[1]]
-    lines = pa.concat_tables([_EMPTY_LINES, *(p[2].cast(_EMPTY_LINES.schema) for p in parts)])
     empty_settle = pa.schema([("transfer", pa.string()), ("sid", pa.int64()), ("recipient", pa.string()),
                               ("source", pa.string()), ("rule", pa.string())]).empty_table()
-    return Plan(steps, keys, lines, settle.cast(empty_settle.schema) if settle is not None else empty_settle)
-
-
-def key_lines(steps: list[Step], keys: list[pa.Table]) -> pa.Table:
-    """Receipt lines for cache keys: one per subject and key family."""
-    parts = []
-    for s, k in zip(steps, keys, strict=True):
-        n = k.num_rows
-        parts.append(pa.table({
-            "sid": k.column(0).cast(pa.int64()), "store": pa.array([s.store] * n), "collection": pa.array(
-                [s.collection] * n), "action": pa.array([s.action] * n),
-            "rules": pa.array([",".join(s.rules)] * n), "rows": pa.array([1] * n, pa.int64())}))
-    return pa.concat_tables([_EMPTY_LINES, *parts])
+    return Plan(steps, keys, settle.cast(empty_settle.schema) if settle is not None else empty_settle)

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.dialects.mysql import LONGTEXT
 
 from tutela.errors import InputError, validation_message
 from tutela.services.deadlines import DeadlineBook, Due, Kind
@@ -66,7 +67,8 @@ rights_requests = sa.Table(
 rights_exports = sa.Table(  # the access export the requester receives, kept until delivered
     "rights_exports", meta,
     sa.Column("request_id", sa.String(40), primary_key=True),
-    sa.Column("body", sa.Text(length=2**31 - 1), nullable=False),  # canonical JSON
+    # canonical JSON; LONGTEXT on MariaDB/MySQL (TEXT stops at 64 KiB there), TEXT elsewhere
+    sa.Column("body", sa.Text().with_variant(LONGTEXT(), "mysql", "mariadb"), nullable=False),
     sa.Column("digest", sa.String(64), nullable=False),
     sa.Column("at", sa.DateTime, nullable=False),
 )

@@ -32,7 +32,7 @@ jobs = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),  # remediation | erasure | access
     sa.Column("estate_key", sa.String(64), nullable=False, index=True),
     sa.Column("estate", sa.String(512), nullable=False),  # URL without password
-    sa.Column("status", sa.String(16), nullable=False),  # planning | running | paused | done | failed
+    sa.Column("status", sa.String(16), nullable=False),  # planning|running|paused|done|done_with_errors|failed
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("spec", sa.Text, nullable=False),  # JSON: rules, as_of, data map, plan summary
@@ -48,6 +48,19 @@ checkpoints = sa.Table(
     sa.Column("done_at", sa.DateTime, nullable=False),
 )
 
+failures = sa.Table(  # items a job could not change or verify; `open` until a later attempt changes them
+    "job_failures", meta,
+    sa.Column("job_id", sa.String(40), primary_key=True),
+    sa.Column("step", sa.Integer, primary_key=True),
+    sa.Column("batch", sa.Integer, primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    sa.Column("item_digest", sa.String(64), primary_key=True),  # sha256 of `item` (keys of any length)
+    sa.Column("item", sa.Text, nullable=False),  # JSON list of the key's values; "*" = the whole batch
+    sa.Column("reason", sa.Text, nullable=False),  # no personal data: a status word and a cause
+    sa.Column("open", sa.Boolean, nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+
 receipts = sa.Table(
     "receipts", meta,
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
@@ -57,7 +70,8 @@ receipts = sa.Table(
     sa.Column("body", sa.Text, nullable=False),  # canonical JSON
     sa.Column("digest", sa.String(64), nullable=False),  # sha256(prev + body)
     sa.Column("prev", sa.String(64), nullable=False),
-    sa.UniqueConstraint("job_id", "subject", name="one_receipt_per_subject"),
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="1"),  # a retry's receipt follows the first
+    sa.UniqueConstraint("job_id", "subject", "attempt", name="one_receipt_per_subject_attempt"),
 )
 
 settled = sa.Table(  # past transfers whose route is blocked and whose recipient was asked to erase
@@ -128,6 +142,30 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
+def _upgrade(engine: sa.Engine) -> None:
+    """Bring a state store made by an earlier Tutela up to this schema, keeping every row.
+
+    v1 receipts (one per job and subject) gain `attempt` (1 for all of them), in one
+    transaction; the hash chain and its sequence numbers are kept as they were."""
+    found = sa.inspect(engine)
+    if not found.has_table("receipts") or "attempt" in {c["name"] for c in found.get_columns("receipts")}:
+        return
+    with engine.begin() as c:
+        if engine.dialect.name != "sqlite":
+            c.execute(sa.text("ALTER TABLE receipts ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1"))
+            c.execute(sa.text("ALTER TABLE receipts DROP CONSTRAINT one_receipt_per_subject"))
+            c.execute(sa.text("ALTER TABLE receipts ADD CONSTRAINT one_receipt_per_subject_attempt "
+                              "UNIQUE (job_id, subject, attempt)"))
+            return
+        cols = "seq, job_id, estate_key, subject, body, digest, prev"  # SQLite cannot drop a constraint: rebuild
+        for ix in found.get_indexes("receipts"):
+            c.execute(sa.text(f"DROP INDEX {ix['name']}"))
+        c.execute(sa.text("ALTER TABLE receipts RENAME TO receipts_v1"))
+        receipts.create(c)
+        c.execute(sa.text(f"INSERT INTO receipts ({cols}, attempt) SELECT {cols}, 1 FROM receipts_v1"))
+        c.execute(sa.text("DROP TABLE receipts_v1"))
+
+
 class StateStore:
     def __init__(self, url: str | None = None):
         if url is None:
@@ -143,6 +181,7 @@ class StateStore:
         self.url = url
         try:
             self.engine = sa.create_engine(url)
+            _upgrade(self.engine)
             meta.create_all(self.engine)
         except (OperationalError, DatabaseError, ArgumentError) as exc:
             raise InputError(f"cannot open Tutela's state store: {exc.__class__.__name__}",
@@ -193,28 +232,62 @@ class StateStore:
                              .where(checkpoints.c.job_id == job_id)).all()
         return {(s, b): n for s, b, n in rows}
 
-    def checkpoint(self, job_id: str, step: int, batch: int, rows: int) -> None:
+    def checkpoint(self, job_id: str, step: int, batch: int, rows: int,
+                   failed: Sequence[tuple[str, str]] = (), attempt: int = 1) -> None:
+        """Record a batch as done (rows changed) with the items that failed, in one transaction.
+
+        A batch retried by a later attempt closes its earlier failures, adds its rows and
+        records what still fails."""
+        t = now()
         try:
             with self.tx() as c:
-                c.execute(checkpoints.insert().values(job_id=job_id, step=step, batch=batch, rows=rows, done_at=now()))
+                had = c.execute(sa.select(checkpoints.c.rows).where(
+                    (checkpoints.c.job_id == job_id) & (checkpoints.c.step == step)
+                    & (checkpoints.c.batch == batch))).scalar()
+                if had is None:
+                    c.execute(checkpoints.insert().values(job_id=job_id, step=step, batch=batch, rows=rows,
+                                                          done_at=t))
+                elif attempt > 1:
+                    c.execute(checkpoints.update().where(
+                        (checkpoints.c.job_id == job_id) & (checkpoints.c.step == step)
+                        & (checkpoints.c.batch == batch)).values(rows=had + rows, done_at=t))
+                else:
+                    return  # recorded already by an earlier run of the same batch: nothing more to record
+                c.execute(failures.update().where(
+                    (failures.c.job_id == job_id) & (failures.c.step == step) & (failures.c.batch == batch)
+                    & failures.c.open).values(open=False))
+                if failed:
+                    c.execute(failures.insert(), [
+                        {"job_id": job_id, "step": step, "batch": batch, "attempt": attempt, "item": item,
+                         "item_digest": hashlib.sha256(item.encode()).hexdigest(), "reason": reason, "open": True,
+                         "at": t} for item, reason in dict(failed).items()])
         except IntegrityError:
-            return  # recorded already by an earlier run of the same batch: nothing more to record
+            return  # a concurrent run recorded the same batch first
+
+    def failures(self, job_id: str, open_only: bool = True) -> list[dict[str, Any]]:
+        q = sa.select(failures).where(failures.c.job_id == job_id)
+        if open_only:
+            q = q.where(failures.c.open)
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(q.order_by(failures.c.step, failures.c.batch, failures.c.item))
+                    .mappings()]
 
     # -- receipts (a hash chain per store: each digest covers the previous one)
     def add_receipts(self, job_id: str, key: str, bodies: Sequence[tuple[str, Mapping[str, Any]]]) -> int:
-        """Append one receipt per subject not yet receipted for this job; returns how many were added."""
+        """Append one receipt per subject and attempt not yet receipted for this job; how many were added."""
         with self.tx() as c:
-            have = {r for (r,) in c.execute(sa.select(receipts.c.subject).where(receipts.c.job_id == job_id))}
+            have = {(r, a) for r, a in c.execute(
+                sa.select(receipts.c.subject, receipts.c.attempt).where(receipts.c.job_id == job_id))}
             prev = c.execute(sa.select(receipts.c.digest).order_by(receipts.c.seq.desc()).limit(1)).scalar()
             prev = prev or GENESIS
             rows = []
             for subject, body in bodies:
-                if subject in have:
+                if (subject, body.get("attempt", 1)) in have:
                     continue
                 text = canonical(body)
                 digest = chain(prev, text)
                 rows.append({"job_id": job_id, "estate_key": key, "subject": subject, "body": text,
-                             "digest": digest, "prev": prev})
+                             "digest": digest, "prev": prev, "attempt": body.get("attempt", 1)})
                 prev = digest
             if rows:
                 c.execute(receipts.insert(), rows)
