@@ -58,6 +58,42 @@ def test_rules_check_fails_on_a_broken_rulebook(tmp_path: Path) -> None:
     assert "jurisdictions/NL.yaml" in out.stderr and "NL-GDPR.art8" in out.stderr and "age" in out.stderr
 
 
+def test_rules_check_finds_what_the_files_say_about_each_other(tmp_path: Path) -> None:
+    """Each cross-file problem fires: a deadline for an unknown code, a repair with an unknown
+    key, an enforced rule citing http, an unverified rule without a note."""
+    import shutil
+    from importlib import resources
+
+    data = resources.files("tutela.data")
+    deadlines, repairs = tmp_path / "deadlines.yaml", tmp_path / "remediation.yaml"
+    deadlines.write_text(data.joinpath("deadlines.yaml").read_text().replace("applies_to: [US-CA]",
+                                                                            "applies_to: [US-CAL]"))
+    repairs.write_text(data.joinpath("remediation.yaml").read_text().replace(
+        "categories: [user.location.precise]", "categories: [user.location.exact]").replace(
+        "uses: [publish]", "uses: [publsh]"))
+    book = tmp_path / "book"
+    shutil.copytree(str(data.joinpath("rulebook")), book)
+    nl = book / "jurisdictions" / "NL.yaml"
+    text = nl.read_text()
+    assert 'url: "https://' in text
+    nl.write_text(text.replace('url: "https://', 'url: "http://', 1))
+    out = tutela("rules", "check", "--path", str(book), "--deadlines", str(deadlines), "--remediation", str(repairs),
+                 "--format", "json")
+    assert out.returncode == 1, out.stderr
+    found = {(p["where"].split(": ")[0], p["message"]) for p in json.loads(out.stdout)["problems"]}
+    assert ("deadlines.yaml", "`US-CAL` is no regime or jurisdiction of the rulebook") in found
+    assert ("remediation.yaml", "unknown data category `user.location.exact`") in found
+    assert ("remediation.yaml", "unknown data use `publsh`") in found
+    assert any(w == "NL" and "https" in m for w, m in found), found
+    assert not json.loads(out.stdout)["ok"]
+    table = tutela("rules", "check", "--deadlines", str(deadlines))
+    assert table.returncode == 1 and "US-CAL" in table.stdout and "problem" in table.stdout
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("repairs: [{repair: burn}]")
+    bad = tutela("rules", "check", "--remediation", str(broken), "--format", "json")
+    assert bad.returncode == 1 and "broken.yaml: repairs.0.repair" in bad.stdout
+
+
 def test_rules_diff_reports_what_changed() -> None:
     out = tutela("rules", "diff", "--from", "2025-01-01", "--to", "2026-06-01", "--format", "json")
     assert out.returncode == 0, out.stderr

@@ -24,6 +24,7 @@ from tutela.policy.parse import parse_request
 from tutela.rulebook import Rulebook, load_rulebook
 from tutela.services.audit import Finding, Progress, run_audit
 from tutela.services.backends import EngineName
+from tutela.services.datacheck import Problem, check_data
 from tutela.services.remediate import Progress as RemediationProgress
 from tutela.services.remediation import Remediator, read_findings, remediated_findings
 from tutela.services.rights import EstateConfig as RightsEstate
@@ -45,6 +46,10 @@ class Engine:
     @property
     def version(self) -> str:
         return self.rulebook.version
+
+    def check_data(self, deadlines: Path | None = None, repairs: Path | None = None) -> list[Problem]:
+        """What the rulebook, the deadlines and the repairs say about each other that does not hold."""
+        return check_data(self.rulebook, self.taxonomy, deadlines, repairs)
 
     def facts(self, request: DecisionRequest | dict[str, Any], where: str = "") -> Facts:
         req = request if isinstance(request, DecisionRequest) else parse_request(request, where)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
@@ -47,14 +48,28 @@ def _covers(key: str, value: str) -> bool:
 
 @cache
 def repairs() -> tuple[Repair, ...]:
-    text = resources.files("tutela.data").joinpath("remediation.yaml").read_text("utf-8")
+    """The packaged repairs (`tutela/data/remediation.yaml`)."""
+    return load_repairs()
+
+
+def load_repairs(path: Path | None = None) -> tuple[Repair, ...]:
+    """The repairs in `path` (default: the packaged file); errors name the file and the field."""
+    where = "remediation.yaml" if path is None else str(path)
     try:
-        parsed = RepairFile.model_validate(yaml.safe_load(text))
+        text = (resources.files("tutela.data").joinpath("remediation.yaml") if path is None else path).read_text(
+            "utf-8")
+        raw = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the repairs file: {exc.__class__.__name__}", where=where) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML: {exc}", where=where) from None
+    try:
+        parsed = RepairFile.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise InputError(validation_message(err), where="remediation.yaml: " + ".".join(map(str, err["loc"]))) from None
+        raise InputError(validation_message(err), where=f"{where}: " + ".".join(map(str, err["loc"]))) from None
     if parsed.repairs[-1].categories or parsed.repairs[-1].uses:
-        raise InputError("the last repair must match everything (no categories, no uses)", where="remediation.yaml")
+        raise InputError("the last repair must match everything (no categories, no uses)", where=where)
     return parsed.repairs
 
 
