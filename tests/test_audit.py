@@ -118,3 +118,17 @@ def test_spark_gives_identical_findings(engine: Engine, tmp_path: Path) -> None:
     duck = engine.audit(url, as_of=AS_OF)
     assert counts(spark) == counts(duck) == EXPECTED
     assert [f.to_dict() for f in spark] == [f.to_dict() for f in duck]
+
+
+def test_a_read_only_audit_writes_nothing_to_the_home_folder(engine: Engine, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from tutela.estate import generate
+
+    home = tmp_path / "fresh-home"
+    monkeypatch.setenv("TUTELA_HOME", str(tmp_path / "gen-home"))
+    url = f"sqlite:///{tmp_path / 'ro.db'}"
+    generate(url, 60, seed=2)
+    monkeypatch.setenv("TUTELA_HOME", str(home))
+    assert engine.audit(url, as_of=dt.date(2026, 11, 1)), "the estate should have findings"
+    assert engine.audit(url, as_of=dt.date(2026, 11, 1), include_remediated=True)
+    assert not home.exists()  # no state store, no folder: an audit only reads

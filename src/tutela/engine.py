@@ -88,17 +88,18 @@ class Engine:
         what remediation jobs repaired, from their receipts."""
         dm = load_datamap(datamap)
         source = EstateSource.open(estate)
-        store = state or StateStore()
+        store = state or StateStore.existing()  # an audit only reads: no state store, nothing settled
         key = estate_key(estate)
         try:
+            settled = frozenset(store.settled_transfers(key)) if store else frozenset()
             found = run_audit(self.compiled, self.rulebook, dm, source, as_of or today(), progress, engine,
-                              settled=frozenset(store.settled_transfers(key)))
-            if include_remediated:
+                              settled=settled)
+            if include_remediated and store is not None:
                 found += remediated_findings(self.rulebook, store, key)
             return found
         finally:
             source.close()
-            if state is None:
+            if state is None and store is not None:
                 store.close()
 
     def remediator(self, estate: RightsEstate, state: StateStore | None = None,

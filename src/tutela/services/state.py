@@ -187,6 +187,14 @@ class StateStore:
             raise InputError(f"cannot open Tutela's state store: {exc.__class__.__name__}",
                              where="TUTELA_STATE / TUTELA_HOME") from None
 
+    @classmethod
+    def existing(cls) -> StateStore | None:
+        """The state store if there is one, else None: for readers (an audit), which must not
+        create Tutela's home folder or a state file just to find it empty."""
+        if not os.environ.get("TUTELA_STATE") and not (home() / "state.db").is_file():
+            return None
+        return cls()
+
     @contextmanager
     def tx(self) -> Iterator[sa.Connection]:
         with self.engine.begin() as conn:
