@@ -106,7 +106,8 @@ def test_fides_erasure_targets_skip_keys_and_apply_overrides(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(("old", "new", "message", "where"), [
-    ("{strategy: hash}}}", "{strategy: aes_encrypt}}}", "unknown masking strategy `aes_encrypt`", "customer.name"),
+    ("{strategy: hash}}}", "{strategy: rot13}}}", "unknown masking strategy `rot13`", "customer.name"),
+    ("{strategy: hash}}}", "{strategy: hash, configuration: {salt: x}}}}", "unknown field", "customer.name"),
     ("{strategy: hash}}}", "{strategy: delete}}}", "`delete` is a collection-level override", "customer.name"),
     ("{masking_strategy_override: {strategy: delete}}", "{masking_strategy_override: {strategy: null_rewrite}}",
      "must be `delete`, not `null_rewrite`", "orders"),

@@ -120,7 +120,10 @@ def test_missing_or_short_key_fails_before_any_write() -> None:
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    ({"strategy": "aes_encrypt"}, "unknown masking strategy `aes_encrypt`"),
+    ({"strategy": "rot13"}, "unknown masking strategy `rot13`"),
+    ({"strategy": "aes_encrypt", "configuration": {"mode": "CBC"}}, "GCM"),
+    ({"strategy": "random_string_rewrite", "configuration": {"length": 0}}, "greater than or equal to 1"),
+    ({"strategy": "hash", "configuration": {"salt": "x"}}, "unknown field"),
     ({"strategy": "hash", "configuration": {"algorithm": "MD5"}}, "SHA-256"),
     ({"strategy": "string_rewrite"}, "field required"),
     ({"strategy": "coarsen_location", "configuration": {"decimals": 9}}, "less than or equal to 6"),
