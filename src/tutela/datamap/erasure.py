@@ -109,12 +109,15 @@ def parse_policy(raw: Any, where: str, tax: Taxonomy) -> ErasurePolicy:
     return policy
 
 
-def load_policy(path: Path, tax: Taxonomy) -> ErasurePolicy:
-    """A policy file (YAML or JSON), or an InputError naming the file."""
+def read_policy(path: Path) -> Any:
+    """A policy file's values (YAML or JSON), or an InputError naming the file; `parse_policy` checks them."""
     try:
-        raw = yaml.safe_load(path.read_text("utf-8"))
+        return yaml.safe_load(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the policy: {exc.__class__.__name__}", where=str(path)) from None
     except yaml.YAMLError as exc:
         raise InputError(f"not valid YAML or JSON: {exc}", where=str(path)) from None
-    return parse_policy(raw, str(path), tax)
+
+
+def load_policy(path: Path, tax: Taxonomy) -> ErasurePolicy:
+    return parse_policy(read_policy(path), str(path), tax)
