@@ -17,6 +17,7 @@ from estate_fixture import write_sql
 from tutela.connectors import ESTATE, MemoryConnector, erasure_targets, needs, open_connector, plan, resolve
 from tutela.connectors.base import Connector
 from tutela.datamap import check, load_datamap
+from tutela.datamap.check import notes
 from tutela.datamap.loader import DataMap
 from tutela.errors import InputError
 from tutela.estate import schema as S
@@ -226,3 +227,43 @@ def test_account_erasure_across_sql_redis_and_files(tmp_path: Path, prefix: str,
     assert sorted(left["account_id"].to_pylist()) == accounts[1:]
     for c in stores.values():
         c.close()
+
+
+GRAPH = (Path(__file__).parent / "data" / "fides_graph.yml").read_text("utf-8")
+
+
+def test_every_path_feeds_a_node_and_only_real_cycles_are_left_out(tmp_path: Path) -> None:
+    dm = shop(tmp_path, GRAPH)
+    p = plan(dm)
+    ids = [n.id for n in p.nodes]
+    assert ids == ["root", "trip", "place", "leg", "friend"]  # place waits for both root and trip
+    assert [(e.parent, e.source, e.match) for e in p.node("place").inputs] == [
+        ("root", ("home",), ("id",)), ("trip", ("dest",), ("id",))]
+    assert [e.parent for e in p.node("friend").inputs] == ["root"]  # undirected: from the end reached first
+    # trip -> leg -> trip is a real cycle (leg.back points to trip again), and so is friend.boss -> friend
+    assert p.cycles == ("leg.back -> trip.root_id", "friend.id -> friend.boss")
+    assert p.skip_processing == ("hidden",) and p.unreachable == ("below_hidden",)
+    said = {n.where.rsplit(": ", 1)[1]: n.message for n in notes(dm)}
+    assert "skip_processing" in said["hidden"] and "closes a cycle" in said["leg.back"]
+    problems = {pr.where.rsplit(": ", 1)[1]: pr.message for pr in check(dm, load_taxonomy())}
+    assert problems == {"below_hidden": "unreachable from any identity through references"}
+
+
+def test_two_paths_into_one_collection_find_both_rows(tmp_path: Path) -> None:
+    dm = shop(tmp_path, GRAPH)
+    mem = MemoryConnector({
+        "root": pa.table({"email": ["a@x.test", "b@x.test"], "id": [1, 2], "home": [10, 30]}),
+        "place": pa.table({"id": [10, 20, 30], "city": ["Home", "Away", "Other"]}),
+        "trip": pa.table({"root_id": [1], "dest": [20], "next": [None]}, schema=pa.schema(
+            [("root_id", pa.int64()), ("dest", pa.int64()), ("next", pa.int64())])),
+        "leg": pa.table({"id": [5], "back": [1], "note": ["n"]}),
+        "friend": pa.table({"of": [1], "id": [7], "boss": [None]}, schema=pa.schema(
+            [("of", pa.int64()), ("id", pa.int64()), ("boss", pa.int64())])),
+    })
+    p = plan(dm)
+    keys = resolve(p, pa.table({"email": ["a@x.test"]}), {ESTATE: mem})
+    assert sorted(keys[("place", ("id",))]["id"].to_pylist()) == [10, 20]
+    targets = [e for e in erasure_targets(p, dm) if e.node == "place"]
+    assert len(targets) == 1  # two paths on the same field: one target, the keys of both
+    mem.apply(targets[0].target, keys[("place", ("id",))])
+    assert mem.tables["place"]["city"].to_pylist() == [None, None, "Other"]

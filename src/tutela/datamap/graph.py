@@ -114,8 +114,10 @@ def _depths(start: list[str], links: list[Link]) -> dict[str, int]:
 
 
 def _order(links: list[Link], depth: dict[str, int], index: dict[str, int]) -> tuple[list[str], list[Link]]:
-    """Kahn's order over `links`, shallowest and earliest first; when every waiting
-    collection waits on another, the shallowest is taken and its waiting links are cycles."""
+    """Kahn's order over `links`, shallowest and earliest first. When every waiting collection
+    waits on another, some of them wait on each other (a cycle): in a group that waits on
+    nothing outside itself, the shallowest collection is read first and its links from
+    inside the group are the cycle's closing links."""
     waiting = {name: {ln for ln in links if ln.child == name} for name in depth}
     ready = [(depth[n], index[n], n) for n, w in waiting.items() if not w]
     heapq.heapify(ready)
@@ -124,7 +126,7 @@ def _order(links: list[Link], depth: dict[str, int], index: dict[str, int]) -> t
     done: set[str] = set()
     while len(done) < len(depth):
         if not ready:
-            _d, _i, name = min((depth[n], index[n], n) for n in waiting if n not in done)
+            name = _cycle_entry(waiting, done, depth, index)
             cycles.extend(sorted(waiting[name], key=lambda ln: ln.where))
             waiting[name] = set()
             heapq.heappush(ready, (depth[name], index[name], name))
@@ -139,3 +141,28 @@ def _order(links: list[Link], depth: dict[str, int], index: dict[str, int]) -> t
                 if not waiting[ln.child]:
                     heapq.heappush(ready, (depth[ln.child], index[ln.child], ln.child))
     return order, cycles
+
+
+def _cycle_entry(waiting: dict[str, set[Link]], done: set[str], depth: dict[str, int], index: dict[str, int]) -> str:
+    """The shallowest collection of a cycle group that waits on nothing outside the group."""
+    rest = [n for n in waiting if n not in done]
+    reach = {n: _reaching(n, waiting, done) for n in rest}  # who n waits on, directly or not
+    best: tuple[int, int, str] | None = None
+    for n in rest:
+        group = {m for m in reach[n] if n in reach[m]} | {n}
+        closed = all(ln.parent in group for m in group for ln in waiting[m])
+        if n in reach[n] and closed and (best is None or (depth[n], index[n]) < best[:2]):
+            best = (depth[n], index[n], n)
+    assert best is not None  # a finite graph where everything waits has a closed cycle group
+    return best[2]
+
+
+def _reaching(name: str, waiting: dict[str, set[Link]], done: set[str]) -> set[str]:
+    seen: set[str] = set()
+    stack = [ln.parent for ln in waiting[name]]
+    while stack:
+        n = stack.pop()
+        if n not in seen and n not in done:
+            seen.add(n)
+            stack.extend(ln.parent for ln in waiting[n])
+    return seen
