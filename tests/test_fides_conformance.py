@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,8 +20,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from estate_fixture import server_database
+from tutela.api import create_app
 from tutela.connectors import ESTATE, erasure_targets, open_connector, plan
 from tutela.connectors.strategies import KEY_ENV, decrypt
 from tutela.datamap import check, load_datamap
@@ -36,6 +41,8 @@ DATA = Path(__file__).parent / "data" / "fides_shop"
 KEY = "conformance-key-not-a-secret-0123"
 SUBJECT = "customer-1@example.com"
 KINDS = ["postgresql", "mariadb"]
+TOKEN = "alice-token-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 CONTACT_AND_FINANCIAL = {"key": "contact_and_financial", "rules": [
     {"key": "contact", "targets": [{"data_category": "user.contact"}]},  # no strategy: null_rewrite
     {"key": "financial", "masking_strategy": {"strategy": "hash"}, "targets": ["user.financial"]},
@@ -250,3 +257,31 @@ def test_requests_refuse_a_data_map_that_check_refuses(tmp_path: Path, engine: E
             assert desk.run(made["id"])["result"]["unreachable"] == ["login"]
         finally:
             desk.close()
+
+
+def test_policy_over_the_api_and_the_cli(tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = f"sqlite:///{tmp_path / 'api.db'}"
+    monkeypatch.setenv("TUTELA_STATE", state)
+    monkeypatch.setenv("TUTELA_STAFF_TOKENS", f"alice={TOKEN}")
+    with shop("mariadb") as url:
+        client = TestClient(create_app(engine, estate=EstateConfig(url, datamap=DATA / "shop.yml")))
+        cbc = {"strategy": "aes_encrypt", "configuration": {"mode": "CBC"}}
+        bad = client.post("/v1/requests", headers=AUTH, json={
+            "kind": "erasure", "subject": SUBJECT, "scope": "data", "jurisdiction": "US",
+            "policy": {"rules": [{"targets": ["user.contact"], "masking_strategy": cbc}]}})
+        assert bad.status_code == 422 and bad.json()["where"] == "body.policy.rules[0].masking_strategy"
+        made = client.post("/v1/requests", headers=AUTH, json={
+            "kind": "erasure", "subject": SUBJECT, "scope": "data", "jurisdiction": "US",
+            "policy": {"key": "names", "rules": [{"targets": [{"data_category": "user.name"}]}]}})
+        assert made.status_code == 201, made.text
+        assert made.json()["policy"]["key"] == "names"
+        assert client.get(f"/v1/requests/{made.json()['id']}", headers=AUTH).json()["policy"]["key"] == "names"
+        policy = tmp_path / "policy.yml"
+        policy.write_text("policy:\n  key: p\n  rules:\n    - targets: [user.contact]\n"
+                          "      masking_strategy: {strategy: string_rewrite, configuration: {rewrite_valu: x}}\n")
+        out = subprocess.run([sys.executable, "-m", "tutela", "requests", "create", "--estate", url, "--datamap",
+                              str(DATA / "shop.yml"), "--kind", "erasure", "--scope", "data", "--subject", SUBJECT,
+                              "--jurisdiction", "US", "--policy", str(policy)], capture_output=True, text=True,
+                             timeout=120, env={**os.environ, "TUTELA_STATE": state})
+        assert out.returncode == 3 and "Traceback" not in out.stderr
+        assert f"{policy}: policy.rules[0].masking_strategy" in " ".join(out.stderr.split())

@@ -57,7 +57,10 @@ def run(
         print_request(desk.create(body, by=by or _login()), fmt)
     except InputError as exc:  # name the option, not the API's body field
         where = exc.where or ""
-        exc.where = OPTIONS.get(where, where.replace("body.policy", str(policy)) if policy else where) or None
+        if policy is not None and where.startswith("body.policy"):  # name the file and the key in it
+            rest = where.removeprefix("body.policy").lstrip(".")
+            where = f"{policy}: {rest}" if rest else str(policy)
+        exc.where = OPTIONS.get(where, where) or None
         raise
     finally:
         desk.close()

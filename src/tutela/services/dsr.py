@@ -98,11 +98,11 @@ class SubjectOps:
         if who.birth_date is None and declared_age is None:
             where = "declares no birth-date column" if self.decl else "has no Tutela declarations"
             out.append(f"age: the data map {where} and the request gives no age, so Tutela cannot tell whether "
-                       "the subject is a child (COPPA under-13 and other age-based deadlines and rules are not "
-                       "applied)")
+                       "the subject is a child: deadlines that depend on age (COPPA's, under 13) are applied as if "
+                       "the subject might be one, and no age-based flag or decision is made")
         if self.decl is None:
             out.append("consents, age signals and transfers: the data map declares none, so an erasure keeps no "
-                       "transfer records as evidence and the export lists no consents")
+                       "transfer record as evidence and nothing is known of a parent's consent")
         return out
 
     # -- access ----------------------------------------------------------------------------

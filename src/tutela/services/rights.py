@@ -127,7 +127,7 @@ class RightsDesk:
             else:
                 out = self._erase(ops, view, options)
             error = ""
-            return out
+            return {**out, **options.to_dict()}
         except ConnectorUnavailable as exc:
             error = f"a store was unavailable: {exc.message} ({exc.where})"
             raise
