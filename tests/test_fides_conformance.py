@@ -285,3 +285,31 @@ def test_policy_over_the_api_and_the_cli(tmp_path: Path, engine: Engine, monkeyp
                              timeout=120, env={**os.environ, "TUTELA_STATE": state})
         assert out.returncode == 3 and "Traceback" not in out.stderr
         assert f"{policy}: policy.rules[0].masking_strategy" in " ".join(out.stderr.split())
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("- {name: total_visits, data_categories: [system.operations]}",
+     "- {name: total_visits, data_categories: [user.behavior], "
+     "fides_meta: {masking_strategy_override: {strategy: hash}}}",
+     "`hash` needs a text field"),
+    ("- {name: state, data_categories: [user.contact.address.state]}",
+     "- {name: state, data_categories: [user.contact.address.state], "
+     "fides_meta: {masking_strategy_override: {strategy: aes_encrypt}}}",
+     "`aes_encrypt` writes 42 characters; the column holds 20"),
+])
+def test_a_strategy_that_cannot_run_fails_before_any_write(tmp_path: Path, old: str, new: str, message: str) -> None:
+    text = (DATA / "shop.yml").read_text("utf-8")
+    assert old in text
+    (tmp_path / "shop.yml").write_text(text.replace(old, new))
+    dm = load_datamap(tmp_path / "shop.yml")
+    assert check(dm, load_taxonomy()) == []  # nothing the data map alone shows: the store's types decide
+    policy = parse_policy({"rules": [{"targets": ["user"]}]}, "policy", load_taxonomy())
+    with shop("postgresql") as url:
+        before = dump(url)
+        subject = SubjectOps(dm, {ESTATE: open_connector(url)})
+        try:
+            with pytest.raises(InputError, match=message):
+                subject.erase(SUBJECT, delete_rows=False, policy=policy)
+        finally:
+            subject.stores[ESTATE].close()
+        assert dump(url) == before
