@@ -72,8 +72,8 @@ def notes(dm: DataMap) -> list[Problem]:
     out = [Problem(f"{src}: {name}", "fides_meta.skip_processing: never read or erased by a request")
            for name in skipped(dm)]
     t = traverse(dm, identity_seeds(dm))
-    out.extend(Problem(f"{src}: {ln.where}", f"this reference closes a cycle: `{ln.parent}` is not read "
-                                             f"again with `{ln.child}.{ln.match}`'s values") for ln in t.cycles)
+    out.extend(Problem(f"{src}: {ln.where}", f"this reference closes a cycle, so `{ln.child}` is not read "
+                                             f"with the values of `{ln.parent}.{ln.source}`") for ln in t.cycles)
     return out
 
 
