@@ -18,6 +18,7 @@ from tutela.connectors import ESTATE, MemoryConnector, erasure_targets, needs, o
 from tutela.connectors.base import Connector
 from tutela.datamap import check, load_datamap
 from tutela.datamap.check import notes
+from tutela.datamap.erasure import parse_policy
 from tutela.datamap.loader import DataMap
 from tutela.errors import InputError
 from tutela.estate import schema as S
@@ -267,3 +268,26 @@ def test_two_paths_into_one_collection_find_both_rows(tmp_path: Path) -> None:
     assert len(targets) == 1  # two paths on the same field: one target, the keys of both
     mem.apply(targets[0].target, keys[("place", ("id",))])
     assert mem.tables["place"]["city"].to_pylist() == [None, None, "Other"]
+
+
+def test_a_category_policy_reaches_redis_fields_families_and_files() -> None:
+    dm = load_datamap()
+    tax = load_taxonomy()
+    p = plan(dm)
+
+    def targets(*categories: str) -> dict[str, tuple[str, list[str]]]:
+        policy = parse_policy({"rules": [{"targets": list(categories)}]}, "policy", tax)
+        return {e.node: (e.target.action, sorted(e.target.masks)) for e in erasure_targets(p, dm, policy=policy)}
+
+    location = targets("user.location")
+    assert location["redis.sessions"] == ("mask", ["lat", "lon"])  # not ip or device_id
+    assert "redis.recently_watched" not in location and "files.profiles" not in location
+    # media's collection-level `delete` applies once the policy covers one of its fields; its files go with it
+    assert location["media"] == ("delete", []) and location["files.media"] == ("delete", [])
+    behaviour = targets("user.behavior.media_consumption")
+    assert behaviour["redis.recently_watched"] == ("delete", []) and behaviour["redis.feed_segment"] == ("delete", [])
+    assert "redis.sessions" not in behaviour
+    video = targets("user.content")  # media.path is erased, so its files go
+    assert video["files.media"] == ("delete", []) and video["files.profiles"] == ("delete", [])
+    with pytest.raises(InputError, match="policy is for a `data` erasure"):
+        erasure_targets(p, dm, delete_rows=True, policy=parse_policy({"rules": [{"targets": ["user"]}]}, "p", tax))
