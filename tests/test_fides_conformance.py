@@ -313,3 +313,27 @@ def test_a_strategy_that_cannot_run_fails_before_any_write(tmp_path: Path, old: 
         finally:
             subject.stores[ESTATE].close()
         assert dump(url) == before
+
+
+def test_a_declared_length_refuses_a_longer_mask_in_check_and_at_create(tmp_path: Path, engine: Engine) -> None:
+    text = (DATA / "shop.yml").read_text("utf-8")
+    old = "fides_meta: {data_type: string}}\n          - {name: preferred"
+    assert old in text
+    (tmp_path / "shop.yml").write_text(text.replace(old, "fides_meta: {data_type: string, length: 20}}\n"
+                                                         "          - {name: preferred"))
+    (tmp_path / "hashed.yml").write_text(text.replace(old, "fides_meta: {data_type: string, length: 20, "
+                                                           "masking_strategy_override: {strategy: hash}}}\n"
+                                                           "          - {name: preferred"))
+    problems = [p.message for p in check(load_datamap(tmp_path / "hashed.yml"), load_taxonomy())]
+    assert problems == ["`hash` writes up to 66 characters; the field's length is 20"]
+    with shop("postgresql") as url:
+        desk = desk_for(url, tmp_path, tmp_path / "shop.yml", engine)
+        try:
+            with pytest.raises(InputError, match="writes up to 66 characters") as info:
+                desk.create({"kind": "erasure", "subject": SUBJECT, "scope": "data", "jurisdiction": "US",
+                             "policy": {"rules": [{"targets": ["user.financial"],
+                                                   "masking_strategy": {"strategy": "hash"}}]}}, by="alice")
+            assert info.value.where is not None and info.value.where.endswith("payment_card.name")
+            assert desk.list() == []  # nothing recorded
+        finally:
+            desk.close()

@@ -254,6 +254,11 @@ def _collection_action(dm: DataMap, name: str, delete_rows: bool, policy: Erasur
             continue
         fwhere = f"{where}.{f.name}: fides_meta.masking_strategy_override"
         s = _choose(fcats, meta.masking_strategy_override if meta else None, fwhere, policy)
+        longest = s.max_length() if s is not None else None
+        if meta and meta.length is not None and longest is not None and longest > meta.length:
+            raise InputError(f"`{s}` writes up to {longest} characters; the field's length is {meta.length}",
+                             where=f"{where}.{f.name}", hint="Fides would truncate the masked value; Tutela does "
+                                                             "not: choose a strategy that fits")
         if s is not None:
             (last if meta and meta.identity else masks)[f.name] = s
     return Action("mask", masks, last) if masks or last else None

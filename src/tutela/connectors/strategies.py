@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tutela.datamap.masking import CONFIGS, STRATEGIES, AesEncrypt, Hash, RandomString, suffix
+from tutela.datamap.masking import CONFIGS, STRATEGIES, AesEncrypt, Hash, RandomString, max_text, suffix
 from tutela.errors import InputError, validation_message
 
 KEY_ENV = "TUTELA_MASKING_KEY"
@@ -62,16 +62,7 @@ class Strategy(BaseModel):
     def max_length(self) -> int | None:
         """The longest text this strategy writes (to refuse a too-narrow column before any write);
         None when it depends on the value (`aes_encrypt`) or nothing is written as text."""
-        cfg = self.config()
-        if self.strategy in ("hash", "hmac"):
-            return 2 + (64 if cfg.algorithm == "SHA-256" else 128) + len(suffix(cfg))
-        if self.strategy == "string_rewrite":
-            return len(str(cfg.rewrite_value)) + len(suffix(cfg))
-        if self.strategy == "random_string_rewrite":
-            return int(cfg.length) + len(suffix(cfg))
-        if self.strategy == "truncate_ip":
-            return 39
-        return None
+        return max_text(self.strategy, self.configuration)
 
     def __str__(self) -> str:
         return self.strategy

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from tutela.datamap.graph import identity_seeds, skipped, traverse
 from tutela.datamap.loader import DataMap, flatten
-from tutela.datamap.masking import TEXT_ONLY, config_problem
+from tutela.datamap.masking import TEXT_ONLY, config_problem, max_text
 from tutela.datamap.models import FilesStoreDecl, MaskingOverride, MaskSpec
 from tutela.taxonomy import Taxonomy
 
@@ -43,7 +43,7 @@ def check(dm: DataMap, tax: Taxonomy) -> list[Problem]:
             meta = f.fides_meta
             if meta is not None:
                 out.extend(_check_override(where, meta.masking_strategy_override, field_level=True,
-                                           data_type=meta.data_type))
+                                           data_type=meta.data_type, length=meta.length))
     seeds = identity_seeds(dm)
     if not seeds:
         out.append(Problem(f"{src}: {ds.fides_key}", "no identity field (fides_meta.identity) to start from"))
@@ -135,7 +135,7 @@ STRING_TYPES = ("string", "str", "text")
 
 
 def _check_override(where: str, spec: MaskingOverride | MaskSpec | None, field_level: bool,
-                    data_type: str | None = None) -> list[Problem]:
+                    data_type: str | None = None, length: int | None = None) -> list[Problem]:
     """A masking override names a strategy Tutela runs with a configuration it accepts (the
     test the planner applies); `delete` only for a whole collection; a strategy that writes
     text not on a field whose declared `data_type` is not text."""
@@ -147,6 +147,9 @@ def _check_override(where: str, spec: MaskingOverride | MaskSpec | None, field_l
         return [Problem(where, problem)]
     if field_level and spec.strategy in TEXT_ONLY and data_type is not None and data_type not in STRING_TYPES:
         return [Problem(where, f"`{spec.strategy}` writes text; the field's data_type is `{data_type}`")]
+    longest = max_text(spec.strategy, spec.configuration)
+    if field_level and length is not None and longest is not None and longest > length:
+        return [Problem(where, f"`{spec.strategy}` writes up to {longest} characters; the field's length is {length}")]
     if field_level and spec.strategy == "delete":
         return [Problem(where, "`delete` is a collection-level override")]
     if not field_level and spec.strategy != "delete":

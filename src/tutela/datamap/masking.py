@@ -92,3 +92,17 @@ def config_problem(strategy: str, configuration: dict[str, Any]) -> str | None:
         loc = ".".join(str(p) for p in err["loc"])
         return f"configuration{'.' + loc if loc else ''}: {validation_message(err)}"
     return None
+
+
+def max_text(strategy: str, configuration: dict[str, Any]) -> int | None:
+    """The longest text a (valid) strategy writes; None when it depends on the value or is not text."""
+    cfg: Any = CONFIGS[strategy].model_validate(configuration)
+    if strategy in ("hash", "hmac"):
+        return 2 + (64 if cfg.algorithm == "SHA-256" else 128) + len(suffix(cfg))
+    if strategy == "string_rewrite":
+        return len(str(cfg.rewrite_value)) + len(suffix(cfg))
+    if strategy == "random_string_rewrite":
+        return int(cfg.length) + len(suffix(cfg))
+    if strategy == "truncate_ip":
+        return 39
+    return None

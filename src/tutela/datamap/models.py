@@ -42,6 +42,7 @@ class FieldMeta(_Fides):
     primary_key: bool = False
     references: tuple[FidesReference, ...] = ()
     data_type: str | None = None
+    length: int | None = None  # Fides truncates masked text to it; Tutela refuses a strategy that writes more
     read_only: bool = False
     masking_strategy_override: MaskingOverride | None = None
 

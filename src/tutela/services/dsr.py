@@ -178,6 +178,10 @@ class SubjectOps:
         return out
 
     # -- erasure ---------------------------------------------------------------------------
+    def check_policy(self, policy: ErasurePolicy) -> None:
+        """Fail when the request is made, not when it runs, if the policy cannot run on this data map."""
+        erasure_targets(self.plan, self.dm, policy=policy)
+
     def erasure(self, subject: str, delete_rows: bool, policy: ErasurePolicy | None = None
                 ) -> tuple[list[Erasure], pa.Table | None, dict[Any, pa.Table]]:
         """The targets (transfers left out), the transfer records kept, and every node's keys."""

@@ -72,6 +72,8 @@ class RightsDesk:
         policy = parse_policy(req.policy, "body.policy", self.taxonomy) if req.policy is not None else None
         ops = self._subject_ops("create a request")
         self._require_reachable(req.allow_unreachable, "body.allow_unreachable")
+        if policy is not None:
+            ops.check_policy(policy)
         who = ops.find(req.subject)
         code = req.jurisdiction or who.jurisdiction
         if not code:
