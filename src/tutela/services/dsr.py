@@ -203,9 +203,9 @@ class SubjectOps:
         """Apply the erasure; the rows changed per store and collection, and the transfers kept."""
         targets, kept, keys = self.erasure(subject, delete_rows, policy)
         node_of = {n.id: n for n in self.plan.nodes}
-        for er in targets:  # a dry run of every target first: a strategy that cannot run fails before any write
+        for er in targets:  # dry-run every mask first: a strategy the store's types refuse fails before any write
             k = keys.get((er.node, er.target.match))
-            if k is not None and k.num_rows:
+            if er.target.action == "mask" and k is not None and k.num_rows:
                 self.stores[er.store].count(er.target, k)
         changes: list[dict[str, Any]] = []
         for er in targets:
