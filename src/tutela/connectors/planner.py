@@ -1,9 +1,11 @@
 """Planning a subject's request over the data map as a graph, as Fides does (docs/repair.md).
 
-Start at the identity fields, follow `references` to every collection: a reference on field
-F of C to D.G is an edge D.G -> C.F when its direction is `from`, C.F -> D.G when `to`, and
-both when it has none. Each reached collection gets its inputs (the parent fields whose
-values it is matched on); collections no path reaches are reported, never skipped quietly.
+Start at the identity fields, follow `references` to every collection (the traversal is
+`tutela.datamap.graph`, shared with `datamap check`). Each reached collection gets an input
+for every reference path into it (the parent fields whose values it is matched on) and
+comes after all its parents; only a link closing a real cycle is left out (`Plan.cycles`).
+Collections no path reaches are reported, never skipped quietly; `skip_processing` ones are
+listed as such and never read or erased.
 Declared stores hang off the dataset: a Redis key family off the subjects collection (its
 template's placeholders), a file set off the collection whose field holds the paths.
 
