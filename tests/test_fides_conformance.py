@@ -337,3 +337,26 @@ def test_a_declared_length_refuses_a_longer_mask_in_check_and_at_create(tmp_path
             assert desk.list() == []  # nothing recorded
         finally:
             desk.close()
+
+
+def test_declarations_may_leave_jurisdiction_and_birth_date_out(tmp_path: Path, engine: Engine) -> None:
+    (tmp_path / "shop.yml").write_text((DATA / "shop.yml").read_text("utf-8"))
+    (tmp_path / "shop.tutela.yml").write_text(
+        "tutela:\n  dataset: shop\n  subjects: {collection: customer, key: email}\n  collections: {}\n")
+    dm = load_datamap(tmp_path / "shop.yml")
+    assert dm.tutela is not None and dm.tutela.subjects.jurisdiction is None and check(dm, load_taxonomy()) == []
+    with shop("mariadb") as url:
+        subject = SubjectOps(dm, {ESTATE: open_connector(url)})
+        try:
+            who = subject.find(SUBJECT)
+            assert (who.jurisdiction, who.birth_date) == (None, None)
+            assert len(subject.undecided(who, None)) == 1  # age only: declarations exist
+            assert "declares no birth-date column" in subject.undecided(who, None)[0]
+            assert subject.undecided(who, 9) == []
+            with pytest.raises(InputError, match=r"unknown subject `nobody@example\.com`"):
+                subject.find("nobody@example.com")
+        finally:
+            subject.stores[ESTATE].close()
+        with pytest.raises(InputError, match="declarations name no `jurisdiction` column") as info:
+            engine.audit(url, datamap=tmp_path / "shop.yml")
+        assert info.value.hint and "declare both columns" in info.value.hint
