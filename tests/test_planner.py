@@ -17,6 +17,8 @@ from estate_fixture import write_sql
 from tutela.connectors import ESTATE, MemoryConnector, erasure_targets, needs, open_connector, plan, resolve
 from tutela.connectors.base import Connector
 from tutela.datamap import check, load_datamap
+from tutela.datamap.check import notes
+from tutela.datamap.erasure import parse_policy
 from tutela.datamap.loader import DataMap
 from tutela.errors import InputError
 from tutela.estate import schema as S
@@ -106,7 +108,8 @@ def test_fides_erasure_targets_skip_keys_and_apply_overrides(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(("old", "new", "message", "where"), [
-    ("{strategy: hash}}}", "{strategy: aes_encrypt}}}", "unknown masking strategy `aes_encrypt`", "customer.name"),
+    ("{strategy: hash}}}", "{strategy: rot13}}}", "unknown masking strategy `rot13`", "customer.name"),
+    ("{strategy: hash}}}", "{strategy: hash, configuration: {salt: x}}}}", "unknown field", "customer.name"),
     ("{strategy: hash}}}", "{strategy: delete}}}", "`delete` is a collection-level override", "customer.name"),
     ("{masking_strategy_override: {strategy: delete}}", "{masking_strategy_override: {strategy: null_rewrite}}",
      "must be `delete`, not `null_rewrite`", "orders"),
@@ -225,3 +228,66 @@ def test_account_erasure_across_sql_redis_and_files(tmp_path: Path, prefix: str,
     assert sorted(left["account_id"].to_pylist()) == accounts[1:]
     for c in stores.values():
         c.close()
+
+
+GRAPH = (Path(__file__).parent / "data" / "fides_graph.yml").read_text("utf-8")
+
+
+def test_every_path_feeds_a_node_and_only_real_cycles_are_left_out(tmp_path: Path) -> None:
+    dm = shop(tmp_path, GRAPH)
+    p = plan(dm)
+    ids = [n.id for n in p.nodes]
+    assert ids == ["root", "trip", "place", "leg", "friend"]  # place waits for both root and trip
+    assert [(e.parent, e.source, e.match) for e in p.node("place").inputs] == [
+        ("root", ("home",), ("id",)), ("trip", ("dest",), ("id",))]
+    assert [e.parent for e in p.node("friend").inputs] == ["root"]  # undirected: from the end reached first
+    # trip -> leg -> trip is a real cycle (leg.back points to trip again), and so is friend.boss -> friend
+    assert p.cycles == ("leg.back -> trip.root_id", "friend.id -> friend.boss")
+    assert p.skip_processing == ("hidden",) and p.unreachable == ("below_hidden",)
+    said = {n.where.rsplit(": ", 1)[1]: n.message for n in notes(dm)}
+    assert "skip_processing" in said["hidden"] and "closes a cycle" in said["leg.back"]
+    problems = {pr.where.rsplit(": ", 1)[1]: pr.message for pr in check(dm, load_taxonomy())}
+    assert problems == {"below_hidden": "unreachable from any identity through references"}
+
+
+def test_two_paths_into_one_collection_find_both_rows(tmp_path: Path) -> None:
+    dm = shop(tmp_path, GRAPH)
+    mem = MemoryConnector({
+        "root": pa.table({"email": ["a@x.test", "b@x.test"], "id": [1, 2], "home": [10, 30]}),
+        "place": pa.table({"id": [10, 20, 30], "city": ["Home", "Away", "Other"]}),
+        "trip": pa.table({"root_id": [1], "dest": [20], "next": [None]}, schema=pa.schema(
+            [("root_id", pa.int64()), ("dest", pa.int64()), ("next", pa.int64())])),
+        "leg": pa.table({"id": [5], "back": [1], "note": ["n"]}),
+        "friend": pa.table({"of": [1], "id": [7], "boss": [None]}, schema=pa.schema(
+            [("of", pa.int64()), ("id", pa.int64()), ("boss", pa.int64())])),
+    })
+    p = plan(dm)
+    keys = resolve(p, pa.table({"email": ["a@x.test"]}), {ESTATE: mem})
+    assert sorted(keys[("place", ("id",))]["id"].to_pylist()) == [10, 20]
+    targets = [e for e in erasure_targets(p, dm) if e.node == "place"]
+    assert len(targets) == 1  # two paths on the same field: one target, the keys of both
+    mem.apply(targets[0].target, keys[("place", ("id",))])
+    assert mem.tables["place"]["city"].to_pylist() == [None, None, "Other"]
+
+
+def test_a_category_policy_reaches_redis_fields_families_and_files() -> None:
+    dm = load_datamap()
+    tax = load_taxonomy()
+    p = plan(dm)
+
+    def targets(*categories: str) -> dict[str, tuple[str, list[str]]]:
+        policy = parse_policy({"rules": [{"targets": list(categories)}]}, "policy", tax)
+        return {e.node: (e.target.action, sorted(e.target.masks)) for e in erasure_targets(p, dm, policy=policy)}
+
+    location = targets("user.location")
+    assert location["redis.sessions"] == ("mask", ["lat", "lon"])  # not ip or device_id
+    assert "redis.recently_watched" not in location and "files.profiles" not in location
+    # media's collection-level `delete` applies once the policy covers one of its fields; its files go with it
+    assert location["media"] == ("delete", []) and location["files.media"] == ("delete", [])
+    behaviour = targets("user.behavior.media_consumption")
+    assert behaviour["redis.recently_watched"] == ("delete", []) and behaviour["redis.feed_segment"] == ("delete", [])
+    assert "redis.sessions" not in behaviour
+    video = targets("user.content")  # media.path is erased, so its files go
+    assert video["files.media"] == ("delete", []) and video["files.profiles"] == ("delete", [])
+    with pytest.raises(InputError, match="policy is for a `data` erasure"):
+        erasure_targets(p, dm, delete_rows=True, policy=parse_policy({"rules": [{"targets": ["user"]}]}, "p", tax))

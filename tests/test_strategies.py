@@ -6,15 +6,18 @@ import hashlib
 import hmac
 import ipaddress
 import os
+import re
 from collections.abc import Iterator
 from unittest import mock
 
 import pyarrow as pa
 import pytest
+from cryptography.exceptions import InvalidTag
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tutela.connectors.strategies import KEY_ENV, Strategy, changed, mask, parse_strategy, require_ready
+from tutela.connectors.strategies import KEY_ENV, Strategy, changed, decrypt, mask, parse_strategy, require_ready
+from tutela.datamap.masking import STRATEGIES, config_problem
 from tutela.errors import InputError
 
 KEY = "test-key-not-a-secret-0123456789"
@@ -64,7 +67,9 @@ def test_coarsen_location_and_truncate_ip_match_their_oracles() -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.lists(TEXT, max_size=20), st.sampled_from([("hash", {}), ("hmac", {"algorithm": "SHA-512"}),
                                                       ("string_rewrite", {"rewrite_value": "x"}),
-                                                      ("null_rewrite", {}), ("preserve", {})]))
+                                                      ("null_rewrite", {}), ("preserve", {}), ("aes_encrypt", {}),
+                                                      ("string_rewrite", {"rewrite_value": "x",
+                                                                          "format_preservation": {"suffix": "@m"}})]))
 def test_text_strategies_are_idempotent_and_keep_nulls(values: list[str | None], spec: tuple[str, dict]) -> None:
     s = Strategy(strategy=spec[0], configuration=spec[1])
     once = mask(s, pa.array(values, pa.string()))
@@ -120,7 +125,10 @@ def test_missing_or_short_key_fails_before_any_write() -> None:
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    ({"strategy": "aes_encrypt"}, "unknown masking strategy `aes_encrypt`"),
+    ({"strategy": "rot13"}, "unknown masking strategy `rot13`"),
+    ({"strategy": "aes_encrypt", "configuration": {"mode": "CBC"}}, "GCM"),
+    ({"strategy": "random_string_rewrite", "configuration": {"length": 0}}, "greater than or equal to 1"),
+    ({"strategy": "hash", "configuration": {"salt": "x"}}, "unknown field"),
     ({"strategy": "hash", "configuration": {"algorithm": "MD5"}}, "SHA-256"),
     ({"strategy": "string_rewrite"}, "field required"),
     ({"strategy": "coarsen_location", "configuration": {"decimals": 9}}, "less than or equal to 6"),
@@ -151,3 +159,55 @@ def test_max_length_covers_what_is_written() -> None:
     assert S("hmac", algorithm="SHA-512", format_preservation={"suffix": "@x"}).max_length() == 2 + 128 + 2
     assert S("string_rewrite", rewrite_value="[erased]").max_length() == 8
     assert S("null_rewrite").max_length() is None
+
+
+def test_fides_options_run_as_fides_writes_them() -> None:
+    rewrite = S("string_rewrite", rewrite_value="MASKED", format_preservation={"suffix": "@masked.test"})
+    assert mask(rewrite, pa.array(["a", None])).to_pylist() == ["MASKED@masked.test", None]
+    assert mask(rewrite, mask(rewrite, pa.array(["a"]))).to_pylist() == ["MASKED@masked.test"]
+    rnd = S("random_string_rewrite", length=12, format_preservation={"suffix": "@x.test"})
+    out = mask(rnd, pa.array(["same", "same", None])).to_pylist()
+    assert all(re.fullmatch(r"[a-z0-9]{12}@x\.test", v) for v in out[:2]) and out[2] is None
+    assert out[0] != out[1]  # per row, random (Fides' semantics): not idempotent, documented
+    assert len(mask(S("random_string_rewrite"), pa.array(["v"]))[0].as_py()) == 30  # Fides' default length
+    assert rnd.max_length() == 12 + len("@x.test")
+
+
+def test_aes_encrypt_is_convergent_idempotent_and_decrypts() -> None:
+    aes = S("aes_encrypt", mode="GCM", format_preservation={"suffix": "-enc"})
+    once = mask(aes, pa.array(["4 Example Lane", "4 Example Lane", None, "other"]))
+    values = once.to_pylist()
+    assert values[0] == values[1] and values[2] is None and values[3] != values[0]  # equal in, equal out
+    assert values[0].startswith("a:") and values[0].endswith("-enc") and "Example" not in values[0]
+    assert decrypt(values[0], {"format_preservation": {"suffix": "-enc"}}) == "4 Example Lane"
+    assert mask(aes, once).to_pylist() == values  # an encrypted value is recognised by its tag
+    lookalike = "a:" + values[0][2:-4][::-1] + "-enc"  # looks encrypted, does not authenticate
+    assert mask(aes, pa.array([lookalike]))[0].as_py() != lookalike
+    with mock.patch.dict(os.environ, {KEY_ENV: "another-key-0123456789"}):
+        assert mask(aes, pa.array(["4 Example Lane"]))[0].as_py() != values[0]
+        with pytest.raises(InvalidTag):
+            decrypt(values[0], {"format_preservation": {"suffix": "-enc"}})
+    with pytest.raises(InputError, match="needs a text field"):
+        mask(aes, pa.array([1]), "t.n")
+    with mock.patch.dict(os.environ, {KEY_ENV: ""}), pytest.raises(InputError, match=KEY_ENV):
+        require_ready([aes])
+
+
+CONFIG_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 2000), st.sampled_from(
+    ["SHA-256", "SHA-512", "MD5", "GCM", "CBC", "x"]), st.fixed_dictionaries({"suffix": st.text(max_size=3)}),
+    st.fixed_dictionaries({"prefix": st.just("p")}))
+CONFIG_KEYS = st.sampled_from(["rewrite_value", "format_preservation", "algorithm", "length", "mode", "salt",
+                               "decimals", "ipv4_bits"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([*STRATEGIES, "rot13"]), st.dictionaries(CONFIG_KEYS, CONFIG_VALUES, max_size=3))
+def test_datamap_check_accepts_exactly_what_runs(name: str, config: dict[str, object]) -> None:
+    """What `datamap check` accepts is what the planner runs, for every strategy and option."""
+    refused_by_check = config_problem(name, config) is not None
+    try:
+        parse_strategy({"strategy": name, "configuration": config}, "t.f")
+    except InputError:
+        assert refused_by_check
+    else:
+        assert not refused_by_check

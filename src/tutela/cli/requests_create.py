@@ -9,13 +9,15 @@ import typer
 
 from tutela.cli._output import Format
 from tutela.cli.requests_show import print_request
+from tutela.datamap.erasure import read_policy
 from tutela.engine import Engine
 from tutela.errors import InputError
 from tutela.services.rights import EstateConfig
 
 OPTIONS = {"body.kind": "--kind", "body.subject": "--subject", "body.scope": "--scope",
            "body.jurisdiction": "--jurisdiction", "body.received": "--received", "body.requester.kind": "--requester",
-           "body.requester.ref": "--ref", "body.note": "--note"}
+           "body.requester.ref": "--ref", "body.note": "--note", "body.age": "--age",
+           "body.allow_unreachable": "--allow-unreachable"}
 
 
 def run(
@@ -32,18 +34,33 @@ def run(
     note: str | None = typer.Option(None, "--note", help="a note for the file (no personal data)"),
     by: str | None = typer.Option(None, "--by", help="the staff member recording it (default: login name)"),
     datamap: Path | None = typer.Option(None, "--datamap", help="Fides dataset YAML (default: ClipStream's)"),
+    policy: Path | None = typer.Option(None, "--policy",
+                                       help="erasure by data category: a Fides erasure policy (YAML or JSON)"),
+    age: int | None = typer.Option(None, "--age", help="the subject's declared age (when the estate has no "
+                                                       "birth dates)"),
+    allow_unreachable: bool = typer.Option(False, "--allow-unreachable",
+                                           help="proceed although some collections are unreachable"),
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Create a rights request for one child (checked against the estate: the subject must exist)."""
     body: dict[str, object] = {"kind": kind, "subject": subject, "requester": {"kind": requester, "ref": ref}}
-    for name, value in (("scope", scope), ("jurisdiction", jurisdiction), ("received", received), ("note", note)):
+    for name, value in (("scope", scope), ("jurisdiction", jurisdiction), ("received", received), ("note", note),
+                        ("age", age)):
         if value is not None:
             body[name] = value
+    if policy is not None:
+        body["policy"] = read_policy(policy)
+    if allow_unreachable:
+        body["allow_unreachable"] = True
     desk = Engine().requests(EstateConfig(estate, datamap=datamap))
     try:
         print_request(desk.create(body, by=by or _login()), fmt)
     except InputError as exc:  # name the option, not the API's body field
-        exc.where = OPTIONS.get(exc.where or "", exc.where)
+        where = exc.where or ""
+        if policy is not None and where.startswith("body.policy"):  # name the file and the key in it
+            rest = where.removeprefix("body.policy").lstrip(".")
+            where = f"{policy}: {rest}" if rest else str(policy)
+        exc.where = OPTIONS.get(where, where) or None
         raise
     finally:
         desk.close()

@@ -31,6 +31,10 @@ def print_request(view: dict[str, Any], fmt: Format) -> None:
                       f"{' (+' + b['extension'] + ')' if b['extension'] else ''}[/]", highlight=False)
     if view["note"]:
         console.print(f"  note: {view['note']}", highlight=False)
+    if view.get("policy"):
+        console.print(f"  erasure policy `{view['policy']['key']}`", highlight=False)
+    for line in view.get("undecided", []):
+        console.print(f"  [yellow]Tutela cannot decide[/] {line}", highlight=False)
     if view["error"]:
         console.print(f"  [red]last run failed:[/] {view['error']}", highlight=False)
     result = view.get("result")
@@ -41,6 +45,8 @@ def print_request(view: dict[str, Any], fmt: Format) -> None:
         for item in result.get("collections", []):
             table.add_row(item["store"], item["collection"], item["action"], str(item["rows"]))
         console.print(table)
+        for item in result.get("skipped", []):
+            console.print(f"  skipped `{item['collection']}`: {item['why']}", highlight=False)
         if result.get("receipt"):
             console.print(f"  receipt {result['receipt']['digest']}", highlight=False)
 

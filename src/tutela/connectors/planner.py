@@ -1,9 +1,11 @@
 """Planning a subject's request over the data map as a graph, as Fides does (docs/repair.md).
 
-Start at the identity fields, follow `references` to every collection: a reference on field
-F of C to D.G is an edge D.G -> C.F when its direction is `from`, C.F -> D.G when `to`, and
-both when it has none. Each reached collection gets its inputs (the parent fields whose
-values it is matched on); collections no path reaches are reported, never skipped quietly.
+Start at the identity fields, follow `references` to every collection (the traversal is
+`tutela.datamap.graph`, shared with `datamap check`). Each reached collection gets an input
+for every reference path into it (the parent fields whose values it is matched on) and
+comes after all its parents; only a link closing a real cycle is left out (`Plan.cycles`).
+Collections no path reaches are reported, never skipped quietly; `skip_processing` ones are
+listed as such and never read or erased.
 Declared stores hang off the dataset: a Redis key family off the subjects collection (its
 template's placeholders), a file set off the collection whose field holds the paths.
 
@@ -14,15 +16,17 @@ node, children before parents, so a job stopped half-way can resolve its keys ag
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pyarrow as pa
 
 from tutela.connectors.base import Connector, Target, prepare_keys
 from tutela.connectors.redis import placeholders
 from tutela.connectors.strategies import Strategy, parse_strategy, require_field_strategy
+from tutela.datamap.erasure import ErasurePolicy, MaskingStrategySpec
+from tutela.datamap.graph import identity_seeds, traverse
 from tutela.datamap.loader import DataMap
 from tutela.datamap.models import FidesField, FilesStoreDecl, MaskingOverride, MaskSpec, RedisStoreDecl, StoreDecl
 from tutela.errors import InputError
@@ -62,6 +66,8 @@ class Plan:
     nodes: tuple[Node, ...]  # every input's parent comes before the node
     unreachable: tuple[str, ...]  # collections (or store nodes) no reference path reaches
     skipped: tuple[str, ...] = ()  # store nodes left out because their store was not asked for
+    skip_processing: tuple[str, ...] = ()  # collections (and their store nodes) marked `skip_processing`
+    cycles: tuple[str, ...] = ()  # links left out because they close a cycle: `parent.f -> child.g`
     _index: dict[str, Node] = field(default_factory=dict, repr=False, compare=False)
 
     def node(self, node_id: str) -> Node:
@@ -73,7 +79,8 @@ class Plan:
 
     def to_dict(self) -> dict[str, object]:
         return {"dataset": self.dataset, "identities": list(self.identities), "unreachable": list(self.unreachable),
-                "skipped": list(self.skipped),
+                "skipped": list(self.skipped), "skip_processing": list(self.skip_processing),
+                "cycles": list(self.cycles),
                 "nodes": [{"id": n.id, "store": n.store, "collection": n.collection,
                            "inputs": [{"from": e.parent or "identity", "source": list(e.source),
                                        "match": list(e.match)} for e in n.inputs]} for n in self.nodes]}
@@ -83,7 +90,6 @@ def plan(dm: DataMap, identities: Iterable[str] | None = None, stores: Iterable[
     """The traversal from `identities` (default: every identity the dataset declares) to every
     collection, plus the declared stores named in `stores` (default: all of them)."""
     ds = dm.dataset
-    fields = {c.name: {f.name: f for f in c.fields} for c in ds.collections}
     declared = sorted({f.fides_meta.identity for c in ds.collections for f in c.fields
                        if f.fides_meta and f.fides_meta.identity})
     wanted = tuple(declared if identities is None else identities)
@@ -91,54 +97,31 @@ def plan(dm: DataMap, identities: Iterable[str] | None = None, stores: Iterable[
     if unknown:
         raise InputError(f"identity `{unknown[0]}` is not declared in the data map", where=dm.source,
                          hint=f"declared: {', '.join(declared) or 'none'}")
-    seeds: dict[str, list[Edge]] = {}
-    for c in ds.collections:
-        for f in c.fields:
-            if f.fides_meta and f.fides_meta.identity in wanted:
-                seeds.setdefault(c.name, []).append(Edge(None, (f.fides_meta.identity,), (f.name,)))
-    graph = _edges(dm, fields)
-    order: list[str] = list(seeds)
-    queue = deque(order)
-    while queue:
-        for child, _edge in graph.get(queue.popleft(), []):
-            if child not in order:
-                order.append(child)
-                queue.append(child)
-    rank = {name: i for i, name in enumerate(order)}
-    nodes = [Node(name, ESTATE, name, tuple(seeds.get(name, [])) + tuple(
-        e for p in order[:rank[name]] for child, e in graph.get(p, []) if child == name)) for name in order]
-    unreachable = [c.name for c in ds.collections if c.name not in rank]
+    seeds = identity_seeds(dm, wanted)
+    t = traverse(dm, seeds)
+    if t.missing:
+        where, ref = t.missing[0]
+        raise InputError(f"reference to missing field `{ref}`", where=f"{dm.source}: {where}")
+    nodes = [Node(name, ESTATE, name, tuple(Edge(None, (ident,), (fname,)) for ident, fname in seeds.get(name, []))
+                  + tuple(Edge(ln.parent, (ln.source,), (ln.match,)) for ln in t.inputs[name])) for name in t.order]
+    placed = set(t.order)
+    unreachable = list(t.unreached)
     skipped: list[str] = []
+    skip_processing = list(t.skipped)
     take = None if stores is None else set(stores)
     for store, decl in (dm.tutela.stores.items() if dm.tutela else ()):
         for name, node in _store_nodes(dm, store, decl):
             parent = node.inputs[0].parent
-            if take is not None and store not in take:
+            if parent in t.skipped:
+                skip_processing.append(name)
+            elif take is not None and store not in take:
                 skipped.append(name)
-            elif parent in rank:
+            elif parent in placed:
                 nodes.append(node)
             else:
                 unreachable.append(name)
-    return Plan(ds.fides_key, wanted, tuple(nodes), tuple(unreachable), tuple(skipped))
-
-
-def _edges(dm: DataMap, fields: dict[str, dict[str, FidesField]]) -> dict[str, list[tuple[str, Edge]]]:
-    """parent collection -> (child collection, edge) for every reference inside the dataset."""
-    out: dict[str, list[tuple[str, Edge]]] = {}
-    for cname, cfields in fields.items():
-        for fname, f in cfields.items():
-            for ref in f.fides_meta.references if f.fides_meta else ():
-                if ref.dataset != dm.dataset.fides_key:
-                    continue  # another dataset: planned with that dataset
-                other, _, ofield = ref.field.partition(".")
-                if other not in fields or ofield not in fields[other]:
-                    raise InputError(f"reference to missing field `{ref.dataset}.{ref.field}`",
-                                     where=f"{dm.source}: {cname}.{fname}")
-                if ref.direction in (None, "from"):
-                    out.setdefault(other, []).append((cname, Edge(other, (ofield,), (fname,))))
-                if ref.direction in (None, "to"):
-                    out.setdefault(cname, []).append((other, Edge(cname, (fname,), (ofield,))))
-    return out
+    return Plan(ds.fides_key, wanted, tuple(nodes), tuple(unreachable), tuple(skipped), tuple(skip_processing),
+                tuple(f"{ln.parent}.{ln.source} -> {ln.child}.{ln.match}" for ln in t.cycles))
 
 
 def _store_nodes(dm: DataMap, store: str, decl: StoreDecl) -> list[tuple[str, Node]]:
@@ -158,37 +141,56 @@ def _store_nodes(dm: DataMap, store: str, decl: StoreDecl) -> list[tuple[str, No
 
 # -- erasure -------------------------------------------------------------------------------
 
-def erasure_targets(p: Plan, dm: DataMap, *, delete_rows: bool = False) -> list[Erasure]:
-    """What an erasure does per node, children before parents.
+def erasure_targets(p: Plan, dm: DataMap, *, delete_rows: bool = False,
+                    policy: ErasurePolicy | None = None) -> list[Erasure]:
+    """What an erasure does per node, children before parents, identity fields last.
 
     `delete_rows` (a Tutela account erasure): every reached collection holding personal data
-    loses the subject's rows, keys and files. Otherwise Fides' rules: a collection whose
-    `fides_meta.masking_strategy_override` is `delete` loses its rows; else every erasable
-    field (personal categories; not a primary key, identity, reference, referenced or
-    read-only field) is masked with its `masking_strategy_override` or `null_rewrite`.
+    loses the subject's rows, keys and files. `policy` (a Fides erasure policy): the fields
+    whose categories a rule covers are masked with their own override or the rule's strategy
+    (primary keys and `read_only` fields never); identity fields too, but in targets after all
+    others, so a run stopped half-way still finds the subject. Otherwise the data map's rules:
+    a collection whose `masking_strategy_override` is `delete` loses its rows; else every
+    erasable field (personal categories; not a primary key, identity, reference, referenced or
+    read-only field) is masked with its override or `null_rewrite`. Each node gets one target
+    per distinct match (two paths into one collection on the same field erase once).
     """
-    plans: dict[str, tuple[str, dict[str, Strategy]] | None] = {}
+    if delete_rows and policy is not None:
+        raise InputError("an account erasure deletes every row; a policy is for a `data` erasure", where="policy")
+    plans: dict[str, Action | None] = {}
     out: list[Erasure] = []
+    last: list[Erasure] = []
     for node in reversed(p.nodes):
         if node.store == ESTATE:
-            plans[node.id] = _collection_action(dm, node.collection, delete_rows)
+            plans[node.id] = _collection_action(dm, node.collection, delete_rows, policy)
     for node in reversed(p.nodes):
         if node.store == ESTATE:
             action = plans[node.id]
         elif node.inputs[0].parent is not None and _is_files(dm, node.store):
             owner = plans.get(node.inputs[0].parent)
             path = node.inputs[0].source[0]
-            erased = owner is not None and (owner[0] == "delete" or path in owner[1])
-            action = ("delete", {}) if delete_rows or erased else None
+            erased = owner is not None and (owner.kind == "delete" or path in owner.masks or path in owner.last)
+            action = Action("delete") if delete_rows or erased else None
         else:
-            action = _family_action(dm, node, delete_rows)
+            action = _family_action(dm, node, delete_rows, policy)
         if action is None:
             continue
-        kind, masks = action
-        for edge in node.inputs:
-            out.append(Erasure(node.id, node.store, Target(node.collection, edge.match, "delete" if kind == "delete"
-                                                          else "mask", masks if kind == "mask" else {})))
-    return out
+        for match in dict.fromkeys(e.match for e in node.inputs):
+            if action.kind == "delete":
+                out.append(Erasure(node.id, node.store, Target(node.collection, match, "delete")))
+                continue
+            if action.masks:
+                out.append(Erasure(node.id, node.store, Target(node.collection, match, "mask", action.masks)))
+            if action.last:
+                last.append(Erasure(node.id, node.store, Target(node.collection, match, "mask", action.last)))
+    return out + last
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: Literal["delete", "mask"]
+    masks: dict[str, Strategy] = field(default_factory=dict)
+    last: dict[str, Strategy] = field(default_factory=dict)  # identity fields, masked after the rest
 
 
 def _is_files(dm: DataMap, store: str) -> bool:
@@ -199,7 +201,12 @@ def _personal(categories: Iterable[str]) -> bool:
     return any(c == p or c.startswith(p + ".") for c in categories for p in ERASABLE)
 
 
-def _strategy(spec: MaskingOverride | MaskSpec, where: str) -> Strategy | None:
+def categories_of(f: FidesField) -> tuple[str, ...]:
+    """A field's categories with its nested fields' (a column holding a document is erased whole)."""
+    return tuple(dict.fromkeys([*f.data_categories, *(c for sub in f.fields for c in categories_of(sub))]))
+
+
+def _strategy(spec: MaskingOverride | MaskSpec | MaskingStrategySpec, where: str) -> Strategy | None:
     """The field strategy an override names; None for `preserve` (the field is kept)."""
     s = parse_strategy({"strategy": spec.strategy, "configuration": spec.configuration}, where)
     if s.strategy == "preserve":
@@ -208,35 +215,55 @@ def _strategy(spec: MaskingOverride | MaskSpec, where: str) -> Strategy | None:
     return s
 
 
-def _delete_only(spec: MaskingOverride | MaskSpec, where: str) -> tuple[str, dict[str, Strategy]]:
+def _choose(categories: tuple[str, ...], override: MaskingOverride | MaskSpec | None, where: str,
+            policy: ErasurePolicy | None) -> Strategy | None:
+    """How a field with these categories is erased (None: kept): by the policy when given."""
+    if policy is None:
+        if not _personal(categories):
+            return None
+        return _strategy(override, where) if override is not None else NULL
+    rule = policy.rule_for(categories)
+    if rule is None:
+        return None
+    return _strategy(override if override is not None else rule.masking_strategy, where)
+
+
+def _delete_only(spec: MaskingOverride | MaskSpec, where: str) -> Action:
     s = parse_strategy({"strategy": spec.strategy, "configuration": spec.configuration}, where)
     if s.strategy != "delete":
         raise InputError(f"a collection-level override must be `delete`, not `{s}`", where=where)
-    return "delete", {}
+    return Action("delete")
 
 
-def _collection_action(dm: DataMap, name: str, delete_rows: bool) -> tuple[str, dict[str, Strategy]] | None:
+def _collection_action(dm: DataMap, name: str, delete_rows: bool, policy: ErasurePolicy | None) -> Action | None:
     coll = dm.collection(name)
     where = f"{dm.source}: {name}"
-    personal = _personal(coll.data_categories) or any(_personal(f.data_categories) for f in coll.fields)
+    cats = [categories_of(f) for f in coll.fields]
     if delete_rows:
-        return ("delete", {}) if personal else None
+        personal = _personal(coll.data_categories) or any(_personal(c) for c in cats)
+        return Action("delete") if personal else None
     override = coll.fides_meta.masking_strategy_override if coll.fides_meta else None
-    if override is not None:
+    if override is not None and (policy is None or any(policy.rule_for(c) for c in cats)):
         return _delete_only(override, f"{where}: fides_meta.masking_strategy_override")
     referenced = _referenced(dm)
     masks: dict[str, Strategy] = {}
-    for f in coll.fields:
+    last: dict[str, Strategy] = {}
+    for f, fcats in zip(coll.fields, cats, strict=True):
         meta = f.fides_meta
-        if meta and (meta.primary_key or meta.identity or meta.references or meta.read_only):
+        if meta and (meta.primary_key or meta.read_only):
             continue
-        if (name, f.name) in referenced or not _personal(f.data_categories):
+        if policy is None and ((meta and (meta.identity or meta.references)) or (name, f.name) in referenced):
             continue
         fwhere = f"{where}.{f.name}: fides_meta.masking_strategy_override"
-        s = _strategy(meta.masking_strategy_override, fwhere) if meta and meta.masking_strategy_override else NULL
+        s = _choose(fcats, meta.masking_strategy_override if meta else None, fwhere, policy)
+        longest = s.max_length() if s is not None else None
+        if meta and meta.length is not None and longest is not None and longest > meta.length:
+            raise InputError(f"`{s}` writes up to {longest} characters; the field's length is {meta.length}",
+                             where=f"{where}.{f.name}", hint="Fides would truncate the masked value; Tutela does "
+                                                             "not: choose a strategy that fits")
         if s is not None:
-            masks[f.name] = s
-    return ("mask", masks) if masks else None
+            (last if meta and meta.identity else masks)[f.name] = s
+    return Action("mask", masks, last) if masks or last else None
 
 
 def _referenced(dm: DataMap) -> set[tuple[str, str]]:
@@ -249,27 +276,27 @@ def _referenced(dm: DataMap) -> set[tuple[str, str]]:
     return {(a, b) for a, b in out}
 
 
-def _family_action(dm: DataMap, node: Node, delete_rows: bool) -> tuple[str, dict[str, Strategy]] | None:
+def _family_action(dm: DataMap, node: Node, delete_rows: bool, policy: ErasurePolicy | None) -> Action | None:
     assert dm.tutela is not None
     decl = dm.tutela.stores[node.store]
     assert isinstance(decl, RedisStoreDecl)
     fam = decl.collections[node.collection]
     where = f"{dm.source}: tutela.stores.{node.store}.collections.{node.collection}"
+    every = (*fam.data_categories, *(c for f in fam.fields.values() for c in f.data_categories))
+    erased = _personal(every) if policy is None or delete_rows else policy.rule_for(every) is not None
     if fam.masking_strategy_override is not None:
-        return _delete_only(fam.masking_strategy_override, f"{where}.masking_strategy_override")
-    if not (_personal(fam.data_categories) or any(_personal(f.data_categories) for f in fam.fields.values())):
+        return _delete_only(fam.masking_strategy_override, f"{where}.masking_strategy_override") if erased else None
+    if not erased:
         return None
     if delete_rows or fam.type != "hash":
-        return "delete", {}  # a string, list or set cannot be masked field by field
+        return Action("delete")  # a string, list or set cannot be masked field by field
     masks = {}
     for name, hf in fam.fields.items():
-        if not _personal(hf.data_categories):
-            continue
         spec = hf.masking_strategy_override
-        s = _strategy(spec, f"{where}.fields.{name}.masking_strategy_override") if spec else NULL
+        s = _choose(hf.data_categories, spec, f"{where}.fields.{name}.masking_strategy_override", policy)
         if s is not None:
             masks[name] = s
-    return ("mask", masks) if masks else None
+    return Action("mask", masks) if masks else None
 
 
 # -- running the access phase --------------------------------------------------------------

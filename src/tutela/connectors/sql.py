@@ -223,6 +223,7 @@ class SqlConnector:
         out = current
         for name, s in target.masks.items():
             new = mask(s, current[name], f"{table.name}.{name}").cast(current.schema.field(name).type)
+            _require_fits(new, table.c[name], f"{self.where}: {table.name}.{name}", str(s))
             hit = pc.or_(hit, changed(current[name], new))
             out = out.set_column(out.schema.get_field_index(name), name, new)
         return out.filter(hit)
@@ -244,6 +245,17 @@ class SqlConnector:
         n = conn.execute(stmt).rowcount
         self._drop(conn, vals)
         return int(n)
+
+
+def _require_fits(values: pa.Array, col: sa.Column[Any], where: str, strategy: str) -> None:
+    """Masked text longer than its column (e.g. `aes_encrypt` of a long value) fails before any write."""
+    length = getattr(col.type, "length", None)
+    if length is None or not pa.types.is_string(values.type) or values.null_count == len(values):
+        return
+    longest = pc.max(pc.utf8_length(values)).as_py()
+    if longest is not None and longest > length:
+        raise InputError(f"`{strategy}` writes {longest} characters; the column holds {length}", where=where,
+                         hint="widen the column or choose another masking strategy")
 
 
 def _arrow(rows: Sequence[Any], cols: Sequence[sa.Column[Any]]) -> pa.Table:

@@ -1,69 +1,39 @@
 """Masking strategies: pure functions from an Arrow array to an Arrow array (docs/repair.md).
 
-Fides names and configuration keys where they overlap, so a Fides `masking_strategy_override`
-runs unchanged. Every strategy is idempotent (masking a masked value changes nothing) and
-keeps NULL as NULL, so a second run of the same erasure changes 0 rows. `hash`/`hmac` use the
-secret in `TUTELA_MASKING_KEY`; it is read when a job starts (`require_ready`), never logged.
+Every Fides strategy and configuration key runs (configurations: tutela.datamap.masking), so
+a Fides `masking_strategy_override` runs unchanged. Every strategy keeps NULL as NULL and is
+idempotent (masking a masked value changes nothing, so a second run changes 0 rows) except
+`random_string_rewrite`, which writes new random text each time, as Fides' does. `hash`,
+`hmac` and `aes_encrypt` use keys derived from `TUTELA_MASKING_KEY`; it is read when a job
+starts (`require_ready`), never logged.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import ipaddress
 import os
 import re
+import secrets
+import string
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tutela.datamap.models import STRATEGIES
+from tutela.datamap.masking import CONFIGS, STRATEGIES, AesEncrypt, Hash, RandomString, max_text, suffix
 from tutela.errors import InputError, validation_message
 
 KEY_ENV = "TUTELA_MASKING_KEY"
 MIN_KEY_CHARS = 16
 FILE_ONLY = ("strip_location",)  # applies to media files, not to a field's values
 ROW_LEVEL = ("delete",)  # a collection-level override: the rows go
-
-
-class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Empty(_Config):
-    """A strategy that takes no configuration (unknown keys are refused)."""
-
-
-class _StringRewrite(_Config):
-    rewrite_value: str | int | float | bool
-
-
-class _FormatPreservation(_Config):
-    suffix: str = ""
-
-
-class _Hash(_Config):
-    algorithm: Literal["SHA-256", "SHA-512"] = "SHA-256"
-    format_preservation: _FormatPreservation | None = None
-
-
-class _Coarsen(_Config):
-    decimals: int = Field(default=1, ge=0, le=6)
-
-
-class _TruncateIp(_Config):
-    ipv4_bits: int = Field(default=24, ge=0, le=32)
-    ipv6_bits: int = Field(default=48, ge=0, le=128)
-
-
-_CONFIGS: dict[str, type[_Config]] = {
-    "null_rewrite": _Empty, "string_rewrite": _StringRewrite, "hash": _Hash, "hmac": _Hash,
-    "coarsen_location": _Coarsen, "truncate_ip": _TruncateIp, "strip_location": _Empty, "preserve": _Empty,
-    "delete": _Empty,
-}
 
 
 class Strategy(BaseModel):
@@ -83,23 +53,16 @@ class Strategy(BaseModel):
 
     @model_validator(mode="after")
     def _configured(self) -> Strategy:
-        _CONFIGS[self.strategy].model_validate(self.configuration)
+        CONFIGS[self.strategy].model_validate(self.configuration)
         return self
 
     def config(self) -> Any:
-        return _CONFIGS[self.strategy].model_validate(self.configuration)
+        return CONFIGS[self.strategy].model_validate(self.configuration)
 
     def max_length(self) -> int | None:
-        """The longest text this strategy writes (to refuse a too-narrow column before any write)."""
-        if self.strategy in ("hash", "hmac"):
-            cfg = self.config()
-            suffix = cfg.format_preservation.suffix if cfg.format_preservation else ""
-            return 2 + (64 if cfg.algorithm == "SHA-256" else 128) + len(suffix)
-        if self.strategy == "string_rewrite":
-            return len(str(self.config().rewrite_value))
-        if self.strategy == "truncate_ip":
-            return 39
-        return None
+        """The longest text this strategy writes (to refuse a too-narrow column before any write);
+        None when it depends on the value (`aes_encrypt`) or nothing is written as text."""
+        return max_text(self.strategy, self.configuration)
 
     def __str__(self) -> str:
         return self.strategy
@@ -125,11 +88,19 @@ def masking_key() -> bytes:
     return key.encode("utf-8")
 
 
+KEYED = ("hash", "hmac", "aes_encrypt")
+
+
 def require_ready(strategies: Iterable[Strategy]) -> None:
     """Fail before any write when a strategy cannot run here (its key is missing)."""
     for s in strategies:
-        if s.strategy in ("hash", "hmac"):
+        if s.strategy in KEYED:
             masking_key()
+
+
+def _derived(purpose: bytes) -> bytes:
+    """A 32-byte key for one use, derived from `TUTELA_MASKING_KEY` (never the key itself)."""
+    return hmac.new(masking_key(), b"tutela/" + purpose, hashlib.sha256).digest()
 
 
 def require_field_strategy(strategy: Strategy, where: str) -> None:
@@ -149,7 +120,10 @@ def mask(strategy: Strategy, values: pa.Array | pa.ChunkedArray, where: str = ""
     if name == "null_rewrite":
         return pa.nulls(len(arr), type=arr.type)
     if name == "string_rewrite":
-        const = pa.array([cfg.rewrite_value] * len(arr))
+        value = cfg.rewrite_value
+        if cfg.format_preservation is not None:  # Fides: the rewrite value with the suffix after it
+            value = f"{value}{suffix(cfg)}"
+        const = pa.array([value] * len(arr))
         try:
             const = const.cast(arr.type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -158,6 +132,10 @@ def mask(strategy: Strategy, values: pa.Array | pa.ChunkedArray, where: str = ""
         return pc.if_else(pc.is_null(arr), pa.nulls(len(arr), type=arr.type), const)
     if name in ("hash", "hmac"):
         return _per_value(_text(arr, name, where), _hasher(cfg))
+    if name == "aes_encrypt":
+        return _per_value(_text(arr, name, where), _encrypter(cfg))
+    if name == "random_string_rewrite":
+        return _random(_text(arr, name, where), cfg)
     if name == "coarsen_location":
         if not (pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type)):
             raise InputError(f"`coarsen_location` needs a number field, not `{arr.type}`", where=where)
@@ -194,19 +172,69 @@ def _per_value(arr: pa.Array, fn: Callable[[str], str | None]) -> pa.Array:
     return mapped.take(pc.index_in(arr, uniques))
 
 
-def _hasher(cfg: _Hash) -> Callable[[str], str]:
+def _hasher(cfg: Hash) -> Callable[[str], str]:
     key = masking_key()
     digest = hashlib.sha256 if cfg.algorithm == "SHA-256" else hashlib.sha512
-    suffix = cfg.format_preservation.suffix if cfg.format_preservation else ""
+    tail = suffix(cfg)
     hexlen = 64 if cfg.algorithm == "SHA-256" else 128
-    done = re.compile("h:[0-9a-f]{" + str(hexlen) + "}" + re.escape(suffix))
+    done = re.compile("h:[0-9a-f]{" + str(hexlen) + "}" + re.escape(tail))
 
     def one(value: str) -> str:
         if done.fullmatch(value):
             return value
-        return "h:" + hmac.new(key, value.encode("utf-8"), digest).hexdigest() + suffix
+        return "h:" + hmac.new(key, value.encode("utf-8"), digest).hexdigest() + tail
 
     return one
+
+
+def _encrypter(cfg: AesEncrypt) -> Callable[[str], str]:
+    """AES-256-GCM with a nonce derived from the value (convergent, as Fides' `aes_encrypt`):
+    equal values encrypt equally. Output `a:<base64url(nonce + ciphertext + tag)><suffix>`; a
+    value that already decrypts under the key (the tag checks) is left as it is."""
+    aes = AESGCM(_derived(b"aes_encrypt/key"))
+    nonce_key = _derived(b"aes_encrypt/nonce")
+    tail = suffix(cfg)
+
+    def encrypted(value: str) -> bool:
+        body = value[2:len(value) - len(tail)] if value.startswith("a:") and value.endswith(tail) else ""
+        try:
+            raw = base64.urlsafe_b64decode(body.encode("ascii")) if body else b""
+        except (ValueError, UnicodeEncodeError):
+            return False
+        if len(raw) < 12 + 16:
+            return False
+        try:
+            aes.decrypt(raw[:12], raw[12:], None)
+        except InvalidTag:
+            return False
+        return True
+
+    def one(value: str) -> str:
+        if encrypted(value):
+            return value
+        data = value.encode("utf-8")
+        nonce = hmac.new(nonce_key, data, hashlib.sha256).digest()[:12]
+        return "a:" + base64.urlsafe_b64encode(nonce + aes.encrypt(nonce, data, None)).decode("ascii") + tail
+
+    return one
+
+
+def decrypt(value: str, config: dict[str, Any] | None = None) -> str:
+    """The plain text of an `aes_encrypt` value (for whoever holds the key; tests use it)."""
+    tail = suffix(AesEncrypt.model_validate(config or {}))
+    raw = base64.urlsafe_b64decode(value[2:len(value) - len(tail)])
+    return AESGCM(_derived(b"aes_encrypt/key")).decrypt(raw[:12], raw[12:], None).decode("utf-8")
+
+
+_ALPHABET = string.ascii_lowercase + string.digits  # Fides' alphabet
+
+
+def _random(arr: pa.Array, cfg: RandomString) -> pa.Array:
+    """A new random string per row (not per distinct value: equal values get different text)."""
+    tail = suffix(cfg)
+    out = [None if v is None else "".join(secrets.choice(_ALPHABET) for _ in range(cfg.length)) + tail
+           for v in arr.to_pylist()]
+    return pa.array(out, type=pa.string())
 
 
 def _truncate_ip(value: str, v4: int, v6: int) -> str | None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import string
-from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from tutela.datamap.graph import identity_seeds, skipped, traverse
 from tutela.datamap.loader import DataMap, flatten
-from tutela.datamap.models import STRATEGIES, FilesStoreDecl, MaskingOverride, MaskSpec
+from tutela.datamap.masking import TEXT_ONLY, config_problem, max_text
+from tutela.datamap.models import FilesStoreDecl, MaskingOverride, MaskSpec
 from tutela.taxonomy import Taxonomy
 
 
@@ -21,12 +23,12 @@ class Problem:
 
 
 def check(dm: DataMap, tax: Taxonomy) -> list[Problem]:
+    """Everything that would make a request or a remediation refuse this data map, found
+    before one runs (the requests and the planner refuse the same things)."""
     out: list[Problem] = []
     ds = dm.dataset
     src = dm.source
     fields = {c.name: {name for name, _ in flatten(c.fields)} for c in ds.collections}
-    edges: dict[str, set[str]] = {c.name: set() for c in ds.collections}
-    roots: set[str] = set()
     for c in ds.collections:
         for key in c.data_categories:
             if key not in tax.categories:
@@ -39,36 +41,39 @@ def check(dm: DataMap, tax: Taxonomy) -> list[Problem]:
                 if key not in tax.categories:
                     out.append(Problem(where, f"unknown data category `{key}`"))
             meta = f.fides_meta
-            if meta is None:
-                continue
-            out.extend(_check_override(where, meta.masking_strategy_override, field_level=True))
-            if meta.identity:
-                roots.add(c.name)
-            for ref in meta.references:
-                if ref.dataset != ds.fides_key:
-                    continue  # another dataset: checked when that dataset is loaded
-                target, _, tfield = ref.field.partition(".")
-                if target not in fields or tfield not in fields[target]:
-                    out.append(Problem(where, f"reference to missing field `{ref.dataset}.{ref.field}`"))
-                    continue
-                if ref.direction in (None, "from"):
-                    edges[target].add(c.name)
-                if ref.direction in (None, "to"):
-                    edges[c.name].add(target)
-    if not roots:
+            if meta is not None:
+                out.extend(_check_override(where, meta.masking_strategy_override, field_level=True,
+                                           data_type=meta.data_type, length=meta.length))
+    seeds = identity_seeds(dm)
+    if not seeds:
         out.append(Problem(f"{src}: {ds.fides_key}", "no identity field (fides_meta.identity) to start from"))
-    seen, queue = set(roots), deque(roots)
-    while queue:
-        for nxt in edges[queue.popleft()]:
-            if nxt not in seen:
-                seen.add(nxt)
-                queue.append(nxt)
-    for c in ds.collections:
-        personal = any(not k.startswith("system") for _, f in flatten(c.fields) for k in f.data_categories)
-        if roots and c.name not in seen and personal:
-            out.append(Problem(f"{src}: {c.name}", "unreachable from any identity through references"))
+    t = traverse(dm, seeds)
+    out.extend(Problem(f"{src}: {where}", f"reference to missing field `{ref}`") for where, ref in t.missing)
+    for name in unreachable(dm, t.unreached):
+        if seeds:
+            out.append(Problem(f"{src}: {name}", UNREACHABLE))
     if dm.tutela is not None:
         out.extend(_check_declarations(dm, tax, fields))
+    return out
+
+
+UNREACHABLE = "unreachable from any identity through references"
+
+
+def unreachable(dm: DataMap, names: Iterable[str]) -> list[str]:
+    """The collections among `names` that hold personal data (not only `system.*`)."""
+    return [n for n in names
+            if any(not k.startswith("system") for _, f in flatten(dm.collection(n).fields) for k in f.data_categories)]
+
+
+def notes(dm: DataMap) -> list[Problem]:
+    """What is not a problem but changes what a request covers (shown by `datamap check`)."""
+    src = dm.source
+    out = [Problem(f"{src}: {name}", "fides_meta.skip_processing: never read or erased by a request")
+           for name in skipped(dm)]
+    t = traverse(dm, identity_seeds(dm))
+    out.extend(Problem(f"{src}: {ln.where}", f"this reference closes a cycle, so `{ln.child}` is not read "
+                                             f"with the values of `{ln.parent}.{ln.source}`") for ln in t.cycles)
     return out
 
 
@@ -126,13 +131,25 @@ def _check_declarations(dm: DataMap, tax: Taxonomy, fields: dict[str, set[str]])
     return [Problem(f"{dm.source}: {p.where}", p.message) for p in out]
 
 
-def _check_override(where: str, spec: MaskingOverride | MaskSpec | None, field_level: bool) -> list[Problem]:
-    """A masking override names a strategy Tutela runs; `delete` only for a whole collection."""
+STRING_TYPES = ("string", "str", "text")
+
+
+def _check_override(where: str, spec: MaskingOverride | MaskSpec | None, field_level: bool,
+                    data_type: str | None = None, length: int | None = None) -> list[Problem]:
+    """A masking override names a strategy Tutela runs with a configuration it accepts (the
+    test the planner applies); `delete` only for a whole collection; a strategy that writes
+    text not on a field whose declared `data_type` is not text."""
     if spec is None:
         return []
     where = f"{where}: masking_strategy_override"
-    if spec.strategy not in STRATEGIES:
-        return [Problem(where, f"unknown masking strategy `{spec.strategy}` (known: {', '.join(STRATEGIES)})")]
+    problem = config_problem(spec.strategy, spec.configuration)
+    if problem is not None:
+        return [Problem(where, problem)]
+    if field_level and spec.strategy in TEXT_ONLY and data_type is not None and data_type not in STRING_TYPES:
+        return [Problem(where, f"`{spec.strategy}` writes text; the field's data_type is `{data_type}`")]
+    longest = max_text(spec.strategy, spec.configuration)
+    if field_level and length is not None and longest is not None and longest > length:
+        return [Problem(where, f"`{spec.strategy}` writes up to {longest} characters; the field's length is {length}")]
     if field_level and spec.strategy == "delete":
         return [Problem(where, "`delete` is a collection-level override")]
     if not field_level and spec.strategy != "delete":

@@ -3,7 +3,8 @@
 Fides models ignore keys Tutela does not use, so a plain Fides dataset loads unchanged
 (`fidesops_meta` is read as `fides_meta`). Tutela's own declarations forbid unknown keys.
 A `masking_strategy_override` keeps any strategy name here; `tutela.datamap.check` reports
-names outside `STRATEGIES` and the planner refuses them before any write.
+names and configurations that `tutela.datamap.masking` refuses, and the planner refuses the
+same ones before any write.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from tutela.datamap.masking import STRATEGIES
+from tutela.errors import InputError
+
 Recipient = Literal["first_party", "processor", "third_party"]
-# Masking strategies Tutela runs (docs/repair.md, "Strategies"); Fides names where they overlap.
-STRATEGIES = ("null_rewrite", "string_rewrite", "hash", "hmac", "coarsen_location", "truncate_ip",
-              "strip_location", "preserve", "delete")
+__all__ = ["STRATEGIES"]  # masking strategies Tutela runs (docs/repair.md, "Strategies")
 
 
 class _Fides(BaseModel):
@@ -40,12 +42,14 @@ class FieldMeta(_Fides):
     primary_key: bool = False
     references: tuple[FidesReference, ...] = ()
     data_type: str | None = None
+    length: int | None = None  # Fides truncates masked text to it; Tutela refuses a strategy that writes more
     read_only: bool = False
     masking_strategy_override: MaskingOverride | None = None
 
 
 class CollectionMeta(_Fides):
     masking_strategy_override: MaskingOverride | None = None  # Fides allows `delete` here
+    skip_processing: bool = False  # Fides: never read or erased; references to it are left out
 
 
 class FidesField(_Fides):
@@ -101,10 +105,21 @@ class CollectionDecl(_Strict):
 
 
 class SubjectsDecl(_Strict):
+    """Who the subject is. A plain Fides dataset may have no jurisdiction or birth-date column:
+    leave them out and a request gives the jurisdiction (and a declared age, if any)."""
+
     collection: str
     key: str
-    jurisdiction: str
-    birth_date: str
+    jurisdiction: str | None = None
+    birth_date: str | None = None
+
+    def audit_columns(self, where: str) -> tuple[str, str]:
+        """The jurisdiction and birth-date columns, which an audit cannot do without."""
+        if self.jurisdiction is None or self.birth_date is None:
+            missing = "jurisdiction" if self.jurisdiction is None else "birth_date"
+            raise InputError(f"the declarations name no `{missing}` column of `{self.collection}`", where=where,
+                             hint="an audit decides by each subject's jurisdiction and age: declare both columns")
+        return self.jurisdiction, self.birth_date
 
 
 class ConsentsDecl(_Strict):

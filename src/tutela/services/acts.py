@@ -83,11 +83,12 @@ def subjects(dm: DataMap, load: Loader) -> ir.Table:
     assert dm.tutela is not None
     s = dm.tutela.subjects
     created = _time_field(dm, s.collection)
-    t = load(s.collection, [s.key, s.jurisdiction, s.birth_date] + ([created] if created else []))
+    jur, born = s.audit_columns(f"{dm.source}: tutela.subjects")
+    t = load(s.collection, [s.key, jur, born] + ([created] if created else []))
     return t.select(
         sid=t[s.key].cast("int64"),
-        jurisdiction=t[s.jurisdiction].cast("string"),
-        birth=t[s.birth_date].cast("date"),
+        jurisdiction=t[jur].cast("string"),
+        birth=t[born].cast("date"),
         created=t[created].cast("date") if created else ibis.null("date"),
     )
 

@@ -95,7 +95,7 @@ def validate(dm: DataMap, source: EstateSource) -> None:
     if t is None:
         raise InputError("the data map has no Tutela declarations (subjects, acts)", where=dm.source)
     s = t.subjects
-    need: dict[str, set[str]] = {s.collection: {s.key, s.jurisdiction, s.birth_date}}
+    need: dict[str, set[str]] = {s.collection: {s.key, *s.audit_columns(f"{dm.source}: tutela.subjects")}}
 
     def add(table: str, *cols: str | None) -> None:
         need.setdefault(table, set()).update(c for c in cols if c)

@@ -91,6 +91,9 @@ class NewRequest(_Strict):
     received: dt.date | None = None
     requester: Requester = Requester()
     note: str | None = Field(default=None, max_length=500)
+    age: int | None = Field(default=None, ge=0, le=130)  # declared, for an estate with no birth dates
+    policy: dict[str, Any] | None = None  # an erasure policy by data category (tutela.datamap.erasure)
+    allow_unreachable: bool = False  # proceed although the data map has unreachable collections
 
     @field_validator("subject", mode="before")
     @classmethod
@@ -114,6 +117,9 @@ def parse_request(raw: Any, today: dt.date) -> NewRequest:
                               "`account` deletes every row, file and key")
     if req.kind == "access" and req.scope is not None:
         raise InputError("`scope` is for erasures; an access export covers everything", where="body.scope")
+    if req.policy is not None and (req.kind != "erasure" or req.scope != "data"):
+        raise InputError("an erasure policy is for an erasure with scope `data`", where="body.policy",
+                         hint="`account` deletes every row; an access export covers everything")
     if req.received is not None and req.received > today:
         raise InputError(f"`received` is in the future: {req.received}", where="body.received")
     if req.received is not None and req.received < today - dt.timedelta(days=3 * 366):

@@ -19,13 +19,16 @@ from urllib.parse import urlparse
 from sqlalchemy.engine import make_url
 
 from tutela.connectors import ESTATE, Connector, ConnectorUnavailable, open_connector
-from tutela.datamap import DataMap, load_datamap
+from tutela.datamap import DataMap, check, load_datamap
+from tutela.datamap.check import UNREACHABLE
+from tutela.datamap.erasure import parse_policy
 from tutela.datamap.models import FilesStoreDecl, RedisStoreDecl
 from tutela.errors import InputError
 from tutela.rulebook import Rulebook
 from tutela.services.deadlines import DeadlineBook, load_deadlines
 from tutela.services.dsr import SubjectOps
 from tutela.services.export import render_html
+from tutela.services.request_options import OptionsStore, RequestOptions
 from tutela.services.requests import RequestStore, parse_request
 from tutela.services.source import redact
 from tutela.services.state import StateStore, estate_key, now
@@ -57,14 +60,20 @@ class RightsDesk:
         self._own_state = state is None
         self.state = state or StateStore()
         self.requests = RequestStore(self.state, deadlines or load_deadlines())
+        self.options = OptionsStore(self.state)
         self._ops: SubjectOps | None = None
+        self._unreachable: list[str] = []  # collections with personal data no reference reaches
 
     # -- the request's life ------------------------------------------------------------------
     def create(self, raw: Any, by: str) -> dict[str, Any]:
         """Validate, find the subject in the estate, compute the deadline, store it (pending approval)."""
         today = now().date()
         req = parse_request(raw, today)
+        policy = parse_policy(req.policy, "body.policy", self.taxonomy) if req.policy is not None else None
         ops = self._subject_ops("create a request")
+        self._require_reachable(req.allow_unreachable, "body.allow_unreachable")
+        if policy is not None:
+            ops.check_policy(policy)
         who = ops.find(req.subject)
         code = req.jurisdiction or who.jurisdiction
         if not code:
@@ -73,17 +82,21 @@ class RightsDesk:
         where = "body.jurisdiction" if req.jurisdiction else "the subject's jurisdiction in the estate"
         jur = self.rulebook.jurisdiction(code, where=where)
         received = req.received or today
+        age = req.age if req.age is not None else who.age_on(received)
         assert self.estate is not None
-        return self.requests.create(req, estate_key=self.estate.key, estate=redact(self.estate.url),
+        made = self.requests.create(req, estate_key=self.estate.key, estate=redact(self.estate.url),
                                     jurisdiction=jur.code, codes=[jur.code, *jur.inherits],
-                                    age=who.age_on(received), by=by, today=today)
+                                    age=age, by=by, today=today)
+        options = RequestOptions(policy, req.allow_unreachable, tuple(ops.undecided(who, req.age)))
+        self.options.save(made["id"], options)
+        return {**made, **options.to_dict()}
 
     def list(self, status: str | None = None, kind: str | None = None, subject: str | None = None,
              limit: int = 100) -> list[dict[str, Any]]:
         return self.requests.list(status=status, kind=kind, subject=subject, limit=limit)
 
     def show(self, request_id: str) -> dict[str, Any]:
-        return self.requests.get(request_id)
+        return {**self.requests.get(request_id), **self.options.load(request_id).to_dict()}
 
     def approve(self, request_id: str, by: str, note: str | None = None) -> dict[str, Any]:
         return self.requests.decide(request_id, by, approve=True, note=note)
@@ -98,7 +111,7 @@ class RightsDesk:
             raise InputError("an extension needs the reason the requester is told", where="reason")
         return self.requests.extend(request_id, by, reason.strip(), now().date())
 
-    def run(self, request_id: str) -> dict[str, Any]:
+    def run(self, request_id: str, allow_unreachable: bool = False) -> dict[str, Any]:
         """Run an approved request; a failure is recorded on the request (without personal data)."""
         row = self.requests.row(request_id)
         ops = self._subject_ops("run a request")
@@ -106,15 +119,17 @@ class RightsDesk:
         if row["estate_key"] != self.estate.key:
             raise InputError(f"request `{request_id}` was made for another estate ({row['estate']})",
                              where="estate", hint="run it against the estate it names")
+        options = self.options.load(request_id)
+        self._require_reachable(allow_unreachable or options.allow_unreachable, "allow_unreachable")
         view = self.requests.claim(request_id)
         error = "interrupted"
         try:
             if view["kind"] == "access":
-                out = self._access(ops, view)
+                out = self._access(ops, view, options)
             else:
-                out = self._erase(ops, view)
+                out = self._erase(ops, view, options)
             error = ""
-            return out
+            return {**out, **options.to_dict()}
         except ConnectorUnavailable as exc:
             error = f"a store was unavailable: {exc.message} ({exc.where})"
             raise
@@ -141,11 +156,12 @@ class RightsDesk:
             self.state.close()
 
     # -- running -----------------------------------------------------------------------------
-    def _access(self, ops: SubjectOps, view: dict[str, Any]) -> dict[str, Any]:
+    def _access(self, ops: SubjectOps, view: dict[str, Any], options: RequestOptions) -> dict[str, Any]:
         names = {k: e.name for k, e in self.taxonomy.categories.entries.items()}
         found = ops.access(view["subject"], names)
         export = {"request": {k: view[k] for k in ("id", "kind", "received", "due", "jurisdiction")},
-                  "generated_at": now().isoformat(), "estate": view["estate"], **found}
+                  "generated_at": now().isoformat(), "estate": view["estate"], **found,
+                  "undecided": list(options.undecided)}
         counts = [{"store": c["store"], "collection": c["name"], "action": "read", "rows": len(c["rows"])}
                   for c in export["collections"]]
         if export["files"]:
@@ -155,11 +171,11 @@ class RightsDesk:
         digest = self._receipt(view, body)
         result = {"collections": counts, "rows": export["rows"], "files": len(export["files"]),
                   "unreachable": export["unreachable"], "not_searched": export["not_searched"],
-                  "receipt": {"digest": digest}}
+                  "skipped": export["skipped"], "undecided": list(options.undecided), "receipt": {"digest": digest}}
         return self.requests.finish(view["id"], result, export=export)
 
-    def _erase(self, ops: SubjectOps, view: dict[str, Any]) -> dict[str, Any]:
-        done = ops.erase(view["subject"], delete_rows=view["scope"] == "account")
+    def _erase(self, ops: SubjectOps, view: dict[str, Any], options: RequestOptions) -> dict[str, Any]:
+        done = ops.erase(view["subject"], delete_rows=view["scope"] == "account", policy=options.policy)
         body = {"request": view["id"], "kind": "erasure", "scope": view["scope"], "subject": view["subject"],
                 "at": now().isoformat(), "approved_by": view["decided_by"], "changes": done["changes"],
                 "kept": done["kept"], "unreachable": done["unreachable"], "not_searched": done["not_searched"]}
@@ -169,7 +185,8 @@ class RightsDesk:
                   "rows": sum(c["rows"] for c in done["changes"]),
                   "kept": {"collection": done["kept"]["collection"], "records": len(done["kept"]["records"])},
                   "unreachable": done["unreachable"], "not_searched": done["not_searched"],
-                  "receipt": {"digest": digest}}
+                  "skipped": done["skipped"], "undecided": list(options.undecided),
+                  "policy": options.policy.key if options.policy else None, "receipt": {"digest": digest}}
         return self.requests.finish(view["id"], result)
 
     def _receipt(self, view: dict[str, Any], body: dict[str, Any]) -> str:
@@ -188,8 +205,22 @@ class RightsDesk:
         return self._ops
 
     def _open(self, cfg: EstateConfig) -> SubjectOps:
+        """The data map, checked as `tutela datamap check` checks it, and its stores opened."""
         dm = load_datamap(cfg.datamap)
+        problems = check(dm, self.taxonomy)
+        self._unreachable = [p.where.rsplit(": ", 1)[-1] for p in problems if p.message == UNREACHABLE]
+        bad = [p for p in problems if p.message != UNREACHABLE]
+        if bad:
+            raise InputError(f"the data map has {len(bad)} problem(s), the first: {bad[0].where}: {bad[0].message}",
+                             where=dm.source, hint="`tutela datamap check` lists them all")
         return SubjectOps(dm, open_stores(cfg, dm))
+
+    def _require_reachable(self, allowed: bool, where: str) -> None:
+        if self._unreachable and not allowed:
+            raise InputError(f"collection(s) {', '.join(f'`{n}`' for n in self._unreachable)} hold personal data "
+                             "that no reference from the identity reaches, so a request would not search them",
+                             where=where, hint="fix the references, or let the request proceed with "
+                                               "--allow-unreachable (`allow_unreachable: true`)")
 
 
 def open_stores(cfg: EstateConfig, dm: DataMap) -> dict[str, Connector]:

@@ -1,0 +1,20 @@
+-- Synthetic seed for shop.yml (PostgreSQL and MariaDB: one statement per line).
+CREATE TABLE address (id INTEGER PRIMARY KEY, street VARCHAR(255), city VARCHAR(100), state VARCHAR(20), zip VARCHAR(20));
+CREATE TABLE customer (id INTEGER PRIMARY KEY, email VARCHAR(120), name VARCHAR(100), address_id INTEGER REFERENCES address(id), created DATE, preferences TEXT);
+CREATE TABLE employee (id INTEGER PRIMARY KEY, email VARCHAR(120), name VARCHAR(100), address_id INTEGER REFERENCES address(id));
+CREATE TABLE login (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customer(id), time TIMESTAMP NULL);
+CREATE TABLE orders (id VARCHAR(20) PRIMARY KEY, customer_id INTEGER REFERENCES customer(id), shipping_address_id INTEGER REFERENCES address(id));
+CREATE TABLE payment_card (id VARCHAR(20) PRIMARY KEY, customer_id INTEGER REFERENCES customer(id), billing_address_id INTEGER REFERENCES address(id), ccn VARCHAR(200), code VARCHAR(40), name VARCHAR(200), preferred BOOLEAN);
+CREATE TABLE report (id INTEGER PRIMARY KEY, email VARCHAR(120), month INTEGER, total_visits INTEGER);
+CREATE TABLE service_request (id VARCHAR(20) PRIMARY KEY, alt_email VARCHAR(120), employee_id INTEGER REFERENCES employee(id), opened DATE);
+CREATE TABLE visit (id INTEGER PRIMARY KEY, email VARCHAR(120), last_visit TIMESTAMP NULL);
+CREATE TABLE audit_trail (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customer(id), note VARCHAR(200));
+INSERT INTO address VALUES (1, '123 Example Street', 'Exampletown', 'NY', '12000'), (2, '4 Example Lane', 'Exampletown', 'NY', '12001'), (3, '555 Example Ave', 'Sampleville', 'CA', '94000'), (4, '9 Staff Road', 'Sampleville', 'CA', '94001');
+INSERT INTO customer VALUES (1, 'customer-1@example.com', 'John Customer', 1, '2020-04-01', '{"theme": "dark", "backup_emails": ["jc-backup@example.com"]}'), (2, 'customer-2@example.com', 'Jill Customer', 3, '2020-04-01', NULL);
+INSERT INTO employee VALUES (1, 'employee-1@example.com', 'Jack Employee', 4), (2, 'employee-2@example.com', 'Jane Employee', 4);
+INSERT INTO login VALUES (1, 1, '2021-01-01 01:00:00'), (2, 1, '2021-01-02 01:00:00'), (3, 1, '2021-01-03 01:00:00'), (4, 2, '2021-01-04 01:00:00');
+INSERT INTO orders VALUES ('ord_aaa-111', 1, 2), ('ord_bbb-222', 1, 1), ('ord_ccc-333', 2, 3);
+INSERT INTO payment_card VALUES ('pay_aaa-111', 1, 1, '4111111111111111', '321', 'Example Card 1', TRUE), ('pay_bbb-222', 2, 3, '4222222222222222', '123', 'Example Card 2', FALSE);
+INSERT INTO report VALUES (1, 'customer-1@example.com', 1, 15), (2, 'customer-1@example.com', 2, 14), (3, 'customer-2@example.com', 1, 3);
+INSERT INTO visit VALUES (1, 'customer-1@example.com', '2021-01-06 01:00:00'), (2, 'customer-2@example.com', '2021-01-07 01:00:00');
+INSERT INTO audit_trail VALUES (1, 1, 'called about an order'), (2, 2, 'asked for a refund');
