@@ -22,8 +22,9 @@ import uuid
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.dialects import mysql
+from sqlalchemy.exc import DBAPIError
 
 from tutela.errors import InputError, validation_message
 from tutela.services.deadlines import DeadlineBook, Due, Kind
@@ -69,7 +70,9 @@ ADDED = {"stores": "TEXT"}  # columns added after the table was first shipped: `
 rights_exports = sa.Table(  # the access export the requester receives, kept until delivered
     "rights_exports", meta,
     sa.Column("request_id", sa.String(40), primary_key=True),
-    sa.Column("body", sa.Text(length=2**31 - 1), nullable=False),  # canonical JSON
+    # canonical JSON; LONGTEXT on MariaDB/MySQL (TEXT there holds 64 KB), plain TEXT elsewhere (PostgreSQL
+    # refuses a length on TEXT, so `Text(length=...)` made the state store fail to open there)
+    sa.Column("body", sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb"), nullable=False),
     sa.Column("digest", sa.String(64), nullable=False),
     sa.Column("at", sa.DateTime, nullable=False),
 )
@@ -274,7 +277,7 @@ class RequestStore:
                               and row["completed_at"].date() > due.due),
             "result": result, "error": row["error"],
             "stores": json.loads(row["stores"]) if row.get("stores") else None,  # recorded at create
-            "partial": bool(result) and result.get("complete") is False,  # a store was not searched
+            "partial": result is not None and result.get("complete") is False,  # a store was not searched
         }
 
     def _due(self, row: dict[str, Any]) -> Due:

@@ -28,8 +28,8 @@ from tutela.services.dsr import SubjectOps
 from tutela.services.export import render_html
 from tutela.services.requests import RequestStore, parse_request
 from tutela.services.source import redact
-from tutela.services.stores import Missing, Place, locate, open_side, recorded, refuse, status
 from tutela.services.state import StateStore, estate_key, now
+from tutela.services.stores import Missing, Place, locate, open_side, public, recorded, refuse, status
 from tutela.taxonomy import Taxonomy
 
 
@@ -163,7 +163,7 @@ class RightsDesk:
         complete = all(s["searched"] for s in stores)
         export = {"request": {k: view[k] for k in ("id", "kind", "received", "due", "jurisdiction")},
                   "generated_at": now().isoformat(), "estate": view["estate"], **found,
-                  "stores": stores, "complete": complete}
+                  "stores": public(stores), "complete": complete}
         counts = [{"store": c["store"], "collection": c["name"], "action": "read", "rows": len(c["rows"])}
                   for c in export["collections"]]
         if export["files"]:
@@ -234,7 +234,7 @@ class _Run:
 
 def _brief(s: dict[str, Any]) -> dict[str, Any]:
     """A store's line in a receipt: no location (it may name a host), whether it was searched."""
-    return {k: s[k] for k in ("store", "kind", "searched", "found", "reason")}
+    return {k: s[k] for k in ("store", "kind", "searched", "found", "cause")}
 
 
 def open_stores(cfg: EstateConfig, dm: DataMap) -> dict[str, Connector]:

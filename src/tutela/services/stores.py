@@ -192,14 +192,31 @@ def status(places: list[Place], opened: Mapping[str, Connector], missing: list[M
     """Per store, for every output: searched (with what it found, 0 included) or not searched (why)."""
     kind, location = estate
     out: list[dict[str, Any]] = [{"store": "estate", "kind": kind, "location": location, "source": "given",
-                                  "searched": True, "found": int(found.get("estate", 0)), "reason": None}]
-    why = {m.place.store: m.reason for m in missing}
+                                  "searched": True, "found": int(found.get("estate", 0)), "cause": None,
+                                  "reason": None}]
+    why = {m.place.store: m for m in missing}
     for p in places:
+        m = why.get(p.store)
         item: dict[str, Any] = {"store": p.store, "kind": p.kind, "location": p.location, "source": p.source,
-                                "searched": False, "found": None, "reason": why.get(p.store)}
-        if p.store in opened and p.store in searched_nodes:
-            item.update(searched=True, found=int(found.get(p.store, 0)), reason=None)
-        elif p.store in opened:
-            item["reason"] = "no reference path in the data map reaches its collections"
+                                "searched": False, "found": None, "cause": None, "reason": None}
+        if m is not None:
+            item.update(cause="unreachable" if m.unreachable else "no_location", reason=m.reason)
+        elif p.store in searched_nodes:
+            item.update(searched=True, found=int(found.get(p.store, 0)))
+        else:
+            item.update(cause="no_path", reason=PUBLIC["no_path"])
         out.append(item)
     return out
+
+
+PUBLIC = {  # why a store was not searched, in words for the requester (no host names or paths)
+    "no_location": "its location was not given to the run",
+    "unreachable": "it did not answer when the request ran",
+    "no_path": "no reference in the data map leads to its data from the account",
+}
+
+
+def public(stores: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stores as the requester's export shows them: no locations, the reason in plain words."""
+    return [{"store": s["store"], "kind": s["kind"], "searched": s["searched"], "found": s["found"],
+             "reason": PUBLIC[s["cause"]] if s["cause"] else None} for s in stores]
