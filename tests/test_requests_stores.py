@@ -237,3 +237,45 @@ def test_an_export_from_before_says_it_may_be_incomplete() -> None:
     page = render_html({"subject": "1", "dataset": "d", "request": {"id": "r", "received": "2026-01-01"},
                         "generated_at": "x", "collections": [], "rows": 0, "files": [], "unreachable": []}, {})
     assert 'id="incomplete"' in page and "may be incomplete" in page
+
+
+def _datamap_with(tmp: Path, files: str | None, redis_url: str | None) -> Path:
+    """ClipStream's data map, copied, with `location`s on its declared stores."""
+    from importlib import resources
+
+    import yaml
+
+    base = resources.files("tutela.data.datamaps")
+    (tmp / "maps").mkdir(exist_ok=True)
+    (tmp / "maps" / "clipstream.yml").write_text(base.joinpath("clipstream.yml").read_text("utf-8"), "utf-8")
+    decl = yaml.safe_load(base.joinpath("clipstream.tutela.yml").read_text("utf-8"))
+    decl["tutela"]["stores"]["files"]["location"] = files
+    decl["tutela"]["stores"]["redis"]["location"] = redis_url
+    (tmp / "maps" / "clipstream.tutela.yml").write_text(yaml.safe_dump(decl), "utf-8")
+    return tmp / "maps" / "clipstream.yml"
+
+
+def test_a_store_located_in_the_data_map_needs_nothing_else(tmp_path: Path, engine: Engine) -> None:
+    with make_estate("sqlite", tmp_path) as estate:
+        dm = _datamap_with(tmp_path, "../media-root", REDIS)  # relative to the data map's folder
+        desk = engine.requests(EstateConfig(estate.url, datamap=dm, redis_prefix=estate.prefix), state=estate.state)
+        try:
+            rid = approved(desk, {"kind": "access", "subject": "1"})
+            assert desk.show(rid)["stores"]["files"] == {"kind": "files", "location": estate.media.resolve().as_uri(),
+                                                         "prefix": "", "source": "data map"}
+            done = desk.run(rid)
+        finally:
+            desk.close()
+        stores = by_store(done["result"]["stores"])
+        assert done["result"]["complete"] is True and stores["files"]["found"] == 3 and stores["redis"]["found"] == 3
+
+
+def test_a_password_in_the_data_map_is_refused(tmp_path: Path) -> None:
+    from tutela.errors import InputError
+
+    dm = _datamap_with(tmp_path, None, "redis://:hunter2@127.0.0.1:6379/0")
+    with pytest.raises(InputError) as err:
+        load_datamap(dm)
+    assert "a password in a data map" in err.value.message and "TUTELA_STORE_PASSWORD_" in err.value.message
+    assert "hunter2" not in str(err.value) and "location" in str(err.value.where)
+    assert load_datamap(_datamap_with(tmp_path, None, "redis://:***@127.0.0.1:6379/0")).tutela is not None

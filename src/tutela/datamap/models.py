@@ -9,8 +9,9 @@ names outside `STRATEGIES` and the planner refuses them before any write.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
 
 Recipient = Literal["first_party", "processor", "third_party"]
 # Masking strategies Tutela runs (docs/repair.md, "Strategies"); Fides names where they overlap.
@@ -166,9 +167,20 @@ class KeyFamilyDecl(_Strict):
     masking_strategy_override: MaskSpec | None = None  # `delete`: erase the whole key
 
 
+def _no_password(v: str | None) -> str | None:
+    """A store's `location` in the data map (a file in a repository) never holds a password."""
+    if v is not None:
+        password = urlsplit(v).password
+        if password is not None and unquote(password) != "***":
+            raise ValueError("a password in a data map: write `***` in its place and set "
+                             "TUTELA_STORE_PASSWORD_<STORE> where Tutela runs")
+    return v
+
+
 class RedisStoreDecl(_Strict):
     kind: Literal["redis"]
     collections: dict[str, KeyFamilyDecl] = Field(min_length=1)
+    location: Annotated[str | None, AfterValidator(_no_password)] = None  # redis://host:port/db (no password)
 
 
 class FileSetDecl(_Strict):
@@ -180,6 +192,7 @@ class FileSetDecl(_Strict):
 class FilesStoreDecl(_Strict):
     kind: Literal["files"]
     collections: dict[str, FileSetDecl] = Field(min_length=1)
+    location: str | None = None  # the media folder: a path (relative to the data map file) or file:///dir
 
 
 StoreDecl = Annotated[RedisStoreDecl | FilesStoreDecl, Field(discriminator="kind")]

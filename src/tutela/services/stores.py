@@ -13,6 +13,8 @@ Resolution per declared store (first that applies):
     given     the run's (or, at create, the create call's) --media / --redis / estate config
     recorded  what the request recorded at create (a Redis password is never recorded: it is
               kept as `***` and taken from TUTELA_STORE_PASSWORD_<STORE> at run time)
+    data map  the store's `location` in the data map's declarations (a relative media folder
+              is relative to the data map file; a password there is refused, `***` as above)
     default   files only: the estate's media folder (tutela.connectors.locations), when it exists
 
 A store with none of them, or whose secret is not set, or that does not answer, is missing.
@@ -24,6 +26,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -55,7 +58,7 @@ class Place:
     store: str
     kind: str  # files | redis
     url: str | None
-    source: str  # given | recorded | default | none
+    source: str  # given | recorded | data map | default | none
     prefix: str = ""
     problem: str | None = None  # why there is no url (shown as the reason it was not searched)
     hint: str | None = None  # how to give it
@@ -82,11 +85,21 @@ def locate(dm: DataMap, cfg: EstateConfig, record: Mapping[str, Any] | None) -> 
     out = []
     for name, decl in sorted(declared(dm).items()):
         kind = "files" if isinstance(decl, FilesStoreDecl) else "redis"
-        out.append(_place(name, kind, cfg, (record or {}).get(name)))
+        out.append(_place(name, kind, cfg, (record or {}).get(name), _declared(dm, decl.location)))
     return out
 
 
-def _place(name: str, kind: str, cfg: EstateConfig, rec: Mapping[str, Any] | None) -> Place:
+def _declared(dm: DataMap, location: str | None) -> str | None:
+    """A data map's `location` as a URL (a bare path is a folder relative to the data map file)."""
+    if location is None or "://" in location:
+        return location
+    path = Path(location).expanduser()
+    if not path.is_absolute():
+        path = Path(dm.source).parent / path
+    return path.resolve().as_uri()
+
+
+def _place(name: str, kind: str, cfg: EstateConfig, rec: Mapping[str, Any] | None, declared: str | None) -> Place:
     url = cfg.extra.get(name)
     if url is None and kind == "files" and cfg.media is not None:
         url = cfg.media.expanduser().resolve().as_uri()
@@ -96,6 +109,9 @@ def _place(name: str, kind: str, cfg: EstateConfig, rec: Mapping[str, Any] | Non
         return Place(name, kind, url, "given", cfg.redis_prefix if kind == "redis" else "")
     if rec and rec.get("location"):
         return _recorded(name, kind, str(rec["location"]), str(rec.get("prefix") or ""))
+    if declared is not None:
+        place = _recorded(name, kind, declared, cfg.redis_prefix if kind == "redis" else "")
+        return Place(name, kind, place.url, "data map", place.prefix, place.problem, place.hint)
     if kind == "files":
         folder = media_folder(cfg.url)
         if folder.is_dir():
