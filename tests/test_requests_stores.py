@@ -279,3 +279,19 @@ def test_a_password_in_the_data_map_is_refused(tmp_path: Path) -> None:
     assert "a password in a data map" in err.value.message and "TUTELA_STORE_PASSWORD_" in err.value.message
     assert "hunter2" not in str(err.value) and "location" in str(err.value.where)
     assert load_datamap(_datamap_with(tmp_path, None, "redis://:***@127.0.0.1:6379/0")).tutela is not None
+
+
+def test_a_media_folder_that_is_not_there_is_a_missing_store_not_an_outage(tmp_path: Path, engine: Engine) -> None:
+    with make_estate("sqlite", tmp_path) as estate:
+        desk = engine.requests(EstateConfig(estate.url, media=tmp_path / "nowhere", redis=REDIS,
+                                            redis_prefix=estate.prefix), state=estate.state)
+        try:
+            rid = approved(desk, {"kind": "access", "subject": "1"})
+            with pytest.raises(StoresMissing) as err:  # 422 / exit 3, not 503: running again will not help
+                desk.run(rid)
+            done = desk.run(rid, allow_partial=True)
+        finally:
+            desk.close()
+        assert err.value.names == ["files"] and "cannot be opened: media folder not found" in err.value.message
+        files = by_store(done["result"]["stores"])["files"]
+        assert files["searched"] is False and files["cause"] == "bad_location"

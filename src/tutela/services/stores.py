@@ -151,7 +151,11 @@ class Missing:
     place: Place
     reason: str
     hint: str | None
-    unreachable: bool  # it was given but did not answer (retry may succeed)
+    cause: str  # no_location (none, or its secret missing) | bad_location (cannot be opened) | unreachable
+
+    @property
+    def unreachable(self) -> bool:  # it was given but did not answer (a retry may succeed)
+        return self.cause == "unreachable"
 
 
 def open_side(dm: DataMap, places: list[Place], cache: dict[tuple[str, str, str], Connector]
@@ -162,7 +166,7 @@ def open_side(dm: DataMap, places: list[Place], cache: dict[tuple[str, str, str]
     missing: list[Missing] = []
     for p in places:
         if p.url is None:
-            missing.append(Missing(p, p.problem or "no location", p.hint, unreachable=False))
+            missing.append(Missing(p, p.problem or "no location", p.hint, "no_location"))
             continue
         key = (p.store, p.url, p.prefix)
         conn = cache.get(key)
@@ -172,11 +176,12 @@ def open_side(dm: DataMap, places: list[Place], cache: dict[tuple[str, str, str]
                 cache[key] = conn
             conn.check({})  # a Redis ping, the media folder's existence
         except ConnectorUnavailable as exc:
-            missing.append(Missing(p, f"did not answer: {exc.message}", "run again when it is back", True))
+            missing.append(Missing(p, f"did not answer: {exc.message}", "run again when it is back", "unreachable"))
             _drop(cache, key)
             continue
         except InputError as exc:
-            missing.append(Missing(p, exc.message, p.hint or "give its location when running the request", True))
+            missing.append(Missing(p, f"cannot be opened: {exc.message}",
+                                   p.hint or "give its right location when running the request", "bad_location"))
             _drop(cache, key)
             continue
         opened[p.store] = conn
@@ -216,7 +221,7 @@ def status(places: list[Place], opened: Mapping[str, Connector], missing: list[M
         item: dict[str, Any] = {"store": p.store, "kind": p.kind, "location": p.location, "source": p.source,
                                 "searched": False, "found": None, "cause": None, "reason": None}
         if m is not None:
-            item.update(cause="unreachable" if m.unreachable else "no_location", reason=m.reason)
+            item.update(cause=m.cause, reason=m.reason)
         elif p.store in searched_nodes:
             item.update(searched=True, found=int(found.get(p.store, 0)))
         else:
@@ -227,6 +232,7 @@ def status(places: list[Place], opened: Mapping[str, Connector], missing: list[M
 
 PUBLIC = {  # why a store was not searched, in words for the requester (no host names or paths)
     "no_location": "its location was not given to the run",
+    "bad_location": "it could not be opened where it was said to be",
     "unreachable": "it did not answer when the request ran",
     "no_path": "no reference in the data map leads to its data from the account",
 }
