@@ -131,7 +131,7 @@ def _recorded(name: str, kind: str, location: str, prefix: str) -> Place:
     secret = os.environ.get(env)
     if not secret:
         return Place(name, kind, None, "recorded", prefix,
-                     problem=f"the recorded location {location} needs a password, and {env} is not set",
+                     problem=f"the location {location} needs a password, and {env} is not set",
                      hint=f"set {env}, or give the full URL when running the request")
     netloc = parts.netloc.replace(f":{HIDDEN}@", f":{_quote(secret)}@", 1)
     return Place(name, kind, urlunsplit(parts._replace(netloc=netloc)), "recorded", prefix)
