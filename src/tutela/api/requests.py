@@ -4,7 +4,10 @@ Every route needs `Authorization: Bearer <token>` with a token from `TUTELA_STAF
 (see tutela.services.staff): missing -> 401, unknown -> 403, both as JSON
 `{error, message}`; with no tokens configured every route answers 403. Bad input is 422
 naming the field, as everywhere in the API; a store that cannot be reached is 503 (the run
-is recorded as failed and can be run again). Nothing here logs a token or personal data.
+is recorded as failed and can be run again). A declared store with no location is 422
+(`StoresMissing`) unless the run's body says `{"allow_partial": true}`; every response then
+names the stores not searched (`result.stores`, `result.complete`, the export's `stores` and
+`complete`, and the export's `x-export-complete` header). Nothing here logs a token or personal data.
 """
 
 from __future__ import annotations
@@ -129,9 +132,15 @@ def router(engine: Engine, estate: EstateConfig | None, tokens: StaffTokens) -> 
         reason = _text(await body(request), "reason")
         return await run_in_threadpool(lambda: desk().extend(request_id, by=who, reason=reason))
 
-    @r.post("/{request_id}/run", summary="Run an approved request against the estate")
-    def run(request_id: str, who: str = staff) -> dict[str, Any]:
-        return desk().run(request_id)
+    @r.post("/{request_id}/run", openapi_extra=_OPTIONAL_BODY,
+            summary="Run an approved request against the estate ({allow_partial?}: run even if a declared "
+                    "store cannot be searched; the result names it; {allow_unreachable?}: proceed past "
+                    "collections no reference reaches)")
+    async def run(request_id: str, request: Request, who: str = staff) -> dict[str, Any]:
+        data = await body(request, required=False)
+        partial, unreachable = _flags(data, "allow_partial", "allow_unreachable")
+        return await run_in_threadpool(lambda: desk().run(request_id, allow_unreachable=unreachable,
+                                                          allow_partial=partial))
 
     @r.get("/{request_id}/export", summary="The access export as JSON")
     def export(request_id: str, who: str = staff) -> Response:
@@ -145,9 +154,10 @@ def router(engine: Engine, estate: EstateConfig | None, tokens: StaffTokens) -> 
 
     @r.get("/{request_id}/export.html", response_class=HTMLResponse, summary="The access export as a page")
     def export_html(request_id: str, who: str = staff) -> HTMLResponse:
+        data, _digest = desk().export(request_id)
         return HTMLResponse(desk().export_html(request_id),
                             headers={"content-security-policy": "default-src 'none'; img-src data:; "
-                                                                "style-src 'unsafe-inline'"})
+                                                                "style-src 'unsafe-inline'", **_completeness(data)})
 
     return r
 
@@ -155,7 +165,34 @@ def router(engine: Engine, estate: EstateConfig | None, tokens: StaffTokens) -> 
 def _json(desk: RightsDesk, request_id: str) -> Response:
     data, digest = desk.export(request_id)
     return Response(json.dumps(data, ensure_ascii=False, indent=1), media_type="application/json",
-                    headers={"x-export-sha256": digest})
+                    headers={"x-export-sha256": digest, **_completeness(data)})
+
+
+def _completeness(data: dict[str, Any]) -> dict[str, str]:
+    """`x-export-complete: true|false` and, when false, `x-export-not-searched: store, store`."""
+    stores = data.get("stores")
+    missing = [s["store"] for s in stores or [] if not s["searched"]]
+    if stores is None:
+        return {"x-export-complete": "unknown"}
+    out = {"x-export-complete": "false" if missing else "true"}
+    if missing:
+        out["x-export-not-searched"] = ", ".join(missing)
+    return out
+
+
+def _flags(data: dict[str, Any], *names: str) -> tuple[bool, ...]:
+    """The body's true/false fields (absent: false); any other field is an error naming it."""
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise InputError("unknown field", where=f"body.{unknown[0]}",
+                         hint=f"the fields are {', '.join(f'`{n}`' for n in names)}")
+    out = []
+    for name in names:
+        value = data.get(name, False)
+        if not isinstance(value, bool):
+            raise InputError(f"`{name}` must be true or false", where=f"body.{name}")
+        out.append(value)
+    return tuple(out)
 
 
 def _text(data: dict[str, Any], name: str) -> str:

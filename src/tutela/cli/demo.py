@@ -29,10 +29,13 @@ def run(
     seed: int = typer.Option(7, help="generator seed"),
     serve: bool = typer.Option(True, "--serve/--no-serve", help="serve the API and the report afterwards"),
     port: int = typer.Option(8000, help="API port"),
+    redis: str | None = typer.Option(None, "--redis", help="also write ClipStream's session cache to this Redis "
+                                                           "(redis://host:port/db) and serve requests with it"),
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Generate ClipStream, audit it, write the report, then serve the API and the report."""
     from tutela.estate import AS_OF, generate
+    from tutela.estate.cache import write_estate_cache
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -44,14 +47,19 @@ def run(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console,
                   transient=True, disable=fmt is Format.json) as bar:
         task = bar.add_task(f"generating ClipStream ({accounts:,} accounts)", total=None)
-        estate = generate(url, accounts, seed, media_dir=out.resolve() / "media",
+        # no media_dir: the generator writes where every reader of this estate looks (clipstream-media
+        # beside clipstream.db, tutela.connectors.locations.media_folder), so nobody passes --media
+        estate = generate(url, accounts, seed,
                           progress=lambda table, done, total: bar.update(task, description=f"writing {table}"))
+        if redis:
+            bar.update(task, description="writing the session cache to Redis")
+            write_estate_cache(url, redis, seed=seed)
         findings = engine.audit(url, as_of=AS_OF, progress=lambda msg: bar.update(task, description=f"audit: {msg}"))
     report = out.resolve() / "report.html"
     report.write_text(render(findings, url, AS_OF, engine.version), "utf-8")
     found = out.resolve() / "findings.json"
     found.write_text(json.dumps([f.to_dict() for f in findings], indent=1, default=str), "utf-8")
-    repair = engine.remediate(url, found, as_of=AS_OF, media=out.resolve() / "media")  # a dry run: writes nothing
+    repair = engine.remediate(url, found, as_of=AS_OF)  # a dry run: writes nothing
     decisions = [(title, engine.decide(req)) for title, req in CASES]
     if fmt is Format.json:
         print_json({"estate": url, "tables": estate["tables"], "report": str(report),
@@ -59,15 +67,19 @@ def run(
                     "decisions": [{"case": t, "decision": d.model_dump(mode="json")} for t, d in decisions]})
     else:
         _show(estate, findings, decisions, report)
-        _repair(repair, url, found, out.resolve() / "media")
+        _repair(repair, url, found)
     if serve:
         from tutela.cli.serve import run as serve_run
 
         console.print(f"\n[bold]Look here:[/] report http://127.0.0.1:{port}/report · API "
                       f"http://127.0.0.1:{port}/docs (OpenAPI /openapi.json, POST /v1/decisions; rights requests "
                       "at /v1/requests for staff, tokens from TUTELA_STAFF_TOKENS)\n")
-        serve_run(host="127.0.0.1", port=port, report=report, estate=url, media=out.resolve() / "media",
-                  redis=None, datamap=None, redis_prefix="")
+        if not redis:
+            console.print("[dim]ClipStream's data map declares a Redis cache; without `--redis` a rights request "
+                          "run refuses to start (HTTP 422 naming it) unless its body says "
+                          '{"allow_partial": true}, and then the export says Redis was not searched.[/]')
+        serve_run(host="127.0.0.1", port=port, report=report, estate=url, media=None,
+                  redis=redis, datamap=None, redis_prefix="")
 
 
 def _show(estate: dict[str, Any], findings: list[Finding], decisions: list[tuple[str, Decision]],
@@ -95,7 +107,7 @@ def _show(estate: dict[str, Any], findings: list[Finding], decisions: list[tuple
     console.print(f"report: {report}")
 
 
-def _repair(r: dict[str, Any], url: str, found: Path, media: Path) -> None:
+def _repair(r: dict[str, Any], url: str, found: Path) -> None:
     t = Table(title=f"Remediation, dry run: {r['subjects']:,} subjects; nothing was written")
     for col in ("store", "collection", "action", "rows"):
         t.add_column(col)
@@ -103,6 +115,5 @@ def _repair(r: dict[str, Any], url: str, found: Path, media: Path) -> None:
         t.add_row(s["store"], s["collection"], s["action"] + (f" ({', '.join(s['masks'])})" if s["masks"] else ""),
                   f"{s['rows']:,}")
     console.print(t)
-    console.print(f"to repair: tutela remediate --estate {url} --findings {found} --media {media} "
-                  "--as-of 2026-11-01 --execute",
+    console.print(f"to repair: tutela remediate --estate {url} --findings {found} --as-of 2026-11-01 --execute",
                   highlight=False, soft_wrap=True)

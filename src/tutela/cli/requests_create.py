@@ -1,4 +1,7 @@
-"""`tutela requests create`: record an access or erasure request; it waits for staff approval."""
+"""`tutela requests create`: record an access or erasure request; it waits for staff approval.
+
+It also records where the estate's declared stores are (`--media`, `--redis`, or the media
+folder beside the estate), so `tutela requests run` needs only the id and the estate."""
 
 from __future__ import annotations
 
@@ -40,6 +43,11 @@ def run(
                                                        "birth dates)"),
     allow_unreachable: bool = typer.Option(False, "--allow-unreachable",
                                            help="proceed although some collections are unreachable"),
+    media: Path | None = typer.Option(None, "--media", help="the estate's media folder, recorded for the run "
+                                                            "(default: the folder beside the estate)"),
+    redis: str | None = typer.Option(None, "--redis", help="the estate's Redis server, recorded for the run "
+                                                           "without its password (TUTELA_STORE_PASSWORD_REDIS)"),
+    redis_prefix: str = typer.Option("", "--redis-prefix", help="put before every Redis key (shared servers)"),
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Create a rights request for one child (checked against the estate: the subject must exist)."""
@@ -52,7 +60,8 @@ def run(
         body["policy"] = read_policy(policy)
     if allow_unreachable:
         body["allow_unreachable"] = True
-    desk = Engine().requests(EstateConfig(estate, datamap=datamap))
+    desk = Engine().requests(EstateConfig(estate, datamap=datamap, media=media, redis=redis,
+                                          redis_prefix=redis_prefix))
     try:
         print_request(desk.create(body, by=by or _login()), fmt)
     except InputError as exc:  # name the option, not the API's body field

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from tutela.cli._output import console
+from tutela.cli._output import console, err_console
 from tutela.engine import Engine
 from tutela.errors import InputError
 
@@ -23,13 +23,15 @@ def run(
         raise InputError(f"unknown format `{fmt}`", where="--format", hint="json or html")
     desk = Engine().requests()
     try:
-        if fmt == "html":
-            text = desk.export_html(request_id)
-        else:
-            data, _digest = desk.export(request_id)
-            text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        data, _digest = desk.export(request_id)
+        text = desk.export_html(request_id) if fmt == "html" else json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     finally:
         desk.close()
+    missing = [s["store"] for s in data.get("stores") or [] if not s["searched"]]
+    if missing or data.get("stores") is None:
+        what = f"not searched: {', '.join(missing)}" if missing else "it predates per-store reporting"
+        err_console.print(f"[bold red]warning:[/] this export is incomplete ({what}); the export says so too",
+                          highlight=False, soft_wrap=True)
     if out is None:
         sys.stdout.write(text)
         return

@@ -29,7 +29,7 @@ def run(
     for col in ("id", "kind", "subject", "jurisdiction", "status", "received", "due", "flags"):
         table.add_column(col, overflow="fold")
     for v in views:
-        flags = ", ".join(f for f in ("extended", "overdue", "no_fixed_period", "answered_late") if v[f])
+        flags = ", ".join(f for f in ("partial", "extended", "overdue", "no_fixed_period", "answered_late") if v[f])
         table.add_row(v["id"], v["kind"] if v["scope"] == "all" else f"{v['kind']} ({v['scope']})", v["subject"],
                       v["jurisdiction"], v["status"], v["received"], v["due"] or "-", flags)
     console.print(table)

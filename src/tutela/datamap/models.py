@@ -10,8 +10,9 @@ same ones before any write.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
 
 from tutela.datamap.masking import STRATEGIES
 from tutela.errors import InputError
@@ -181,9 +182,20 @@ class KeyFamilyDecl(_Strict):
     masking_strategy_override: MaskSpec | None = None  # `delete`: erase the whole key
 
 
+def _no_password(v: str | None) -> str | None:
+    """A store's `location` in the data map (a file in a repository) never holds a password."""
+    if v is not None:
+        password = urlsplit(v).password
+        if password is not None and unquote(password) != "***":
+            raise ValueError("a password in a data map: write `***` in its place and set "
+                             "TUTELA_STORE_PASSWORD_<STORE> where Tutela runs")
+    return v
+
+
 class RedisStoreDecl(_Strict):
     kind: Literal["redis"]
     collections: dict[str, KeyFamilyDecl] = Field(min_length=1)
+    location: Annotated[str | None, AfterValidator(_no_password)] = None  # redis://host:port/db (no password)
 
 
 class FileSetDecl(_Strict):
@@ -195,6 +207,7 @@ class FileSetDecl(_Strict):
 class FilesStoreDecl(_Strict):
     kind: Literal["files"]
     collections: dict[str, FileSetDecl] = Field(min_length=1)
+    location: str | None = None  # the media folder: a path (relative to the data map file) or file:///dir
 
 
 StoreDecl = Annotated[RedisStoreDecl | FilesStoreDecl, Field(discriminator="kind")]

@@ -56,3 +56,18 @@ def write_cache(url: str, accounts: pa.Table, *, key_prefix: str = "", seed: int
     finally:
         client.close()
     return written
+
+
+def write_estate_cache(estate_url: str, redis_url: str, *, seed: int = 0, key_prefix: str = "") -> int:
+    """The cache keys of every account of a generated SQL estate (what `tutela demo --redis` writes)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(estate_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT account_id, device_id, signup_ip FROM accounts")).all()
+    finally:
+        engine.dispose()
+    table = pa.table({"account_id": [r[0] for r in rows], "device_id": [r[1] for r in rows],
+                      "signup_ip": [r[2] for r in rows]})
+    return write_cache(redis_url, table, key_prefix=key_prefix, seed=seed)

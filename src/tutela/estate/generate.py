@@ -358,6 +358,8 @@ def _generate(target: targets.Target, accounts: int, seed: int, lawful: bool, ro
     written = 0
     staging: Path | None = None
     if limit > 0:
+        if media_dir is None:  # the default place (under Tutela's home for a server database)
+            folder.parent.mkdir(parents=True, exist_ok=True)
         if not folder.parent.is_dir():
             raise InputError(f"folder `{folder.parent}` does not exist", where="media")
         if folder.exists() and not (folder.is_dir() and {p.name for p in folder.iterdir()} <= MEDIA_SUBDIRS):

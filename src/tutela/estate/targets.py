@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from tutela.connectors.locations import media_folder
 from tutela.errors import InputError
 from tutela.estate.schema import TABLES, metadata
 
@@ -82,11 +83,9 @@ def normalize_url(url: str) -> str:
 
 
 def default_media_dir(t: Target) -> Path:
-    if t.kind == "sqlite" and t.path is not None:
-        return t.path.with_name(f"{t.path.stem}-media")
-    if t.kind == "parquet" and t.path is not None:
-        return t.path.with_name(f"{t.path.name}-media")
-    return Path("clipstream-media").resolve()
+    """Where the generator writes an estate's media: the folder the rights desk and remediation
+    look in too (tutela.connectors.locations.media_folder)."""
+    return media_folder(t.url)
 
 
 # ---------------------------------------------------------------------------- checks

@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy.dialects.mysql import LONGTEXT
+from sqlalchemy.dialects import mysql
+from sqlalchemy.exc import DBAPIError
 
 from tutela.errors import InputError, validation_message
 from tutela.services.deadlines import DeadlineBook, Due, Kind
@@ -62,13 +63,16 @@ rights_requests = sa.Table(
     sa.Column("completed_at", sa.DateTime),
     sa.Column("result", sa.Text),  # JSON summary: rows per collection, receipt digest (counts only)
     sa.Column("error", sa.Text),  # why the last run failed (no personal data)
+    sa.Column("stores", sa.Text),  # JSON: where each declared store is, without secrets (tutela.services.stores)
 )
+ADDED = {"stores": "TEXT"}  # columns added after the table was first shipped: `migrate` adds them
 
 rights_exports = sa.Table(  # the access export the requester receives, kept until delivered
     "rights_exports", meta,
     sa.Column("request_id", sa.String(40), primary_key=True),
-    # canonical JSON; LONGTEXT on MariaDB/MySQL (TEXT stops at 64 KiB there), TEXT elsewhere
-    sa.Column("body", sa.Text().with_variant(LONGTEXT(), "mysql", "mariadb"), nullable=False),
+    # canonical JSON; LONGTEXT on MariaDB/MySQL (TEXT there holds 64 KB), plain TEXT elsewhere (PostgreSQL
+    # refuses a length on TEXT, so `Text(length=...)` made the state store fail to open there)
+    sa.Column("body", sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb"), nullable=False),
     sa.Column("digest", sa.String(64), nullable=False),
     sa.Column("at", sa.DateTime, nullable=False),
 )
@@ -135,10 +139,11 @@ class RequestStore:
         self.deadlines = deadlines
         for table in (rights_requests, rights_exports):
             table.create(state.engine, checkfirst=True)
+        migrate(state.engine)
 
     # -- writing
     def create(self, req: NewRequest, *, estate_key: str, estate: str, jurisdiction: str, codes: list[str],
-               age: int | None, by: str, today: dt.date) -> dict[str, Any]:
+               age: int | None, by: str, today: dt.date, stores: dict[str, Any] | None = None) -> dict[str, Any]:
         received = req.received or today
         due = self.deadlines.due(codes, req.kind, received, age)
         row = {"request_id": uuid.uuid4().hex[:16], "kind": req.kind, "scope": req.scope or "all",
@@ -146,7 +151,7 @@ class RequestStore:
                "codes": json.dumps(codes), "age": age, "requester_kind": req.requester.kind,
                "requester_ref": req.requester.ref, "approval": "staff", "created_by": by, "created_at": now(),
                "received": received, "status": "pending_approval", "note": req.note, "extended": False,
-               "due": due.due}
+               "due": due.due, "stores": canonical(stores) if stores is not None else None}
         with self.state.tx() as c:
             c.execute(rights_requests.insert().values(**row))
         return self.get(str(row["request_id"]))
@@ -260,6 +265,7 @@ class RequestStore:
         day = today or now().date()
         due = self._due(row)
         status = row["status"]
+        result = json.loads(row["result"]) if row["result"] else None
         return {
             "id": row["request_id"], "kind": row["kind"], "scope": row["scope"], "subject": row["subject"],
             "jurisdiction": row["jurisdiction"], "estate": row["estate"], "status": status,
@@ -275,7 +281,9 @@ class RequestStore:
             "running": row["running_since"] is not None, "completed_at": _iso(row["completed_at"]),
             "answered_late": (status == "done" and due.due is not None and row["completed_at"] is not None
                               and row["completed_at"].date() > due.due),
-            "result": json.loads(row["result"]) if row["result"] else None, "error": row["error"],
+            "result": result, "error": row["error"],
+            "stores": json.loads(row["stores"]) if row.get("stores") else None,  # recorded at create
+            "partial": result is not None and result.get("complete") is False,  # a store was not searched
         }
 
     def _due(self, row: dict[str, Any]) -> Due:
@@ -302,6 +310,21 @@ class RequestStore:
         if n != 1:
             state = "running" if row["running_since"] is not None else row["status"]
             raise InputError(f"cannot {verb} request `{request_id}`: it is {state}", where="request_id")
+
+
+def migrate(engine: sa.Engine) -> None:
+    """Add the columns a state store made by an earlier Tutela lacks (`create_all` adds tables,
+    never columns). Each is nullable: a request recorded before it simply has none."""
+    have = {c["name"] for c in sa.inspect(engine).get_columns("rights_requests")}
+    for name, kind in ADDED.items():
+        if name in have:
+            continue
+        try:
+            with engine.begin() as c:
+                c.exec_driver_sql(f"ALTER TABLE rights_requests ADD COLUMN {name} {kind}")
+        except DBAPIError:  # another process added it first: fine if it is there now
+            if name not in {c["name"] for c in sa.inspect(engine).get_columns("rights_requests")}:
+                raise
 
 
 def _append(old: str | None, new: str) -> str:

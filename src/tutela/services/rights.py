@@ -6,7 +6,10 @@
     desk.run(r["id"])                      # erase, list the transfers kept, write a receipt
     desk.close()
 
-Connectors are opened on first use and kept for the desk's life (the API holds one desk).
+A request records where its estate's other stores are (media folder, Redis; see
+tutela.services.stores); a run searches every declared store or refuses to start, unless
+`allow_partial`, and then every output names the stores it did not search. Connectors are
+opened on first use and kept for the desk's life (the API holds one desk).
 """
 
 from __future__ import annotations
@@ -14,15 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
-
-from sqlalchemy.engine import make_url
 
 from tutela.connectors import ESTATE, Connector, ConnectorUnavailable, open_connector
 from tutela.datamap import DataMap, check, load_datamap
 from tutela.datamap.check import UNREACHABLE
 from tutela.datamap.erasure import parse_policy
-from tutela.datamap.models import FilesStoreDecl, RedisStoreDecl
+from tutela.datamap.models import FilesStoreDecl
 from tutela.errors import InputError
 from tutela.rulebook import Rulebook
 from tutela.services.deadlines import DeadlineBook, load_deadlines
@@ -32,6 +32,7 @@ from tutela.services.request_options import OptionsStore, RequestOptions
 from tutela.services.requests import RequestStore, parse_request
 from tutela.services.source import redact
 from tutela.services.state import StateStore, estate_key, now
+from tutela.services.stores import Missing, Place, locate, open_side, public, recorded, refuse, status
 from tutela.taxonomy import Taxonomy
 
 
@@ -61,17 +62,22 @@ class RightsDesk:
         self.state = state or StateStore()
         self.requests = RequestStore(self.state, deadlines or load_deadlines())
         self.options = OptionsStore(self.state)
-        self._ops: SubjectOps | None = None
         self._unreachable: list[str] = []  # collections with personal data no reference reaches
+        self._dm: DataMap | None = None
+        self._main: Connector | None = None
+        self._side: dict[tuple[str, str, str], Connector] = {}  # (store, url, prefix) -> open connector
 
     # -- the request's life ------------------------------------------------------------------
     def create(self, raw: Any, by: str) -> dict[str, Any]:
-        """Validate, find the subject in the estate, compute the deadline, store it (pending approval)."""
+        """Validate, find the subject in the estate, compute the deadline, record where the estate's
+        stores are, store it (pending approval)."""
         today = now().date()
         req = parse_request(raw, today)
         policy = parse_policy(req.policy, "body.policy", self.taxonomy) if req.policy is not None else None
-        ops = self._subject_ops("create a request")
+        cfg, dm, main = self._open_estate("create a request")
         self._require_reachable(req.allow_unreachable, "body.allow_unreachable")
+        opened, _missing = open_side(dm, locate(dm, cfg, None), self._side)  # checked again at run
+        ops = SubjectOps(dm, {ESTATE: main, **opened})
         if policy is not None:
             ops.check_policy(policy)
         who = ops.find(req.subject)
@@ -83,10 +89,9 @@ class RightsDesk:
         jur = self.rulebook.jurisdiction(code, where=where)
         received = req.received or today
         age = req.age if req.age is not None else who.age_on(received)
-        assert self.estate is not None
-        made = self.requests.create(req, estate_key=self.estate.key, estate=redact(self.estate.url),
-                                    jurisdiction=jur.code, codes=[jur.code, *jur.inherits],
-                                    age=age, by=by, today=today)
+        made = self.requests.create(req, estate_key=cfg.key, estate=redact(cfg.url), jurisdiction=jur.code,
+                                    codes=[jur.code, *jur.inherits], age=age, by=by, today=today,
+                                    stores=recorded(locate(dm, cfg, None)))
         options = RequestOptions(policy, req.allow_unreachable, tuple(ops.undecided(who, req.age)))
         self.options.save(made["id"], options)
         return {**made, **options.to_dict()}
@@ -111,12 +116,15 @@ class RightsDesk:
             raise InputError("an extension needs the reason the requester is told", where="reason")
         return self.requests.extend(request_id, by, reason.strip(), now().date())
 
-    def run(self, request_id: str, allow_unreachable: bool = False) -> dict[str, Any]:
-        """Run an approved request; a failure is recorded on the request (without personal data)."""
+    def run(self, request_id: str, allow_unreachable: bool = False, allow_partial: bool = False) -> dict[str, Any]:
+        """Run an approved request; a failure is recorded on the request (without personal data).
+
+        Every store the data map declares is searched, or the run does not start (StoresMissing,
+        or ConnectorUnavailable when a given store does not answer) unless `allow_partial`; then
+        the result, the export and the receipt name each store not searched and say `complete: false`."""
         row = self.requests.row(request_id)
-        ops = self._subject_ops("run a request")
-        assert self.estate is not None
-        if row["estate_key"] != self.estate.key:
+        cfg, dm, main = self._open_estate("run a request")
+        if row["estate_key"] != cfg.key:
             raise InputError(f"request `{request_id}` was made for another estate ({row['estate']})",
                              where="estate", hint="run it against the estate it names")
         options = self.options.load(request_id)
@@ -124,10 +132,13 @@ class RightsDesk:
         view = self.requests.claim(request_id)
         error = "interrupted"
         try:
-            if view["kind"] == "access":
-                out = self._access(ops, view, options)
-            else:
-                out = self._erase(ops, view, options)
+            places = locate(dm, cfg, view["stores"])
+            opened, missing = open_side(dm, places, self._side)
+            if missing and not allow_partial:
+                raise refuse(missing)
+            run = _Run(SubjectOps(dm, {ESTATE: main, **opened}), places, opened, missing,
+                       (main.kind, redact(cfg.url)), dm)
+            out = self._access(run, view, options) if view["kind"] == "access" else self._erase(run, view, options)
             error = ""
             return {**out, **options.to_dict()}
         except ConnectorUnavailable as exc:
@@ -148,37 +159,55 @@ class RightsDesk:
         return render_html(data, data.get("categories", {}))
 
     def close(self) -> None:
-        if self._ops is not None:
-            for conn in self._ops.stores.values():
-                conn.close()
-            self._ops = None
+        for conn in [*self._side.values(), *([self._main] if self._main else [])]:
+            conn.close()
+        self._side.clear()
+        self._main = None
         if self._own_state:
             self.state.close()
 
     # -- running -----------------------------------------------------------------------------
-    def _access(self, ops: SubjectOps, view: dict[str, Any], options: RequestOptions) -> dict[str, Any]:
+    def _access(self, run: _Run, view: dict[str, Any], options: RequestOptions) -> dict[str, Any]:
         names = {k: e.name for k, e in self.taxonomy.categories.entries.items()}
-        found = ops.access(view["subject"], names)
+        found = run.ops.access(view["subject"], names)
+        per: dict[str, int] = {}
+        for c in found["collections"]:
+            per[c["store"]] = per.get(c["store"], 0) + len(c["rows"])
+        for f in found["files"]:
+            store = run.files_store(f["collection"])
+            per[store] = per.get(store, 0) + 1
+        stores = run.status(per)
+        complete = all(s["searched"] for s in stores)
         export = {"request": {k: view[k] for k in ("id", "kind", "received", "due", "jurisdiction")},
                   "generated_at": now().isoformat(), "estate": view["estate"], **found,
-                  "undecided": list(options.undecided)}
+                  "stores": public(stores), "complete": complete, "undecided": list(options.undecided)}
         counts = [{"store": c["store"], "collection": c["name"], "action": "read", "rows": len(c["rows"])}
                   for c in export["collections"]]
         if export["files"]:
             counts.append({"store": "files", "collection": "files", "action": "read", "rows": len(export["files"])})
         body = {"request": view["id"], "kind": "access", "subject": view["subject"], "at": now().isoformat(),
-                "approved_by": view["decided_by"], "read": counts}
+                "approved_by": view["decided_by"], "read": counts, "complete": complete,
+                "stores": [_brief(s) for s in stores]}
         digest = self._receipt(view, body)
         result = {"collections": counts, "rows": export["rows"], "files": len(export["files"]),
                   "unreachable": export["unreachable"], "not_searched": export["not_searched"],
-                  "skipped": export["skipped"], "undecided": list(options.undecided), "receipt": {"digest": digest}}
+                  "skipped": export["skipped"], "undecided": list(options.undecided),
+                  "stores": stores, "complete": complete, "receipt": {"digest": digest}}
         return self.requests.finish(view["id"], result, export=export)
 
-    def _erase(self, ops: SubjectOps, view: dict[str, Any], options: RequestOptions) -> dict[str, Any]:
-        done = ops.erase(view["subject"], delete_rows=view["scope"] == "account", policy=options.policy)
+    def _erase(self, run: _Run, view: dict[str, Any], options: RequestOptions) -> dict[str, Any]:
+        done = run.ops.erase(view["subject"], delete_rows=view["scope"] == "account", policy=options.policy)
+        per: dict[str, int] = {}
+        for c in done["changes"]:
+            per[c["store"]] = per.get(c["store"], 0) + int(c["rows"])
+        stores = run.status(per)
+        failed = [{"store": c["store"], "collection": c["collection"], **f} for c in done["changes"]
+                  for f in c.get("failed", ())]  # items a store could not change (a file it could not clean)
+        complete = all(s["searched"] for s in stores) and not failed
         body = {"request": view["id"], "kind": "erasure", "scope": view["scope"], "subject": view["subject"],
                 "at": now().isoformat(), "approved_by": view["decided_by"], "changes": done["changes"],
-                "kept": done["kept"], "unreachable": done["unreachable"], "not_searched": done["not_searched"]}
+                "kept": done["kept"], "unreachable": done["unreachable"], "not_searched": done["not_searched"],
+                "complete": complete, "stores": [_brief(s) for s in stores]}
         digest = self._receipt(view, body)
         result = {"collections": [{k: c[k] for k in ("store", "collection", "action", "rows")}
                                   for c in done["changes"]],
@@ -186,7 +215,8 @@ class RightsDesk:
                   "kept": {"collection": done["kept"]["collection"], "records": len(done["kept"]["records"])},
                   "unreachable": done["unreachable"], "not_searched": done["not_searched"],
                   "skipped": done["skipped"], "undecided": list(options.undecided),
-                  "policy": options.policy.key if options.policy else None, "receipt": {"digest": digest}}
+                  "policy": options.policy.key if options.policy else None, "failed": failed,
+                  "stores": stores, "complete": complete, "receipt": {"digest": digest}}
         return self.requests.finish(view["id"], result)
 
     def _receipt(self, view: dict[str, Any], body: dict[str, Any]) -> str:
@@ -196,24 +226,26 @@ class RightsDesk:
         got = self.state.receipts(job_id=view["id"], subject=view["subject"])
         return str(got[-1]["digest"])
 
-    def _subject_ops(self, why: str) -> SubjectOps:
+    def _open_estate(self, why: str) -> tuple[EstateConfig, DataMap, Connector]:
         if self.estate is None:
             raise InputError(f"no estate to {why} against", where="estate",
                              hint="give --estate URL (for the API: `tutela serve --estate URL`)")
-        if self._ops is None:
-            self._ops = self._open(self.estate)
-        return self._ops
+        if self._dm is None:
+            self._dm = self._checked(load_datamap(self.estate.datamap))
+        if self._main is None:
+            self._main = open_connector(self.estate.url)
+        return self.estate, self._dm, self._main
 
-    def _open(self, cfg: EstateConfig) -> SubjectOps:
-        """The data map, checked as `tutela datamap check` checks it, and its stores opened."""
-        dm = load_datamap(cfg.datamap)
+    def _checked(self, dm: DataMap) -> DataMap:
+        """The data map, checked as `tutela datamap check` checks it (unreachable collections are
+        kept aside: a request may proceed past them when it says so)."""
         problems = check(dm, self.taxonomy)
         self._unreachable = [p.where.rsplit(": ", 1)[-1] for p in problems if p.message == UNREACHABLE]
         bad = [p for p in problems if p.message != UNREACHABLE]
         if bad:
             raise InputError(f"the data map has {len(bad)} problem(s), the first: {bad[0].where}: {bad[0].message}",
                              where=dm.source, hint="`tutela datamap check` lists them all")
-        return SubjectOps(dm, open_stores(cfg, dm))
+        return dm
 
     def _require_reachable(self, allowed: bool, where: str) -> None:
         if self._unreachable and not allowed:
@@ -223,37 +255,40 @@ class RightsDesk:
                                                "--allow-unreachable (`allow_unreachable: true`)")
 
 
+class _Run:
+    """One run's subject operations and what it knows about the declared stores."""
+
+    def __init__(self, ops: SubjectOps, places: list[Place], opened: dict[str, Connector], missing: list[Missing],
+                 estate: tuple[str, str], dm: DataMap):
+        self.ops, self.places, self.opened, self.missing, self.estate = ops, places, opened, missing, estate
+        self._files = {coll: name for name, d in (dm.tutela.stores.items() if dm.tutela else ())
+                       if isinstance(d, FilesStoreDecl) for coll in d.collections}
+
+    def files_store(self, collection: str) -> str:
+        return self._files.get(collection, "files")
+
+    def status(self, found: dict[str, int]) -> list[dict[str, Any]]:
+        searched = {n.store for n in self.ops.plan.nodes}
+        return status(self.places, self.opened, self.missing, found, self.estate, searched)
+
+
+def _brief(s: dict[str, Any]) -> dict[str, Any]:
+    """A store's line in a receipt: no location (it may name a host), whether it was searched."""
+    return {k: s[k] for k in ("store", "kind", "searched", "found", "cause")}
+
+
 def open_stores(cfg: EstateConfig, dm: DataMap) -> dict[str, Connector]:
-    """The estate's connector and one per declared store whose location was given (the media
-    folder defaults to the one `tutela estate generate` writes beside the estate)."""
+    """The estate's connector and one per declared store whose location is known: given in `cfg`,
+    or the media folder at its default place (tutela.connectors.locations.media_folder)."""
     stores: dict[str, Connector] = {}
-    media = cfg.media or default_media(cfg.url)
+    decls = dm.tutela.stores if dm.tutela else {}
     try:
         stores[ESTATE] = open_connector(cfg.url)
-        for name, decl in (dm.tutela.stores.items() if dm.tutela else ()):
-            url = cfg.extra.get(name)
-            if url is None and isinstance(decl, FilesStoreDecl) and media is not None:
-                url = media.expanduser().resolve().as_uri()
-            if url is None and isinstance(decl, RedisStoreDecl):
-                url = cfg.redis
-            if url is not None:
-                stores[name] = open_connector(url, store=decl, key_prefix=cfg.redis_prefix)
+        for place in locate(dm, cfg, None):
+            if place.url is not None:
+                stores[place.store] = open_connector(place.url, store=decls[place.store], key_prefix=place.prefix)
         return stores
     except InputError:
         for conn in stores.values():
             conn.close()
         raise
-
-
-def default_media(url: str) -> Path | None:
-    """The media folder `tutela estate generate` writes beside an estate, when it exists."""
-    parts = urlparse(url)
-    scheme = parts.scheme.split("+")[0]
-    if scheme == "sqlite":
-        path = Path(make_url(url).database or "")  # sqlite:///relative.db, sqlite:////absolute.db
-        folder = path.with_name(f"{path.stem}-media")
-    elif scheme == "parquet":
-        folder = Path(parts.path).with_name(f"{Path(parts.path).name}-media")
-    else:
-        return None
-    return folder if folder.is_dir() else None
