@@ -6,10 +6,10 @@ walked, so a hostile file costs at most that much, whatever it claims. Works ove
 
 from __future__ import annotations
 
+import mmap
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
 
 from tutela.media.errors import MediaError, TooLarge
 from tutela.media.result import Finding
@@ -24,9 +24,7 @@ TELEMETRY = {b"gpmd": "GoPro telemetry track", b"camm": "camera motion track (GP
 WORDS = (b"GPS", b"City", b"State", b"Country", b"Location", b"location", b"latitude", b"ISO6709")
 
 
-class Buffer(Protocol):
-    def __len__(self) -> int: ...
-    def __getitem__(self, key: slice) -> bytes: ...
+Buffer = bytes | bytearray | mmap.mmap
 
 
 @dataclass(frozen=True)

@@ -130,9 +130,11 @@ def clean_file(path: Path, *, strict: bool = False, dest: Path | None = None, li
         return MediaResult(str(path), fmt, "cleaned", tuple(removed), found=tuple(found))
     except MediaError as exc:
         reason = exc.message
-    except (OSError, struct.error, IndexError, ValueError) as exc:
+    except OSError as exc:
+        reason = str(exc.strerror or exc)
+    except (struct.error, IndexError, ValueError) as exc:
         # a parser fault on hostile bytes (a bound that held, reported per file, never raised)
-        reason = f"cannot clean this file ({type(exc).__name__}: {getattr(exc, 'strerror', None) or exc})"
+        reason = f"cannot parse this file ({type(exc).__name__}: {exc})"
     finally:
         tmp.unlink(missing_ok=True)
     return MediaResult(str(path), fmt, "refused", reason=_refuse(path, reason, on_refuse, quarantine),
