@@ -24,7 +24,8 @@ MAX_IFDS = 64
 SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
 EXIF_IFD, GPS_IFD, INTEROP_IFD, SUB_IFDS = 0x8769, 0x8825, 0xA005, 0x014A
 ORIENTATION = 0x0112
-NAMES = {GPS_IFD: "GPS", 0x927C: "maker note", 0x02BC: "XMP", 0x83BB: "IPTC", 0x8649: "Photoshop",
+NAMES = {GPS_IFD: "GPS", EXIF_IFD: "EXIF IFD (camera, date and exposure tags)",
+         0x927C: "maker note", 0x02BC: "XMP", 0x83BB: "IPTC", 0x8649: "Photoshop",
          0x9286: "user comment", 0x010E: "image description", 0x013B: "artist", SUB_IFDS: "sub-images",
          INTEROP_IFD: "interoperability IFD", 0xA431: "serial number", 0xC4A5: "print image matching"}
 # (offsets tag, byte counts tag) of image data a TIFF file's IFD points at
@@ -153,14 +154,17 @@ def scrub(data: bytes | bytearray, where: str, keep: Keep, pages: bool) -> tuple
             if not e.fits:
                 removed.append(f"{name} tag 0x{e.tag:04X} (does not fit the block)")
                 continue
-            raw = bytearray(data[e.pos:e.pos + 12])
             if e.tag == EXIF_IFD:
-                sub = t.pointer(e)
-                sub_entries, _ = t.ifd(sub)
+                try:
+                    sub = t.pointer(e)
+                    sub_entries, _ = t.ifd(sub)
+                except (MediaError, struct.error) as exc:
+                    removed.append(f"{name} EXIF IFD (unreadable: {exc})")
+                    continue
                 write_ifd(sub, "exif", sub_entries, 0)
             elif e.size > 4:
                 put(e.at, t.value(e))
-            kept.append(bytes(raw))
+            kept.append(bytes(data[e.pos:e.pos + 12]))
         for offs_tag, counts_tag in DATA:
             by_tag = {e.tag: e for e in entries if keep(name, e.tag) and e.fits}
             if pages and offs_tag in by_tag and counts_tag in by_tag:
@@ -172,13 +176,16 @@ def scrub(data: bytes | bytearray, where: str, keep: Keep, pages: bool) -> tuple
                         raise MediaError(f"{where}: image data at {o} (+{n}) is outside the file")
                     put(o, bytes(data[o:o + n]))
         head = struct.pack(t.e + "H", len(kept)) + b"".join(kept) + struct.pack(t.e + "I", nxt)
-        put(at, head + bytes(2 + 12 * len(entries) + 4 - len(head)))
+        put(at, head)  # the rest of the old IFD stays zero
 
-    for n, (at, entries, nxt) in enumerate(t.chain()):
-        if n and not pages:
+    if pages:
+        for n, (at, entries, nxt) in enumerate(t.chain()):
+            write_ifd(at, f"ifd{n}", entries, nxt)
+    else:  # an EXIF block: IFD0 only; a next IFD is the thumbnail
+        entries, nxt = t.ifd(t.first)
+        if nxt:
             removed.append("thumbnail (IFD1)")
-            break
-        write_ifd(at, f"ifd{n}", entries, nxt if pages else 0)
+        write_ifd(t.first, "ifd0", entries, 0)
     return bytes(out), end[0], sorted(set(removed))
 
 
@@ -238,10 +245,10 @@ def findings(data: bytes | bytearray, container: str, pages: bool) -> list[Findi
     try:
         t = Tiff(data, container)
         out: list[Finding] = []
-        for n, (_at, entries, _nxt) in enumerate(t.chain()):
-            if n and not pages:
-                out.append(Finding(container, "thumbnail (IFD1)"))
-                break
+        ifds = [entries for _at, entries, _nxt in t.chain()] if pages else [t.ifd(t.first)[0]]
+        if not pages and t.ifd(t.first)[1]:
+            out.append(Finding(container, "thumbnail (IFD1)"))
+        for entries in ifds:
             for e in entries:
                 if e.tag == GPS_IFD:
                     gps = t.ifd(t.pointer(e))[0] if e.fits else []
