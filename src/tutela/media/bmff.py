@@ -103,8 +103,10 @@ def findings(buf: Buffer) -> list[Finding]:
     """Location-bearing boxes: ©xyz, loci, XMP (XMP_ or the XMP uuid) with location words,
     `keys` naming a location, GPS telemetry tracks. An unreadable structure is a finding."""
     out: list[Finding] = []
+    moov = False
     try:
         for box in walk(buf):
+            moov = moov or box.path == "moov"
             if box.type == b"loci":
                 out.append(Finding(box.path, "loci", _loci(buf, box)))
             elif box.type == b"\xa9xyz":
@@ -120,4 +122,6 @@ def findings(buf: Buffer) -> list[Finding]:
                 out.append(Finding(box.path, TELEMETRY[box.type]))
     except MediaError as exc:
         out.append(Finding("boxes", "unreadable", exc.message))
+    if not moov and not out:
+        out.append(Finding("boxes", "unreadable", "no `moov` box"))
     return out
