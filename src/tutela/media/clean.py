@@ -112,6 +112,7 @@ def clean_file(path: Path, *, strict: bool = False, dest: Path | None = None, li
                     shutil.copyfile(path, dest)
                 return MediaResult(str(path), fmt, "already_clean")
             removed = run_worker(path, tmp, strict, limits)
+            removed += [f"{f.container}: {f.what}" for f in found]  # what the remux did not carry over
         else:
             data = path.read_bytes()
             cleaner, reader = IMAGES[fmt]
