@@ -52,29 +52,30 @@ def detect(head: bytes) -> str | None:
 
 def inspect(path: Path, limits: Limits = DEFAULT) -> tuple[str, list[Finding]]:
     """(format, location-bearing containers found) of one file; MediaError when unsupported."""
-    fmt, size = _format(path, limits)
-    if fmt == "video":
-        if size == 0:
-            raise MediaError("empty file")
-        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            return fmt, bmff.findings(buf)
-    return fmt, IMAGES[fmt][1](path.read_bytes())
+    fmt, data = _open(path, limits)
+    if data is not None:
+        return fmt, IMAGES[fmt][1](data)
+    if path.stat().st_size == 0:
+        raise MediaError("empty file")
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        return fmt, bmff.findings(buf)
 
 
-def _format(path: Path, limits: Limits) -> tuple[str, int]:
+def _open(path: Path, limits: Limits) -> tuple[str, bytes | None]:
+    """The format and, for an image, its bytes (read once, within the size bound)."""
     try:
-        size = path.stat().st_size
         with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
             head = fh.read(16)
+            fmt = detect(head)
+            if fmt is None:
+                raise MediaError("not a supported media format (JPEG, PNG, WebP, TIFF, HEIF, MP4/MOV/M4V)")
+            bound = limits.max_video_bytes if fmt == "video" else limits.max_image_bytes
+            if size > bound:
+                raise TooLarge(f"{size} bytes is over the {fmt} limit of {bound} bytes")
+            return fmt, None if fmt == "video" else head + fh.read()
     except OSError as exc:
         raise MediaError(f"cannot read the file: {exc.strerror or exc}") from None
-    fmt = detect(head)
-    if fmt is None:
-        raise MediaError("not a supported media format (JPEG, PNG, WebP, TIFF, HEIF, MP4/MOV/M4V)")
-    bound = limits.max_video_bytes if fmt == "video" else limits.max_image_bytes
-    if size > bound:
-        raise TooLarge(f"{size} bytes is over the {fmt} limit of {bound} bytes")
-    return fmt, size
 
 
 def _write(tmp: Path, data: bytes) -> None:
@@ -84,8 +85,13 @@ def _write(tmp: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def _verify(tmp: Path, fmt: str, limits: Limits) -> None:
-    got_fmt, left = inspect(tmp, limits)
+def _verify(tmp: Path, fmt: str, limits: Limits, written: bytes | None) -> None:
+    """Read the cleaned copy again (an image: the bytes just written and fsynced; a video:
+    the worker's file, from disk) with the location reader; anything found fails it."""
+    if written is not None:
+        got_fmt, left = detect(written[:16]) or "unknown", IMAGES[fmt][1](written)
+    else:
+        got_fmt, left = inspect(tmp, limits)
     if got_fmt != fmt:
         raise MediaError(f"the cleaned copy reads as {got_fmt}, not {fmt}; the original is kept")
     if left:
@@ -103,9 +109,10 @@ def clean_file(path: Path, *, strict: bool = False, dest: Path | None = None, li
     tmp = target.with_name(f".{target.name}.tutela-tmp")
     fmt = "unknown"
     found: list[Finding] = []
+    written: bytes | None = None
     try:
-        fmt, _size = _format(path, limits)
-        if fmt == "video":
+        fmt, data = _open(path, limits)
+        if data is None:  # a video
             _, found = inspect(path, limits)
             if not found and not strict:
                 if dest is not None:
@@ -114,18 +121,18 @@ def clean_file(path: Path, *, strict: bool = False, dest: Path | None = None, li
             removed = run_worker(path, tmp, strict, limits)
             removed += [f"{f.container}: {f.what}" for f in found]  # what the remux did not carry over
         else:
-            data = path.read_bytes()
             cleaner, reader = IMAGES[fmt]
-            found = reader(data)
             new, removed = cleaner(data, strict)
             if new == data:
+                found = reader(data)  # nothing to remove: the reader must agree there is nothing
                 if found:
                     raise MediaError(f"location remains that this cleaner cannot remove ({found[0]})")
                 if dest is not None:
                     _write(dest, data)
                 return MediaResult(str(path), fmt, "already_clean", found=())
             _write(tmp, new)
-        _verify(tmp, fmt, limits)
+            written = new
+        _verify(tmp, fmt, limits, written)
         os.replace(tmp, target)
         _fsync_dir(target.parent)
         return MediaResult(str(path), fmt, "cleaned", tuple(removed), found=tuple(found))

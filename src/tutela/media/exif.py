@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tutela.media.errors import MediaError
 from tutela.media.result import Finding
@@ -41,11 +41,10 @@ EXIF_KEEP = frozenset({0x829A, 0x829D, 0x8822, 0x8827, 0x8830, 0x9000, 0x9003, 0
                        0xA403, 0xA404, 0xA405, 0xA406, 0xA432, 0xA433, 0xA434})
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     tag: int
     type: int
-    count: int
+    n: int  # the value count
     pos: int  # where the 12-byte entry is
     at: int  # where its value is (inline: inside the entry)
     size: int  # bytes of the value; -1 for an unknown type
@@ -84,22 +83,23 @@ class Tiff:
         if at + 2 + 12 * n + 4 > len(self.data):
             raise MediaError(f"{self.where}: IFD at {at} with {n} entries runs past the end")
         out = []
-        for i in range(n):
-            pos = at + 2 + 12 * i
-            tag, typ, count = struct.unpack_from(self.e + "HHI", self.data, pos)
+        limit, pos = len(self.data), at + 2
+        for tag, typ, count, value_at in struct.iter_unpack(self.e + "HHII", self.data[pos:pos + 12 * n]):
             size = SIZES[typ] * count if typ in SIZES else -1
-            value_at = pos + 8 if 0 <= size <= 4 else self.u32(pos + 8)
-            if size > 4 and value_at + size > len(self.data):
+            if 0 <= size <= 4:
+                value_at = pos + 8
+            elif value_at + size > limit:
                 size = -1  # a count or offset that does not fit the block: never read
             out.append(Entry(tag, typ, count, pos, value_at, size))
-        return out, self.u32(at + 2 + 12 * n)
+            pos += 12
+        return out, self.u32(pos)
 
     def ints(self, entry: Entry) -> list[int]:
         """The values of a SHORT/LONG entry (bounded: the entry fits the block)."""
         if not entry.fits or entry.type not in (3, 4, 13):
             raise MediaError(f"{self.where}: tag 0x{entry.tag:04X} is not a readable offset list")
         fmt = "H" if entry.type == 3 else "I"
-        return list(struct.unpack_from(f"{self.e}{entry.count}{fmt}", self.data, entry.at))
+        return list(struct.unpack_from(f"{self.e}{entry.n}{fmt}", self.data, entry.at))
 
     def value(self, entry: Entry) -> bytes:
         if not entry.fits:
@@ -165,9 +165,9 @@ def scrub(data: bytes | bytearray, where: str, keep: Keep, pages: bool) -> tuple
             elif e.size > 4:
                 put(e.at, t.value(e))
             kept.append(bytes(data[e.pos:e.pos + 12]))
+        by_tag = {e.tag: e for e in entries if keep(name, e.tag) and e.fits} if pages else {}
         for offs_tag, counts_tag in DATA:
-            by_tag = {e.tag: e for e in entries if keep(name, e.tag) and e.fits}
-            if pages and offs_tag in by_tag and counts_tag in by_tag:
+            if offs_tag in by_tag and counts_tag in by_tag:
                 offs, counts = t.ints(by_tag[offs_tag]), t.ints(by_tag[counts_tag])
                 if len(offs) != len(counts):
                     raise MediaError(f"{where}: {len(offs)} strip offsets but {len(counts)} byte counts")
@@ -219,7 +219,7 @@ def orientation(data: bytes | bytearray) -> int | None:
 def _rationals(t: Tiff, e: Entry) -> list[float]:
     if e.type != 5 or not e.fits:
         raise MediaError(f"{t.where}: GPS coordinate is not a rational")
-    nums = struct.unpack_from(f"{t.e}{2 * e.count}I", t.data, e.at)
+    nums = struct.unpack_from(f"{t.e}{2 * e.n}I", t.data, e.at)
     return [n / d for n, d in zip(nums[::2], nums[1::2], strict=True) if d]
 
 

@@ -12,24 +12,21 @@ every step moves forward.
 
 from __future__ import annotations
 
-import re
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tutela.media import exif
 from tutela.media.errors import MediaError
 from tutela.media.result import Finding
 
 ENTROPY = -1
-_NEXT = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")  # the marker that ends entropy-coded data
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 _LOCATION_WORDS = (b"GPS", b"City", b"State", b"Country", b"Location", b"Sublocation", b"latitude")
 IPTC_LOCATION = {26: "content location code", 27: "content location name", 90: "City", 92: "Sub-location",
                  95: "Province-State", 100: "Country code", 101: "Country"}
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     marker: int  # ENTROPY for entropy-coded data
     start: int
     end: int
@@ -68,11 +65,25 @@ def segments(data: bytes) -> tuple[list[Segment], int]:
         pos += length
         out.append(Segment(marker, start, pos))
         if marker == 0xDA:
-            found = _NEXT.search(data, pos)
-            if found is None:
-                raise MediaError("truncated JPEG: the image data has no end-of-image marker")
-            out.append(Segment(ENTROPY, pos, found.start()))
-            pos = found.start()
+            end = _scan_end(data, pos)
+            out.append(Segment(ENTROPY, pos, end))
+            pos = end
+
+
+def _scan_end(data: bytes, pos: int) -> int:
+    """Where the entropy-coded data from `pos` ends: the first FF not followed by 00 (byte
+    stuffing), D0-D7 (restart markers) or another FF (fill). `bytes.find` runs at memchr
+    speed; only the rare FF bytes are looked at in Python."""
+    size = len(data)
+    while True:
+        at = data.find(b"\xff", pos)
+        if at < 0 or at + 1 >= size:
+            raise MediaError("truncated JPEG: the image data has no end-of-image marker")
+        nxt = data[at + 1]
+        if nxt == 0 or 0xD0 <= nxt <= 0xD7:
+            pos = at + 2
+            continue
+        return at  # a marker (or the fill bytes before one)
 
 
 def _name(marker: int, payload: bytes) -> str:

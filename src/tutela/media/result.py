@@ -33,7 +33,9 @@ class MediaResult:
     status: Status
     removed: tuple[str, ...] = ()
     reason: str | None = None
-    found: tuple[Finding, ...] = field(default=())  # what the original carried (location-bearing)
+    # what the location reader found in the original, where it was read (videos, and images
+    # that had nothing the cleaner could remove); a cleaned image's list is `removed`
+    found: tuple[Finding, ...] = field(default=())
 
     @property
     def failure(self) -> str | None:

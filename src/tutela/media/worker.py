@@ -1,8 +1,9 @@
-"""`python -m tutela.media.worker SRC DST strict|lenient`: one video remuxed, in its own process.
+"""`python -m tutela.media.worker`: videos remuxed in their own process, one request per line.
 
-Prints one JSON line: {"removed": [...]} or {"error": "..."}. Started by
-`tutela.media.limits.run_worker` under memory, CPU and time limits. Before answering it opens
-the written file again with PyAV (a second reader) and refuses when a location key is left."""
+Reads JSON lines {"src", "dst", "strict"} on stdin and answers each with one JSON line:
+{"removed": [...]} or {"error": "..."}. Started (and killed when a video takes too long) by
+`tutela.media.limits.run_worker` under an address-space limit. Before answering it opens the
+written file again with PyAV (a second reader) and refuses when a location key is left."""
 
 from __future__ import annotations
 
@@ -14,18 +15,24 @@ from tutela.media import video
 from tutela.media.errors import MediaError
 
 
-def main(argv: list[str]) -> int:
-    src, dst, mode = Path(argv[0]), Path(argv[1]), argv[2]
+def answer(request: dict[str, object]) -> dict[str, object]:
+    src, dst = Path(str(request["src"])), Path(str(request["dst"]))
     try:
-        removed = video.remux(src, dst, strict=mode == "strict")
+        removed = video.remux(src, dst, strict=bool(request.get("strict")))
         left = video.location_keys(dst)
         if left:
             raise MediaError(f"PyAV still reads location from the output: {', '.join(left)}")
-        print(json.dumps({"removed": removed}))
+        return {"removed": removed}
     except MediaError as exc:
-        print(json.dumps({"error": exc.message}))
+        return {"error": exc.message}
+
+
+def main() -> int:
+    for line in sys.stdin:
+        sys.stdout.write(json.dumps(answer(json.loads(line))) + "\n")
+        sys.stdout.flush()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())
