@@ -13,6 +13,7 @@ from __future__ import annotations
 import mmap
 import os
 import shutil
+import stat
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -78,11 +79,17 @@ def _open(path: Path, limits: Limits) -> tuple[str, bytes | None]:
         raise MediaError(f"cannot read the file: {exc.strerror or exc}") from None
 
 
-def _write(tmp: Path, data: bytes) -> None:
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+def _write(tmp: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write and fsync `data` (the original's permission bits kept)."""
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.fchmod(fd, mode)
+        view, done = memoryview(data), 0
+        while done < len(data):
+            done += os.write(fd, view[done:])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _verify(tmp: Path, fmt: str, limits: Limits, written: bytes | None) -> None:
@@ -106,11 +113,13 @@ def clean_file(path: Path, *, strict: bool = False, dest: Path | None = None, li
     failure is reported), move it to `quarantine` (default `<folder>/.tutela-quarantine/`) or
     `delete` it (uploads in strict mode: never passed through as clean)."""
     target = dest or path
-    tmp = target.with_name(f".{target.name}.tutela-tmp")
+    tmp = target.parent / f".{target.name}.tutela-tmp"
     fmt = "unknown"
     found: list[Finding] = []
     written: bytes | None = None
+    renamed = False
     try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
         fmt, data = _open(path, limits)
         if data is None:  # a video
             _, found = inspect(path, limits)
@@ -128,12 +137,15 @@ def clean_file(path: Path, *, strict: bool = False, dest: Path | None = None, li
                 if found:
                     raise MediaError(f"location remains that this cleaner cannot remove ({found[0]})")
                 if dest is not None:
-                    _write(dest, data)
+                    _write(dest, data, mode)
                 return MediaResult(str(path), fmt, "already_clean", found=())
-            _write(tmp, new)
             written = new
-        _verify(tmp, fmt, limits, written)
+            _verify(tmp, fmt, limits, written)  # before anything is written
+            _write(tmp, new, mode)
+        if written is None:
+            _verify(tmp, fmt, limits, None)
         os.replace(tmp, target)
+        renamed = True
         _fsync_dir(target.parent)
         return MediaResult(str(path), fmt, "cleaned", tuple(removed), found=tuple(found))
     except MediaError as exc:
@@ -144,7 +156,8 @@ def clean_file(path: Path, *, strict: bool = False, dest: Path | None = None, li
         # a parser fault on hostile bytes (a bound that held, reported per file, never raised)
         reason = f"cannot parse this file ({type(exc).__name__}: {exc})"
     finally:
-        tmp.unlink(missing_ok=True)
+        if not renamed:
+            tmp.unlink(missing_ok=True)
     return MediaResult(str(path), fmt, "refused", reason=_refuse(path, reason, on_refuse, quarantine),
                        found=tuple(found))
 

@@ -130,7 +130,8 @@ Keep = Callable[[str, int], bool]
 
 
 def scrub(data: bytes | bytearray, where: str, keep: Keep, pages: bool) -> tuple[bytes, int, list[str]]:
-    """(scrubbed block, end of the last byte in use, names of what was removed).
+    """(scrubbed block, end of the last byte in use, names of what was removed); the end is 0
+    when IFD0 keeps no entry (nothing is left worth a block).
 
     `pages`: follow the IFD chain (a TIFF file's pages) rather than keeping IFD0 only (EXIF:
     IFD1 is the thumbnail). Image data of kept IFDs is copied; an entry that does not fit the
@@ -145,7 +146,7 @@ def scrub(data: bytes | bytearray, where: str, keep: Keep, pages: bool) -> tuple
         out[at:at + len(chunk)] = chunk
         end[0] = max(end[0], at + len(chunk))
 
-    def write_ifd(at: int, name: str, entries: list[Entry], nxt: int) -> None:
+    def write_ifd(at: int, name: str, entries: list[Entry], nxt: int) -> int:
         kept = []
         for e in entries:
             if not keep(name, e.tag):
@@ -177,6 +178,7 @@ def scrub(data: bytes | bytearray, where: str, keep: Keep, pages: bool) -> tuple
                     put(o, bytes(data[o:o + n]))
         head = struct.pack(t.e + "H", len(kept)) + b"".join(kept) + struct.pack(t.e + "I", nxt)
         put(at, head)  # the rest of the old IFD stays zero
+        return len(kept)
 
     if pages:
         for n, (at, entries, nxt) in enumerate(t.chain()):
@@ -185,7 +187,8 @@ def scrub(data: bytes | bytearray, where: str, keep: Keep, pages: bool) -> tuple
         entries, nxt = t.ifd(t.first)
         if nxt:
             removed.append("thumbnail (IFD1)")
-        write_ifd(t.first, "ifd0", entries, 0)
+        if not write_ifd(t.first, "ifd0", entries, 0):
+            end[0] = 0
     return bytes(out), end[0], sorted(set(removed))
 
 

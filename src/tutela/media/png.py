@@ -60,8 +60,7 @@ def clean(data: bytes, strict: bool) -> tuple[bytes, list[str]]:
                 removed.append(f"eXIf (unreadable, dropped whole: {exc})")
                 continue
             removed.extend(f"eXIf {n}" for n in notes)
-            t = exif.Tiff(new, "PNG eXIf")
-            if t.ifd(t.first)[0]:
+            if last:
                 out.append(_chunk(b"eXIf", new[:last]))
         else:
             removed.append(f"`{kind.decode('latin-1')}` chunk")

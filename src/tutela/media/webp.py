@@ -52,8 +52,7 @@ def clean(data: bytes, strict: bool) -> tuple[bytes, list[str]]:
                 removed.append(f"EXIF (unreadable, dropped whole: {exc})")
                 continue
             removed.extend(f"EXIF {n}" for n in notes)
-            t = exif.Tiff(new, "WebP EXIF")
-            if t.ifd(t.first)[0]:
+            if last:
                 body.append(_chunk(b"EXIF", new[:last]))
                 has_exif = True
         else:
