@@ -53,7 +53,7 @@ def detect(head: bytes) -> str | None:
 
 def inspect(path: Path, limits: Limits = DEFAULT) -> tuple[str, list[Finding]]:
     """(format, location-bearing containers found) of one file; MediaError when unsupported."""
-    fmt, data = _open(path, limits)
+    fmt, data, _mode = _open(path, limits)
     if data is not None:
         return fmt, IMAGES[fmt][1](data)
     if path.stat().st_size == 0:
@@ -62,11 +62,13 @@ def inspect(path: Path, limits: Limits = DEFAULT) -> tuple[str, list[Finding]]:
         return fmt, bmff.findings(buf)
 
 
-def _open(path: Path, limits: Limits) -> tuple[str, bytes | None]:
-    """The format and, for an image, its bytes (read once, within the size bound)."""
+def _open(path: Path, limits: Limits) -> tuple[str, bytes | None, int]:
+    """The format, an image's bytes (read once, within the size bound; None for a video) and
+    the file's permission bits."""
     try:
         with path.open("rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
+            info = os.fstat(fh.fileno())
+            size = info.st_size
             head = fh.read(16)
             fmt = detect(head)
             if fmt is None:
@@ -74,7 +76,7 @@ def _open(path: Path, limits: Limits) -> tuple[str, bytes | None]:
             bound = limits.max_video_bytes if fmt == "video" else limits.max_image_bytes
             if size > bound:
                 raise TooLarge(f"{size} bytes is over the {fmt} limit of {bound} bytes")
-            return fmt, None if fmt == "video" else head + fh.read()
+            return fmt, None if fmt == "video" else head + fh.read(), stat.S_IMODE(info.st_mode)
     except OSError as exc:
         raise MediaError(f"cannot read the file: {exc.strerror or exc}") from None
 
@@ -119,8 +121,7 @@ def clean_file(path: Path, *, strict: bool = False, dest: Path | None = None, li
     written: bytes | None = None
     renamed = False
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-        fmt, data = _open(path, limits)
+        fmt, data, mode = _open(path, limits)
         if data is None:  # a video
             _, found = inspect(path, limits)
             if not found and not strict:

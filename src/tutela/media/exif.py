@@ -193,6 +193,11 @@ def scrub(data: bytes | bytearray, where: str, keep: Keep, pages: bool) -> tuple
 
 
 def policy(strict: bool, image_file: bool) -> Keep:
+    """The keep rule for a block (see `_policy`), built once per combination."""
+    return _POLICIES[strict, image_file]
+
+
+def _policy(strict: bool, image_file: bool) -> Keep:
     """What an EXIF block (or a TIFF file) keeps: strict only what shows the picture right
     (orientation; a TIFF file's image structure and colour profile); otherwise also the camera,
     date and exposure tags. Location, maker notes, thumbnails, XMP, IPTC, names are never kept."""
@@ -206,17 +211,7 @@ def policy(strict: bool, image_file: bool) -> Keep:
     return keep
 
 
-def orientation(data: bytes | bytearray) -> int | None:
-    """The orientation tag of IFD0, None when absent or unreadable."""
-    try:
-        t = Tiff(data, "EXIF")
-        entries, _ = t.ifd(t.first)
-        for e in entries:
-            if e.tag == ORIENTATION and e.type == 3 and e.fits:
-                return t.ints(e)[0]
-    except (MediaError, struct.error):
-        return None
-    return None
+_POLICIES = {(s, i): _policy(s, i) for s in (False, True) for i in (False, True)}
 
 
 def _rationals(t: Tiff, e: Entry) -> list[float]:
