@@ -184,6 +184,36 @@ def video_with_location(path: Path, fmt: str = "mov", codec: str = "libx265", ta
     return path
 
 
+def _box(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(body), kind) + body
+
+
+def apple_location_meta() -> bytes:
+    """A QuickTime `meta` box as iPhones write it: `keys` naming
+    `com.apple.quicktime.location.ISO6709` and its `ilst` value."""
+    key = b"com.apple.quicktime.location.ISO6709"
+    hdlr = _box(b"hdlr", b"\0" * 8 + b"mdta" + b"\0" * 12 + b"\0")
+    keys = _box(b"keys", b"\0" * 4 + struct.pack(">I", 1) + struct.pack(">I", 8 + len(key)) + b"mdta" + key)
+    value = f"{LAT:+08.4f}{LON:+09.4f}+000.000/".encode()
+    ilst = _box(b"ilst", _box(struct.pack(">I", 1), _box(b"data", struct.pack(">II", 1, 0) + value)))
+    return _box(b"meta", hdlr + keys + ilst)
+
+
+def add_to_moov(path: Path, box: bytes) -> None:
+    """Append a box to `moov` (moov is the last box: no chunk offset moves)."""
+    data = bytearray(path.read_bytes())
+    pos, moov = 0, None
+    while pos < len(data):
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        if kind == b"moov":
+            moov = pos
+        pos += size
+    assert moov is not None and moov + struct.unpack_from(">I", data, moov)[0] == len(data)
+    data += box
+    struct.pack_into(">I", data, moov, len(data) - moov)
+    path.write_bytes(bytes(data))
+
+
 def _add_udta_xmp(path: Path) -> None:
     """Append an `XMP_` box to `moov/udta` (moov is the last box: no chunk offset moves)."""
     data = bytearray(path.read_bytes())

@@ -85,10 +85,12 @@ def test_videos_keep_container_codec_tags_and_every_stream(tmp_path: Path, name:
     before = ms.exiftool_location(p)[str(p)]
     assert "XMP:City=Amsterdam" in before and any("GPS" in b or "Location" in b for b in before)
     assert location(p) == "+52.3702+004.8952/"
+    size = p.stat().st_size
     result = clean_file(p)
     assert result.status == "cleaned", result.reason
     assert ms.exiftool_location(p) == {str(p): []}
     assert inspect(p) == ("video", [])
+    assert p.stat().st_size == size and all("free" in r for r in result.removed)  # freed in place
     tags = ms.exiftool(p)[0]
     assert tags["QuickTime:MajorBrand"] == brand  # a .mov stays QuickTime
     assert streams(p) == before_streams and frames(p) == before_frames  # hvc1 stays hvc1, subtitles kept
@@ -96,3 +98,14 @@ def test_videos_keep_container_codec_tags_and_every_stream(tmp_path: Path, name:
     assert clean_file(p).status == "already_clean"
     assert clean_file(p, strict=True).status == "cleaned" and "QuickTime:Title" not in ms.exiftool(p)[0]
     assert not list(tmp_path.glob(".*tutela-tmp"))
+
+
+def test_an_iphone_style_location_key_is_removed_with_its_meta_box(tmp_path: Path) -> None:
+    p = ms.video_with_location(tmp_path / "phone.mov")
+    ms.add_to_moov(p, ms.apple_location_meta())
+    before = ms.exiftool_location(p)[str(p)]
+    assert any("GPSCoordinates" in b for b in before)
+    assert any(f.what == "location key" for f in inspect(p)[1])
+    result = clean_file(p)
+    assert result.status == "cleaned" and any(r.startswith("moov/meta ") for r in result.removed), result.removed
+    assert ms.exiftool_location(p) == {str(p): []} and frames(p) == 5

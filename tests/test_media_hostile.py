@@ -93,9 +93,9 @@ def test_video_bounds_end_in_a_refusal(tmp_path: Path) -> None:
     """The remux runs in a child with a wall-clock and an address-space limit."""
     clip = ms.video_with_location(tmp_path / "clip.mp4", fmt="mp4")
     raw = clip.read_bytes()
-    slow = clean_file(clip, limits=Limits(video_seconds=0.001))
+    slow = clean_file(clip, strict=True, limits=Limits(video_seconds=0.001))  # strict: always the remux
     assert slow.status == "refused" and "took longer than" in (slow.reason or "")
-    starved = clean_file(clip, limits=Limits(video_memory=16 << 20))
+    starved = clean_file(clip, strict=True, limits=Limits(video_memory=16 << 20))
     assert starved.status == "refused" and "remux process failed" in (starved.reason or "")
     big = clean_file(clip, limits=Limits(max_video_bytes=100))
     assert big.status == "refused" and "over the video limit" in (big.reason or "")

@@ -81,6 +81,11 @@ def _open(path: Path, limits: Limits) -> tuple[str, bytes | None, int]:
         raise MediaError(f"cannot read the file: {exc.strerror or exc}") from None
 
 
+def _free_plan(path: Path) -> list[tuple[int, int, str]] | None:
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        return video.free_plan(buf)
+
+
 def _write(tmp: Path, data: bytes, mode: int = 0o644) -> None:
     """Write and fsync `data` (the original's permission bits kept)."""
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
@@ -128,8 +133,14 @@ def clean_file(path: Path, *, strict: bool = False, dest: Path | None = None, li
                 if dest is not None:
                     shutil.copyfile(path, dest)
                 return MediaResult(str(path), fmt, "already_clean")
-            removed = run_worker(path, tmp, strict, limits)
-            removed += [f"{f.container}: {f.what}" for f in found]  # what the remux did not carry over
+            plan = None if strict else _free_plan(path)
+            if plan is not None:  # enough to free the location boxes in a copy: nothing moves
+                shutil.copyfile(path, tmp)
+                removed = video.free_in_place(tmp, plan)
+            else:
+                removed = run_worker(path, tmp, strict, limits)
+                removed += [f"{f.container}: {f.what}" for f in found]  # what the remux did not carry over
+            os.chmod(tmp, mode)
         else:
             cleaner, reader = IMAGES[fmt]
             new, removed = cleaner(data, strict)
