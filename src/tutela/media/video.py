@@ -63,9 +63,9 @@ def remux(src: Path, dst: Path, strict: bool) -> list[str]:
                     out.metadata[key] = value
             streams = {}
             for s in inp.streams:
-                tag = s.codec_context.codec_tag if s.codec_context is not None else ""
-                if tag in DROP_TAGS or (s.type == "data" and not s.codec_context):
-                    removed.append(f"stream {s.index}: {DROP_TAGS.get(tag, 'data track')}")
+                tag = s.codec_tag or ""  # from the stream's own parameters (data streams have no codec)
+                if tag in DROP_TAGS:
+                    removed.append(f"stream {s.index}: {DROP_TAGS[tag]}")
                     continue
                 if s.type not in ("video", "audio", "subtitle"):
                     raise MediaError(f"stream {s.index} is a `{s.type}` stream (`{tag}`) that PyAV cannot copy; "
