@@ -96,7 +96,13 @@ def test_videos_keep_container_codec_tags_and_every_stream(tmp_path: Path, name:
     assert streams(p) == before_streams and frames(p) == before_frames  # hvc1 stays hvc1, subtitles kept
     assert tags.get("QuickTime:Title") == "synthetic clip"  # other metadata kept (strict drops it)
     assert clean_file(p).status == "already_clean"
-    assert clean_file(p, strict=True).status == "cleaned" and "QuickTime:Title" not in ms.exiftool(p)[0]
+    # strict: the PyAV remux (packets copied): container family, codec tags and every stream kept
+    remuxed = clean_file(p, strict=True)
+    assert remuxed.status == "cleaned" and "container metadata `title`" in remuxed.removed
+    tags = ms.exiftool(p)[0]
+    assert "QuickTime:Title" not in tags and tags["QuickTime:MajorBrand"] == brand
+    assert streams(p) == before_streams and frames(p) == before_frames
+    assert ms.exiftool_location(p) == {str(p): []}
     assert not list(tmp_path.glob(".*tutela-tmp"))
 
 
