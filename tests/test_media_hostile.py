@@ -115,3 +115,35 @@ def test_strict_refusals_are_quarantined_or_deleted_never_passed_on(tmp_path: Pa
     assert not a.exists() and (tmp_path / ".tutela-quarantine" / "a.jpg").exists()
     d = clean_file(b, strict=True, on_refuse="delete")
     assert d.status == "refused" and (d.reason or "").endswith("(deleted)") and not b.exists()
+
+
+def test_mutated_videos_are_cleaned_or_refused_and_no_output_keeps_location(tmp_path: Path) -> None:
+    """Bytes changed in `moov` (where the boxes are) or the file cut short: in-place freeing,
+    the remux worker or a refusal, never a location left (exiftool reads every output)."""
+    seed_path = ms.video_with_location(tmp_path / "seed.mov")
+    ms.add_to_moov(seed_path, ms.apple_location_meta())
+    seed = seed_path.read_bytes()
+    outputs, seen = [], set()
+
+    @settings(max_examples=25, deadline=None, database=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(st.lists(st.tuples(st.integers(0, 1999), st.integers(0, 255)), min_size=1, max_size=6),
+           st.floats(0.3, 1.0))
+    def one(flips: list[tuple[int, int]], keep: float) -> None:
+        raw = bytearray(seed)
+        for back, value in flips:
+            raw[len(raw) - 1 - back] = value
+        raw = raw[:max(100, int(keep * len(raw)))]
+        p = tmp_path / f"{len(outputs)}-{len(seen)}-{keep:.3f}.mov"
+        p.write_bytes(bytes(raw))
+        result = clean_file(p)
+        seen.add(result.status)
+        if result.status == "refused":
+            assert result.reason and p.read_bytes() == bytes(raw)
+        else:
+            assert inspect(p)[1] == []
+            outputs.append(p)
+
+    one()
+    assert "cleaned" in seen
+    assert {k: v for k, v in ms.exiftool_location(*outputs).items() if v} == {}
