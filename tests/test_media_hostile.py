@@ -147,3 +147,24 @@ def test_mutated_videos_are_cleaned_or_refused_and_no_output_keeps_location(tmp_
     one()
     assert "cleaned" in seen
     assert {k: v for k, v in ms.exiftool_location(*outputs).items() if v} == {}
+
+
+def test_a_tiff_whose_strips_overlap_a_thousandfold_is_refused_not_copied(tmp_path: Path) -> None:
+    """20,000 strips each claiming the whole file would copy gigabytes: the copy budget (twice
+    the file) refuses it instead."""
+    n = 20_000
+    entries = [(256, 3, 1, 1), (257, 3, 1, 1), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
+               (273, 4, n, 0), (278, 3, 1, 1), (279, 4, n, 0)]
+    ifd_size = 2 + 12 * len(entries) + 4
+    offsets_at, counts_at = 8 + ifd_size, 8 + ifd_size + 4 * n
+    total = counts_at + 4 * n
+    ifd = struct.pack("<H", len(entries))
+    for tag, typ, count, value in entries:
+        value = offsets_at if tag == 273 else counts_at if tag == 279 else value
+        ifd += struct.pack("<HHII", tag, typ, count, value)
+    raw = b"II*\0" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0)
+    raw += struct.pack(f"<{n}I", *([0] * n)) + struct.pack(f"<{n}I", *([total] * n))
+    p = tmp_path / "overlap.tif"
+    p.write_bytes(raw)
+    result = clean_file(p)
+    assert result.status == "refused" and "overlap" in (result.reason or "")

@@ -141,8 +141,12 @@ def scrub(data: bytes | bytearray, where: str, keep: Keep, pages: bool) -> tuple
     out[:8] = data[:8]
     removed: list[str] = []
     end = [8]
+    budget = [2 * len(data) + 4096]  # bytes that may be copied: overlapping values or strips cannot multiply it
 
     def put(at: int, chunk: bytes) -> None:
+        budget[0] -= len(chunk)
+        if budget[0] < 0:
+            raise MediaError(f"{where}: its values and image data overlap (more bytes than the block holds)")
         out[at:at + len(chunk)] = chunk
         end[0] = max(end[0], at + len(chunk))
 

@@ -85,6 +85,9 @@ def _locations(buf: bytes | bytearray, box: bmff.Box, idat: int | None) -> dict[
         at += 2 + base_size
         n = _int(buf, at, 2)
         at += 2
+        per = index_size + off_size + len_size
+        if n and (per == 0 or at + n * per > box.end):
+            raise MediaError("HEIF `iloc` lists extents it does not hold")
         extents = []
         for _e in range(n):
             at += index_size
@@ -117,8 +120,12 @@ def items(buf: bytes | bytearray) -> list[Item]:
     kinds = _types(buf, by[b"iinf"])
     where = _locations(buf, by[b"iloc"], idat)
     out = []
+    total = 0
     for item_id, kind in sorted(kinds.items()):
         extents = tuple(where.get(item_id, ()))
+        total += sum(n for _o, n in extents)
+        if total > len(buf):
+            raise MediaError("HEIF metadata items claim more bytes than the file holds")
         for offset, length in extents:
             if offset < 0 or length == 0 or offset + length > len(buf):
                 raise MediaError(f"HEIF {kind} item {item_id} is not stored in this file where it can be read")
