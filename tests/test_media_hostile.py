@@ -64,13 +64,19 @@ def test_huge_dimensions_and_decompression_bombs_are_cleaned_without_decoding(tm
     ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
     bomb = (png[:8] + _chunk(b"IHDR", ihdr) + _chunk(b"zTXt", b"Comment\0\0" + bomb_idat)
             + _chunk(b"tEXt", b"GPS\x0052.37,4.89") + _chunk(b"IDAT", bomb_idat) + _chunk(b"IEND", b""))
-    for name, raw in {"huge.jpg": bytes(jpeg), "bomb.png": bomb}.items():
+    plain = ms.plain_jpeg()
+    sos = plain.index(b"\xff\xda")
+    scan = sos + 2 + int.from_bytes(plain[sos + 2:sos + 4], "big")
+    stuffed = ms.insert_after_soi(plain[:scan] + b"\xff\x00" * (1 << 20) + b"\xff\xd9",
+                                  ms.segment(0xE1, ms.exif_bytes()))  # 2 MiB of byte stuffing
+    for name, raw in {"huge.jpg": bytes(jpeg), "bomb.png": bomb, "stuffed.jpg": stuffed}.items():
         p = tmp_path / name
         p.write_bytes(raw)
         result = clean_file(p)
         assert result.status == "cleaned", (name, result.reason)
         assert ms.exiftool_location(p) == {str(p): []}
     assert (tmp_path / "bomb.png").stat().st_size < len(bomb)  # the zTXt went unexpanded; IDAT copied as is
+    assert (tmp_path / "stuffed.jpg").read_bytes().endswith(b"\xff\x00" * (1 << 20) + b"\xff\xd9")
 
 
 def test_a_refused_file_never_blocks_the_others(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ every step moves forward.
 
 from __future__ import annotations
 
+import re
 import struct
 from typing import NamedTuple
 
@@ -20,6 +21,9 @@ from tutela.media.errors import MediaError
 from tutela.media.result import Finding
 
 ENTROPY = -1
+MAX_SEGMENTS = 10_000  # real files have tens (progressive: a few hundred); a bound on hostile ones
+_FIND_STEPS = 4096  # FF bytes looked at one by one before the regex takes over (worst case stays linear)
+_NEXT = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")  # the marker that ends entropy-coded data
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 _LOCATION_WORDS = (b"GPS", b"City", b"State", b"Country", b"Location", b"Sublocation", b"latitude")
 IPTC_LOCATION = {26: "content location code", 27: "content location name", 90: "City", 92: "Sub-location",
@@ -54,6 +58,8 @@ def segments(data: bytes) -> tuple[list[Segment], int]:
         pos += 1
         if marker == 0xD9:
             return out, pos
+        if len(out) >= MAX_SEGMENTS:
+            raise MediaError(f"JPEG with more than {MAX_SEGMENTS} segments")
         if marker in _STANDALONE:
             out.append(Segment(marker, start, pos))
             continue
@@ -75,7 +81,7 @@ def _scan_end(data: bytes, pos: int) -> int:
     stuffing), D0-D7 (restart markers) or another FF (fill). `bytes.find` runs at memchr
     speed; only the rare FF bytes are looked at in Python."""
     size = len(data)
-    while True:
+    for _ in range(_FIND_STEPS):
         at = data.find(b"\xff", pos)
         if at < 0 or at + 1 >= size:
             raise MediaError("truncated JPEG: the image data has no end-of-image marker")
@@ -84,6 +90,10 @@ def _scan_end(data: bytes, pos: int) -> int:
             pos = at + 2
             continue
         return at  # a marker (or the fill bytes before one)
+    found = _NEXT.search(data, pos)  # unusually many FF bytes: one linear regex scan instead
+    if found is None:
+        raise MediaError("truncated JPEG: the image data has no end-of-image marker")
+    return found.start()
 
 
 def _name(marker: int, payload: bytes) -> str:

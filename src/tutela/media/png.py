@@ -17,6 +17,7 @@ from tutela.media.errors import MediaError
 from tutela.media.result import Finding
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_CHUNKS = 1_000_000
 KEEP = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT",
                   b"cICP", b"mDCv", b"cLLi", b"pHYs", b"bKGD", b"acTL", b"fcTL", b"fdAT"})
 TEXT = (b"tEXt", b"iTXt", b"zTXt")
@@ -38,6 +39,8 @@ def chunks(data: bytes) -> tuple[list[tuple[bytes, int, int]], int]:
         if zlib.crc32(data[pos + 4:end]) != struct.unpack_from(">I", data, end)[0]:
             raise MediaError(f"PNG chunk `{kind.decode('latin-1')}` at byte {pos} has a bad CRC")
         out.append((kind, start, end))
+        if len(out) > MAX_CHUNKS:
+            raise MediaError(f"PNG with more than {MAX_CHUNKS} chunks")
         pos = end + 4
         if kind == b"IEND":
             return out, pos

@@ -12,6 +12,7 @@ from tutela.media.result import Finding
 
 KEEP = frozenset({b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF", b"ICCP"})
 _EXIF_FLAG, _XMP_FLAG = 0x08, 0x04
+MAX_CHUNKS = 1_000_000
 
 
 def chunks(data: bytes) -> list[tuple[bytes, int, int]]:
@@ -26,6 +27,8 @@ def chunks(data: bytes) -> list[tuple[bytes, int, int]]:
         if pos + 8 + size > riff_end:
             raise MediaError(f"truncated WebP: chunk `{kind.decode('latin-1')}` at byte {pos} runs past the end")
         out.append((kind, pos + 8, pos + 8 + size))
+        if len(out) > MAX_CHUNKS:
+            raise MediaError(f"WebP with more than {MAX_CHUNKS} chunks")
         pos += 8 + size + (size & 1)
     if not any(k in (b"VP8 ", b"VP8L", b"ANMF") for k, _s, _e in out):
         raise MediaError("WebP without image data")
