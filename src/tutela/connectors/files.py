@@ -3,12 +3,12 @@
 The batch's keys are those relative paths (read from the owning collection first). Delete
 unlinks the files; the mask `strip_location` is `tutela.media.clean_file` (JPEG, PNG, WebP,
 TIFF, HEIF, MP4/MOV/M4V; location, thumbnails, XMP, IPTC, maker notes removed, the picture
-never re-encoded) and nothing else.
-Every path is checked before anything is written: one that resolves outside the root (`..`,
-an absolute path, a symlink out) is refused with an InputError. Each file is done on its
-own: the cleaned copy is written beside it, read again by an independent reader, and renamed
-over the original only when no location is left in it; a file that cannot be cleaned is a `Failure` in the answer
-and the others go on. A call stopped half-way is completed by running it again.
+never re-encoded) and nothing else. Every path is checked before anything is written: one
+that resolves outside the root (`..`, an absolute path, a symlink out) is refused with an
+InputError. Each file is done on its own: the cleaned copy is written beside it, read again
+by an independent reader, and renamed over the original only when no location is left in
+it; a file that cannot be cleaned is a `Failure` in the answer (`refused: <why>`) and the
+others go on. A call stopped half-way is completed by running it again.
 """
 
 from __future__ import annotations
@@ -155,9 +155,12 @@ class FilesConnector:
 
 
 def _location_or_none(path: Path) -> str | None:
-    """For `retrieve`: a file that is not a supported media file has no location to report."""
+    """For `retrieve`: a file that is not a supported media file has no location to report;
+    one over the sanitizer's size bound is not read, and says so rather than `None`."""
     try:
         return media.location(path)
+    except media.TooLarge as exc:
+        return f"unknown ({exc.message})"
     except media.MediaError:
         return None
 
