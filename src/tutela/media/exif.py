@@ -27,7 +27,8 @@ ORIENTATION = 0x0112
 NAMES = {GPS_IFD: "GPS", EXIF_IFD: "EXIF IFD (camera, date and exposure tags)",
          0x927C: "maker note", 0x02BC: "XMP", 0x83BB: "IPTC", 0x8649: "Photoshop",
          0x9286: "user comment", 0x010E: "image description", 0x013B: "artist", SUB_IFDS: "sub-images",
-         INTEROP_IFD: "interoperability IFD", 0xA431: "serial number", 0xC4A5: "print image matching"}
+         INTEROP_IFD: "interoperability IFD", 0xA431: "serial number", 0xC4A5: "print image matching",
+         0x010F: "make", 0x0110: "model", 0x0131: "software", 0x0132: "date", 0x9003: "date taken"}
 # (offsets tag, byte counts tag) of image data a TIFF file's IFD points at
 DATA = ((0x0111, 0x0117), (0x0144, 0x0145), (0x0201, 0x0202))
 IMAGE = frozenset({0x00FE, 0x0100, 0x0101, 0x0102, 0x0103, 0x0106, 0x010A, 0x0111, 0x0115, 0x0116, 0x0117,
