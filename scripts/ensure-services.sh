@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure what the test suite talks to is there: PostgreSQL, MariaDB, Redis, a Java runtime
-# (for the Spark tests) and Chromium (the export page test). Starts a stopped server; installs
-# Java and Chromium only when missing.
+# (for the Spark tests), Chromium (the export page test) and exiftool (the media tests' oracle).
+# Starts a stopped server; installs Java, Chromium and exiftool only when missing.
 set -euo pipefail
 
 up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -34,4 +34,9 @@ fi
 if ! command -v chromium >/dev/null 2>&1; then
   echo "installing Chromium (headless) for the rights-request page test"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+
+if ! command -v exiftool >/dev/null 2>&1; then
+  echo "installing exiftool (the media tests' oracle and bench/media.py's baseline)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libimage-exiftool-perl
 fi

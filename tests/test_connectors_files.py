@@ -149,3 +149,50 @@ def test_a_crash_mid_rewrite_leaves_the_original_and_a_rerun_completes(root: Pat
     assert (root / "media/1.jpg").read_bytes() == original  # the original stays, no temporary file is left
     assert c.apply(target, keys("media/1.jpg")).changed == 1 and read_jpeg_gps(root / "media/1.jpg") is None
     assert sorted(os.listdir(root / "media")) == ["1.jpg", "2.mp4", "3.jpg", "4.mp4"]
+
+
+def test_strip_location_cleans_real_world_files_each_on_its_own(tmp_path: Path) -> None:
+    """The issue's files through remediation's mask: JFIF -> ICC -> EXIF and two-EXIF JPEGs,
+    XMP/IPTC/COM/maker notes/thumbnails, HEIC, TIFF and a QuickTime HEVC clip with subtitles
+    and udta XMP are cleaned (exiftool finds no location in any), a truncated JPEG and a text
+    file are failures of their own, and the batch goes on."""
+    import media_samples as ms
+
+    media = tmp_path / "m"
+    (media / "media").mkdir(parents=True)
+    plain = ms.plain_jpeg()
+    files = {
+        "order.jpg": ms.insert_after_soi(plain, ms.icc_segment(), ms.segment(0xE1, ms.exif_bytes())),
+        "two.jpg": ms.insert_after_soi(plain, ms.segment(0xE1, ms.exif_bytes(gps=False)),
+                                       ms.segment(0xE1, ms.exif_bytes())),
+        "all.jpg": ms.hostile_jpeg(), "x.heic": ms.heic_with_location(), "t.tif": ms.tiff_with_location(),
+        "broken.jpg": ms.hostile_jpeg()[:400], "note.txt": b"GPS 52.37 4.89",
+    }
+    for name, raw in files.items():
+        (media / "media" / name).write_bytes(raw)
+    ms.video_with_location(media / "media/clip.mov")
+    names = [*files, "clip.mov"]
+    c = FilesConnector(media, {"media": "path"})
+    target = Target("media", ("path",), "mask", STRIP)
+    batch = keys(*(f"media/{n}" for n in names))
+    got = {r["path"]: r["location"] for r in c.retrieve("media", ("path",), batch, ["path", "location"]).to_pylist()}
+    assert got["media/two.jpg"] == got["media/clip.mov"] == "+52.3702+004.8952/" and got["media/note.txt"] is None
+    assert c.count(target, batch) == len(names)
+    done = c.apply(target, batch)
+    assert done.changed == 6
+    assert sorted((f.key[0], f.reason.split(":")[0]) for f in done.failed) == [
+        ("media/broken.jpg", "refused"), ("media/note.txt", "refused")]
+    cleaned = [media / "media" / n for n in names if n not in ("broken.jpg", "note.txt")]
+    assert ms.exiftool_location(*cleaned) == {str(p): [] for p in cleaned}
+    for n in ("order.jpg", "two.jpg", "all.jpg"):
+        out = (media / "media" / n).read_bytes()
+        assert out.endswith(ms.entropy(plain))  # not re-encoded
+        with Image.open(media / "media" / n) as img:
+            assert img.getexif().get(0x0112) == 6  # still upright
+    tags = ms.exiftool(media / "media/clip.mov")[0]
+    assert tags["QuickTime:MajorBrand"] == "qt  " and tags["QuickTime:CompressorID"] == "hvc1"
+    with av.open(str(media / "media/clip.mov")) as clip:
+        assert [s.type for s in clip.streams] == ["video", "audio", "subtitle"]
+    assert (media / "media/broken.jpg").read_bytes() == files["broken.jpg"]  # a failure leaves the file
+    again = c.apply(target, batch)
+    assert again.changed == 0 and len(again.failed) == 2

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from tutela.datamap import load_datamap
 from tutela.errors import InputError
+from tutela.media import MediaResult, OnRefuse, clean_many
 from tutela.policy import CompiledPolicy, Decision, DecisionRequest, Facts, derive, evaluate
 from tutela.policy.batch import BatchResult, decide_table
 from tutela.policy.compiled import today
@@ -143,6 +144,12 @@ class Engine:
             return state.jobs()
         finally:
             state.close()
+
+    @staticmethod
+    def clean_media(paths: Iterable[Path], strict: bool = False, on_refuse: OnRefuse = "keep",
+                    progress: Callable[[MediaResult], None] | None = None) -> list[MediaResult]:
+        """The media sanitizer (`tutela.media`) over files, each on its own (docs/repair.md)."""
+        return clean_many(paths, strict=strict, on_refuse=on_refuse, progress=progress)
 
     def requests(self, estate: RightsEstate | None = None, state: StateStore | None = None) -> RightsDesk:
         """Rights requests (access, erasure) against `estate`; close the desk when done."""

@@ -17,6 +17,7 @@ from tutela.cli import (
     demo,
     estate_generate,
     estate_truth,
+    media_clean,
     remediate,
     requests_approve,
     requests_create,
@@ -57,6 +58,9 @@ for _name, _mod in (("create", requests_create), ("list", requests_list), ("show
                     ("approve", requests_approve), ("reject", requests_reject), ("extend", requests_extend),
                     ("run", requests_run), ("export", requests_export)):
     requests.command(_name)(_mod.run)
+media = typer.Typer(help="Remove location and metadata from photos and videos.", no_args_is_help=True)
+app.add_typer(media, name="media")
+media.command("clean")(media_clean.run)
 app.command("decide")(decide.run)
 app.command("serve")(serve.run)
 app.command("demo")(demo.run)

@@ -1,35 +1,30 @@
 """A media folder: a collection's field holds each file's path relative to the root.
 
 The batch's keys are those relative paths (read from the owning collection first). Delete
-unlinks the files; the mask `strip_location` rewrites a JPEG without its EXIF GPS block
-(piexif, no re-encoding) and an MP4 without its location tag (PyAV remux, no re-encoding).
-Every path is checked before anything is written: one that resolves outside the root (`..`,
-an absolute path, a symlink out) is refused with an InputError. Each file is done on its
-own: the cleaned copy is written beside it, read again, and renamed over the original only
-when no location is left in it; a file that cannot be cleaned is a `Failure` in the answer
-and the others go on. A call stopped half-way is completed by running it again.
+unlinks the files; the mask `strip_location` is `tutela.media.clean_file` (JPEG, PNG, WebP,
+TIFF, HEIF, MP4/MOV/M4V; location, thumbnails, XMP, IPTC, maker notes removed, the picture
+never re-encoded) and nothing else. Every path is checked before anything is written: one
+that resolves outside the root (`..`, an absolute path, a symlink out) is refused with an
+InputError. Each file is done on its own: the cleaned copy is written beside it, read again
+by an independent reader, and renamed over the original only when no location is left in
+it; a file that cannot be cleaned is a `Failure` in the answer (`refused: <why>`) and the
+others go on. A call stopped half-way is completed by running it again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
-import av
-import piexif
 import pyarrow as pa
 
+from tutela import media
 from tutela.connectors.base import Applied, Failure, Target, prepare_keys
 from tutela.errors import InputError
 
-JPEG = (".jpg", ".jpeg")
-MP4 = (".mp4", ".m4v", ".mov")
 INFO = ("bytes", "sha256", "location")  # what `retrieve` can say about a file besides its path
-_BRANDS = ("major_brand", "minor_version", "compatible_brands")  # set by the muxer itself
 
 
 class FilesConnector:
@@ -84,10 +79,10 @@ class FilesConnector:
             if not p.is_file():
                 continue
             try:
-                if p.suffix.lower() in JPEG + MP4 and location(p) is None:
+                if location(p) is None:
                     continue
             except InputError:
-                pass  # unreadable: `apply` tries it and reports why it failed
+                pass  # unsupported or unreadable: `apply` tries it and reports why it was refused
             todo.append((rel, p))
         return todo
 
@@ -120,7 +115,7 @@ class FilesConnector:
             if "sha256" in rows:
                 info["sha256"] = hashlib.sha256(p.read_bytes()).hexdigest()
             if "location" in rows:
-                info["location"] = location(p) if p.suffix.lower() in JPEG + MP4 else None
+                info["location"] = _location_or_none(p)
             for f in rows:
                 rows[f].append(info[f])
         types = {field: pa.string(), "bytes": pa.int64(), "sha256": pa.string(), "location": pa.string()}
@@ -159,103 +154,30 @@ class FilesConnector:
         """Nothing is held open between calls."""
 
 
+def _location_or_none(path: Path) -> str | None:
+    """For `retrieve`: a file that is not a supported media file has no location to report;
+    one over the sanitizer's size bound is not read, and says so rather than `None`."""
+    try:
+        return media.location(path)
+    except media.TooLarge as exc:
+        return f"unknown ({exc.message})"
+    except media.MediaError:
+        return None
+
+
 def location(path: Path) -> str | None:
-    """The file's location as ISO 6709 text, None when it has none."""
-    if path.suffix.lower() in JPEG:
-        exif = _load_exif(path)
-        gps = exif.get("GPS") or {}
-        if not gps:
-            return None
-        try:
-            lat = _degrees(gps[piexif.GPSIFD.GPSLatitude], gps[piexif.GPSIFD.GPSLatitudeRef], b"S")
-            lon = _degrees(gps[piexif.GPSIFD.GPSLongitude], gps[piexif.GPSIFD.GPSLongitudeRef], b"W")
-        except (KeyError, ZeroDivisionError, TypeError):
-            return "GPS"  # a GPS block without a readable position still goes
-        return f"{lat:+08.4f}{lon:+09.4f}/"
-    with _open_media(path) as c:
-        tags = {k: v for k, v in c.metadata.items() if "location" in k.lower()}
-    return next(iter(tags.values()), None) if tags else None
-
-
-def _load_exif(path: Path) -> dict[str, dict[int, object]]:
+    """The file's location (ISO 6709 where readable, else what carries it), None when it has none."""
     try:
-        exif: dict[str, dict[int, object]] = piexif.load(str(path))
-    except (ValueError, struct.error, piexif.InvalidImageDataError) as exc:
-        raise InputError(f"cannot read the JPEG's EXIF: {exc}", where=str(path)) from None
-    return exif
-
-
-def _degrees(value: object, ref: object, negative: bytes) -> float:
-    assert isinstance(value, tuple)
-    x = float(sum(n / d / 60**i for i, (n, d) in enumerate(value)))
-    return -x if ref == negative else x
-
-
-def _strip_jpeg(path: Path) -> bytes:
-    exif = _load_exif(path)
-    exif["GPS"] = {}
-    exif.get("0th", {}).pop(piexif.ImageIFD.GPSTag, None)
-    raw, out = path.read_bytes(), io.BytesIO()
-    try:
-        piexif.insert(piexif.dump(exif), raw, out)
-    except (ValueError, struct.error):  # EXIF piexif cannot write back: drop all of it
-        out = io.BytesIO()
-        piexif.remove(raw, out)
-    return out.getvalue()
-
-
-def _open_media(path: Path) -> av.container.InputContainer:
-    try:
-        return av.open(str(path))
-    except av.error.FFmpegError as exc:
-        raise InputError(f"not a readable video: {exc}", where=str(path)) from None
-
-
-def _strip_mp4(path: Path) -> bytes:
-    """The video remuxed (packets copied, not re-encoded) without location metadata."""
-    out_buf = io.BytesIO()
-    with _open_media(path) as src, av.open(out_buf, "w", format="mp4") as out:
-        for k, v in src.metadata.items():
-            if "location" not in k.lower() and k not in _BRANDS:
-                out.metadata[k] = v
-        streams = {s.index: out.add_stream_from_template(s) for s in src.streams if s.type in ("video", "audio")}
-        for s in streams.values():
-            for k in [k for k in s.metadata if "location" in k.lower()]:
-                del s.metadata[k]
-        for packet in src.demux():
-            if packet.dts is None or packet.stream.index not in streams:
-                continue
-            packet.stream = streams[packet.stream.index]
-            out.mux(packet)
-    return out_buf.getvalue()
+        return media.location(path)
+    except media.MediaError as exc:
+        raise InputError(exc.message, where=str(path)) from None
 
 
 def _strip(path: Path) -> str | None:
-    """Strip one file's location; None when done and verified, else why it was not.
-
-    The stripped copy is written beside the original (same suffix), read again, and renamed
-    over the original only when no location is found in it: a failure leaves the original."""
-    suffix = path.suffix.lower()
-    if suffix not in JPEG + MP4:
-        return f"refused: cannot strip the location from a `{suffix or 'suffix-less'}` file"
-    tmp = path.with_name(f".{path.stem}.tutela-tmp{path.suffix}")
-    try:
-        data = _strip_jpeg(path) if suffix in JPEG else _strip_mp4(path)
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if location(tmp) is not None:
-            return "refused: location still present after cleaning; the original is kept"
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except InputError as exc:
-        return f"refused: {exc.message}"
-    except OSError as exc:
-        return f"refused: {exc.strerror or exc}"
-    finally:
-        tmp.unlink(missing_ok=True)
-    return None
+    """Strip one file's location with `tutela.media`; None when cleaned and verified, else why not
+    (starting with the result's status word). A refused file is left as it was."""
+    result = media.clean_file(path)
+    return result.failure
 
 
 def _fsync_dir(folder: Path) -> None:
