@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -29,10 +28,10 @@ def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TUTELA_STATE", raising=False)
 
 
-def estate(engine: Engine, tmp_path: Path, accounts: int = 300) -> tuple[str, Path, Path]:
+def estate(engine: Engine, tmp_path: Path, accounts: int = 300, media_files: int = 120) -> tuple[str, Path, Path]:
     db, media = tmp_path / "e.db", tmp_path / "e-media"
     url = f"sqlite:///{db}"
-    generate(url, accounts, seed=5, media_dir=media, media_files=120)
+    generate(url, accounts, seed=5, media_dir=media, media_files=media_files)
     found = tmp_path / "f.json"
     found.write_text(json.dumps([f.to_dict() for f in engine.audit(url, as_of=AS_OF)]))
     return url, media, found
@@ -55,13 +54,9 @@ def receipt_changes(state: StateStore, job: str) -> list[tuple[str, dict[str, An
 
 
 def test_receipts_match_exiftool_on_cleanable_uncleanable_and_malformed_files(engine: Engine, tmp_path: Path) -> None:
-    url, media, found = estate(engine, tmp_path)
-    dry = engine.remediate(url, found, as_of=AS_OF)
-    assert any(s["store"] == "files" and s["action"] == "mask" for s in dry["steps"])
-    with sqlite3.connect(url.removeprefix("sqlite:///")) as c:
-        c.row_factory = sqlite3.Row
-        rows = c.execute("SELECT path FROM media WHERE lat IS NOT NULL AND path LIKE '%.jpg'").fetchall()
-    jpegs = [media / r["path"] for r in rows if (media / r["path"]).exists()]
+    url, media, found = estate(engine, tmp_path, accounts=1500, media_files=1500)
+    # the photos whose location the plan strips (their rows stay, the location is nulled)
+    jpegs = [media / p for p in _strip_plan(engine, url, found) if p.endswith(".jpg") and (media / p).exists()]
     assert len(jpegs) >= 6, "the estate should have located photos to spoil"
     # spoil some: truncated in the middle of the EXIF block, random bytes under a .jpg name, an empty file
     spoilt = {jpegs[0]: jpegs[0].read_bytes()[:60], jpegs[1]: b"\x00not a jpeg at all" * 40, jpegs[2]: b""}
@@ -91,6 +86,25 @@ def test_receipts_match_exiftool_on_cleanable_uncleanable_and_malformed_files(en
     # the rows of the database were all repaired regardless of the files
     assert engine.audit(url, as_of=AS_OF) == []
     state.close()
+
+
+def _strip_plan(engine: Engine, url: str, found: Path) -> list[str]:
+    """The files a remediation of `found` would strip, from its frozen plan (a dry run's plan)."""
+    from tutela.services.remediation import Remediator
+    from tutela.services.rights import EstateConfig
+
+    r = engine.remediator(EstateConfig(url))
+    stores = r._stores()
+    try:
+        from tutela.services.remediation import read_findings
+        plan, _ = r.plan(read_findings(found, engine.rulebook), AS_OF, stores)
+    finally:
+        for c in stores.values():
+            c.close()
+        r.state.close()
+    assert isinstance(r, Remediator)
+    return [p for s, k in zip(plan.steps, plan.keys, strict=True) if s.store == "files" and s.action == "mask"
+            for p in k.column(0).to_pylist()]
 
 
 def _file_paths(state: StateStore, job: str) -> list[str]:
