@@ -293,6 +293,8 @@ class Tables:
             for c in reg.transfers.area:
                 dest[ri, self.country_idx[c], :, :] = 0
             for a in reg.transfers.adequacy:
+                if a.country in reg.transfers.area:  # inside the area data moves freely: class 0 stays
+                    continue
                 ci = self.country_idx[a.country]
                 for e in range(n_epochs):
                     for cert in (0, 1):
