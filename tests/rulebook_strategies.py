@@ -85,7 +85,7 @@ conditions = st.builds(
     uses=_often_empty(st.sampled_from(USES), 2, 1),
     except_uses=_often_empty(st.sampled_from(USES), 1, 2),
     recipients=_often_empty(st.sampled_from(RECIPIENTS), 2, 2),
-    destination=st.sampled_from(("any", "any", "third_country", "non_adequate")),
+    destination=st.sampled_from(("any", "any", "any", "third_country", "third_country", "non_adequate")),
 )
 consents = st.builds(
     ConsentRequirement,
@@ -145,10 +145,10 @@ def digital_consents(draw: st.DrawFn, code: str) -> tuple[DigitalConsent, ...]:
 def transfers(draw: st.DrawFn) -> Transfers:
     area = draw(_tuple(st.sampled_from(COUNTRIES), 3))
     adequacy = []
-    for country in draw(st.lists(st.sampled_from(COUNTRIES), max_size=4)):  # may repeat, may be in the area
+    for _ in range(draw(st.integers(0, 4))):  # a country may repeat, or be in the area too
         start, end = _window(draw)
-        adequacy.append(Adequacy(country=country, effective_from=start, effective_to=end,
-                                 certified_only=draw(st.booleans()), citation=CITE))
+        adequacy.append(Adequacy(country=draw(st.sampled_from(COUNTRIES)), effective_from=start, effective_to=end,
+                                 certified_only=draw(st.integers(0, 3)) == 0, citation=CITE))
     return Transfers(area=area, adequacy=tuple(adequacy))
 
 
@@ -198,6 +198,19 @@ def _pick(draw: st.DrawFn, wanted: tuple[str, ...], anything: tuple[str, ...], u
     return draw(st.sampled_from((*anything,) * 20 + (unknown,)))
 
 
+def _destination(draw: st.DrawFn, book: Rulebook, jur: Jurisdiction | None, when: Condition) -> str | None:
+    """No transfer, a country of the area, one with an adequacy entry (more often when the
+    target rule names a destination class), or any country."""
+    regimes = [book.regimes[n].transfers for n in jur.inherits] if jur else []
+    tr = next((t for t in regimes if t is not None), None)
+    options: list[tuple[str, ...]] = [REQUEST_COUNTRIES]
+    if tr is not None:
+        adequate = tuple(a.country for a in tr.adequacy)
+        options += [tr.area, adequate] + [adequate] * (2 if when.destination != "any" else 0)
+    countries = draw(st.sampled_from([o for o in options if o]))
+    return None if draw(st.integers(0, 3)) == 0 else draw(st.sampled_from(countries))
+
+
 @st.composite
 def requests(draw: st.DrawFn, book: Rulebook) -> DecisionRequest:
     """A request, most often aimed at one rule of its jurisdiction (its keys, ages and dates)."""
@@ -232,7 +245,7 @@ def requests(draw: st.DrawFn, book: Rulebook) -> DecisionRequest:
     act = Act(category=_pick(draw, when.categories, REQUEST_CATS, "user.nope"),
               use=_pick(draw, when.uses, REQUEST_USES, "nope"),
               recipient=draw(st.sampled_from(when.recipients or RECIPIENTS)),
-              destination=draw(st.one_of(st.none(), st.sampled_from(REQUEST_COUNTRIES))),
+              destination=_destination(draw, book, jur, when),
               recipient_certified=draw(st.booleans()),
               safeguards=tuple(draw(st.lists(st.sampled_from(("scc", "tia")), max_size=2, unique=True))),
               at=at)

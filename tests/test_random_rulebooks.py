@@ -19,7 +19,7 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rulebook_strategies import CITE, DAYS, SCOPES, TAX, TODAY, requests, rulebooks
+from rulebook_strategies import CITE, DAYS, REQUEST_CATS, REQUEST_COUNTRIES, SCOPES, TAX, TODAY, requests, rulebooks
 from tutela.errors import InputError
 from tutela.policy import reference
 from tutela.policy.batch import decide_table
@@ -30,7 +30,7 @@ from tutela.rulebook import Rulebook
 from tutela.rulebook.models import Adequacy, Condition, DigitalConsent, Jurisdiction, Regime, Rule, Transfers
 
 Outcome = Decision | tuple[str, str | None, str]
-RANDOM = settings(max_examples=int(os.environ.get("RANDOM_RULEBOOK_EXAMPLES", "150")), deadline=None,
+RANDOM = settings(max_examples=int(os.environ.get("RANDOM_RULEBOOK_EXAMPLES", "200")), deadline=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -103,22 +103,33 @@ def check_batch(policy: CompiledPolicy, decided: list[tuple[DecisionRequest, Dec
         if not group:
             continue
         result = decide_table(policy, batch_table([r for r, _ in group], ages))
+        effects = result.effects()
         for i, (req, want) in enumerate(group):
-            problem = f"batch row {i}\n{describe(policy.book, req)}\nreference: {want}"
-            assert result.effects()[i] == want.effect, problem
-            assert result.verdict(i) == want.verdict(), problem
+            if effects[i] != want.effect or result.verdict(i) != want.verdict():
+                raise AssertionError(f"batch row {i}: effect {effects[i]}, {result.verdict(i)}\n"
+                                     f"{describe(policy.book, req)}\nreference: {want}")
             checked += 1
     return checked
+
+
+def neighbours(req: DecisionRequest) -> list[DecisionRequest]:
+    """The request, and the same act to every destination (certified or not) and of every category."""
+    act = req.act
+    out = [req]
+    out += [req.model_copy(update={"act": act.model_copy(update={"destination": d, "recipient_certified": c})})
+            for d in (None, *REQUEST_COUNTRIES) for c in (False, True)]
+    out += [req.model_copy(update={"act": act.model_copy(update={"category": k})}) for k in REQUEST_CATS]
+    return out
 
 
 @RANDOM
 @given(data=st.data(), book=rulebooks())
 def test_random_rulebooks_compiled_agrees_with_reference(book: Rulebook, data: st.DataObject) -> None:
     policy = CompiledPolicy(book, TAX)
-    n = data.draw(st.integers(1, 40), label="number of requests")
+    n = data.draw(st.integers(1, 30), label="number of requests")
     reqs = [data.draw(requests(book), label=f"request {i}") for i in range(n)]
     decided = []
-    for req in reqs:
+    for req in (v for r in reqs for v in neighbours(r)):
         want, got = reference_outcome(book, req), compiled_outcome(policy, req)
         assert got == want, f"{describe(book, req)}\nreference: {want}\ncompiled:  {got}"
         if isinstance(want, Decision):
