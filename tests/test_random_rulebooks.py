@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import pyarrow as pa
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +29,7 @@ from tutela.policy.batch import decide_table
 from tutela.policy.compiled import CompiledPolicy
 from tutela.policy.facts import derive
 from tutela.policy.model import Act, Decision, DecisionRequest, Subject
-from tutela.rulebook import Rulebook
+from tutela.rulebook import Rulebook, load_rulebook
 from tutela.rulebook.models import Adequacy, Condition, DigitalConsent, Jurisdiction, Regime, Rule, Transfers
 
 Outcome = Decision | tuple[str, str | None, str]
@@ -164,3 +167,21 @@ def test_regression_a_country_of_the_area_with_an_adequacy_entry_is_inside_the_a
     assert (want.effect, want.destination_class, want.rule_ids()) == ("allow", "none", ("RG-ONE.r0",))
     assert compiled_outcome(policy, req) == want
     assert check_batch(policy, [(req, want)]) == 1
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(book=rulebooks())
+def test_random_rulebooks_are_rulebooks_the_loader_accepts(book: Rulebook) -> None:
+    """What the strategy draws, written as YAML files, loads back unchanged (so it is valid)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "regimes").mkdir()
+        (root / "jurisdictions").mkdir()
+        (root / "scopes.yaml").write_text(yaml.safe_dump({"scopes": dict(book.scopes)}))
+        for folder, items in (("regimes", book.regimes), ("jurisdictions", book.jurisdictions)):
+            for code, model in items.items():
+                text = yaml.safe_dump(model.model_dump(mode="json", exclude_defaults=True), sort_keys=False)
+                (root / folder / f"{code}.yaml").write_text(text)
+        loaded = load_rulebook(root)
+    assert dict(loaded.regimes) == dict(book.regimes)
+    assert dict(loaded.jurisdictions) == dict(book.jurisdictions)
