@@ -18,12 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rulebook_strategies import CITE, DAYS, REQUEST_CATS, REQUEST_COUNTRIES, SCOPES, TAX, TODAY, requests, rulebooks
-from tutela.errors import InputError
+from tutela.errors import InputError, RulebookError
 from tutela.policy import reference
 from tutela.policy.batch import decide_table
 from tutela.policy.compiled import CompiledPolicy
@@ -185,3 +186,18 @@ def test_random_rulebooks_are_rulebooks_the_loader_accepts(book: Rulebook) -> No
         loaded = load_rulebook(root)
     assert dict(loaded.regimes) == dict(book.regimes)
     assert dict(loaded.jurisdictions) == dict(book.jurisdictions)
+
+
+def test_a_jurisdiction_beyond_the_compiled_limit_is_a_rulebook_error_not_a_traceback() -> None:
+    """The reference has no limit; the compiled engine numbers at most 63 rules per
+    jurisdiction. Past that it says so as a RulebookError naming the jurisdiction."""
+    rules = tuple(Rule(id=f"RG-ONE.r{i}", title="t", effect="permit", citation=CITE, effective_from=DAYS[0])
+                  for i in range(64))
+    book = _one_jurisdiction(rules, None)
+    req = DecisionRequest(subject=Subject(jurisdiction="AA", age=20), act=Act(category="user", use="essential"))
+    want = reference_outcome(book, req)
+    assert isinstance(want, Decision) and want.effect == "allow" and len(want.determining) == 64
+    with pytest.raises(RulebookError) as err:
+        CompiledPolicy(book, TAX)
+    assert err.value.where == "jurisdictions/AA.yaml"
+    assert "at most 63" in err.value.message
