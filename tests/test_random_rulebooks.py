@@ -6,7 +6,7 @@ The packaged rulebook leaves parts of the semantics unused (no rule names
 passes `test_differential.py`. Here each example compiles a fresh random rulebook
 (`rulebook_strategies.py`) and compares, per random request, the full decision (effect,
 obligations, determining rules, missing, lawful_possible, age, destination class) or the
-error (class, field, message); and the Arrow batch path row by row.
+error (class, field, message, hint); and the Arrow batch path row by row.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from tutela.policy.model import Act, Decision, DecisionRequest, Subject
 from tutela.rulebook import Rulebook, load_rulebook
 from tutela.rulebook.models import Adequacy, Condition, DigitalConsent, Jurisdiction, Regime, Rule, Transfers
 
-Outcome = Decision | tuple[str, str | None, str]
+Outcome = Decision | tuple[str, str | None, str, str | None]
 RANDOM = settings(max_examples=int(os.environ.get("RANDOM_RULEBOOK_EXAMPLES", "200")), deadline=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -42,7 +42,7 @@ def outcome(decide: Callable[[], Decision]) -> Outcome:
     try:
         return decide()
     except InputError as exc:
-        return type(exc).__name__, exc.where, exc.message
+        return type(exc).__name__, exc.where, exc.message, exc.hint
 
 
 def compiled_outcome(policy: CompiledPolicy, req: DecisionRequest) -> Outcome:

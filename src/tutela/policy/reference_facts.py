@@ -74,7 +74,7 @@ def derive(book: Rulebook, tax: Taxonomy, req: DecisionRequest, today: dt.date) 
     s, a = req.subject, req.act
     if s.jurisdiction not in book.jurisdictions:
         raise UnknownKeyError(f"unknown jurisdiction `{s.jurisdiction}`", where="subject.jurisdiction",
-                              hint="use a code listed by `tutela rules list`")
+                              hint="use an ISO 3166-1 alpha-2 or ISO 3166-2 code listed by `tutela rules list`")
     tax.categories.check(a.category, "act.category")
     tax.uses.check(a.use, "act.use")
     for i, g in enumerate(s.grants):
