@@ -24,7 +24,8 @@ is unconditional).
 
 This module stands alone: it reads the rulebook's and the request's data, never the
 compiled engine's code (`facts.py`, `explain.py`, `tables.py`, `compiled.py`) nor the
-rulebook's helper methods the compiled tables call; `reference_facts.py` derives its facts.
+rulebook's helper methods and the taxonomy's `covers` the compiled tables call;
+`reference_facts.py` derives its facts.
 An import-linter contract (pyproject.toml) holds it to that.
 """
 
@@ -34,14 +35,17 @@ import datetime as dt
 from collections.abc import Iterable
 
 from tutela.policy.model import Decision, DecisionRequest, Determining, EffectOut, Facts, Missing, Verdict
-from tutela.policy.reference_facts import consent_age, derive, in_window, rules_of
+from tutela.policy.reference_facts import LEVELS, consent_age, derive, in_window, rules_of
 from tutela.rulebook import Rulebook, ScopedRule
 from tutela.rulebook.models import Condition, DigitalConsent, Requirement, Rule
 from tutela.taxonomy import Taxonomy
-from tutela.taxonomy.model import covers
 
-LEVELS = ("declared", "confirmed", "verified")
 KINDS = ("forbid", "permit", "obligate", "digital_consent")
+
+
+def covers(parent: str, key: str) -> bool:
+    """A taxonomy key covers itself and every key below it (`user.location` covers `user.location.precise`)."""
+    return key == parent or key.startswith(parent + ".")
 
 
 def matches(when: Condition, f: Facts) -> bool:
