@@ -18,7 +18,8 @@ import pyarrow as pa
 from tutela.datamap import load_datamap
 from tutela.errors import InputError
 from tutela.media import MediaResult, OnRefuse, clean_many
-from tutela.policy import CompiledPolicy, Decision, DecisionRequest, Facts, derive, evaluate
+from tutela.policy import CompiledPolicy, Decision, DecisionRequest, Facts, derive, reference_facts
+from tutela.policy import reference as spec
 from tutela.policy.batch import BatchResult, decide_table
 from tutela.policy.compiled import today
 from tutela.policy.parse import parse_request
@@ -52,10 +53,11 @@ class Engine:
         """What the rulebook, the deadlines and the repairs say about each other that does not hold."""
         return check_data(self.rulebook, self.taxonomy, deadlines, repairs)
 
-    def facts(self, request: DecisionRequest | dict[str, Any], where: str = "") -> Facts:
+    def facts(self, request: DecisionRequest | dict[str, Any], where: str = "", reference: bool = False) -> Facts:
+        """Validate and derive the facts (`reference=True`: by the specification's own reading)."""
         req = request if isinstance(request, DecisionRequest) else parse_request(request, where)
         try:
-            return derive(self.rulebook, self.taxonomy, req, today())
+            return (reference_facts.derive if reference else derive)(self.rulebook, self.taxonomy, req, today())
         except InputError as exc:
             if where:  # name the request within a batch, e.g. `[2].act.category`
                 exc.where = f"{where}.{exc.where}" if exc.where else where
@@ -64,8 +66,9 @@ class Engine:
     def decide(self, request: DecisionRequest | dict[str, Any], where: str = "",
                reference: bool = False) -> Decision:
         """Decide one request (compiled evaluator; `reference=True` for the specification)."""
-        facts = self.facts(request, where)
-        return evaluate(self.rulebook, facts) if reference else self.compiled.decide(facts)
+        if reference:
+            return spec.evaluate(self.rulebook, self.facts(request, where, reference=True))
+        return self.compiled.decide(self.facts(request, where))
 
     def decide_reference(self, request: DecisionRequest | dict[str, Any]) -> Decision:
         return self.decide(request, reference=True)
@@ -73,9 +76,9 @@ class Engine:
     def decide_many(self, requests: Iterable[DecisionRequest | dict[str, Any]],
                     reference: bool = False) -> list[Decision]:
         """Validate every request first, then decide: a bad request fails the batch whole."""
-        facts = [self.facts(r, where=f"[{i}]") for i, r in enumerate(requests)]
+        facts = [self.facts(r, where=f"[{i}]", reference=reference) for i, r in enumerate(requests)]
         if reference:
-            return [evaluate(self.rulebook, f) for f in facts]
+            return [spec.evaluate(self.rulebook, f) for f in facts]
         return [self.compiled.decide(f) for f in facts]
 
     def decide_arrow(self, table: pa.Table) -> BatchResult:

@@ -8,16 +8,16 @@ separate; or a transfer safeguard). A requirement is met when every token is sat
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from tutela.errors import InvalidRequestError, UnknownKeyError
 from tutela.policy.model import DecisionRequest, Grant
+from tutela.policy.model import DestClass as DestClass
+from tutela.policy.model import Facts as Facts
+from tutela.policy.model import GrantFact as GrantFact
 from tutela.rulebook import Rulebook
 from tutela.rulebook.models import ASSURANCE_ORDER, DigitalConsent, Requirement
 from tutela.taxonomy import Taxonomy
-
-DestClass = Literal["none", "adequate", "non_adequate"]
 
 
 class Token(NamedTuple):
@@ -26,26 +26,6 @@ class Token(NamedTuple):
     by: str  # "self" | "parent" | "any" ("" for safeguards)
     level: int  # minimum assurance (ASSURANCE_ORDER)
     separate: bool
-
-
-class GrantFact(NamedTuple):
-    scope: str
-    by: str
-    level: int
-    separate: bool
-
-
-@dataclass(frozen=True)
-class Facts:
-    jurisdiction: str
-    age: int
-    day: dt.date
-    category: str
-    use: str
-    recipient: str
-    dest_class: DestClass
-    grants: frozenset[GrantFact]
-    safeguards: frozenset[str]
 
 
 def age_on(birth: dt.date, day: dt.date) -> int:

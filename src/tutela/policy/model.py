@@ -1,20 +1,22 @@
 """Inputs and outputs of a decision: Subject + Act -> Decision.
 
 Inputs are Pydantic models (validated at the edge, `extra="forbid"`); the evaluators work on
-the plain `Facts` derived from them (see `facts.py`).
+the plain `Facts` derived from them (by `facts.py` for the compiled engine, by
+`reference_facts.py` for the reference).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tutela.rulebook.models import Assurance, Recipient, Safeguard
 
 EffectOut = Literal["allow", "deny", "allow_with_obligations"]
+DestClass = Literal["none", "adequate", "non_adequate"]
 
 
 class _In(BaseModel):
@@ -78,6 +80,31 @@ class Act(_In):
 class DecisionRequest(_In):
     subject: Subject
     act: Act
+
+
+class GrantFact(NamedTuple):
+    """One consent valid on the act's day: scope, by whom, assurance level (0-2), and whether
+    it was given for this scope alone (*separate*)."""
+
+    scope: str
+    by: str
+    level: int
+    separate: bool
+
+
+@dataclass(frozen=True)
+class Facts:
+    """A request reduced to the plain values the evaluators read."""
+
+    jurisdiction: str
+    age: int
+    day: dt.date
+    category: str
+    use: str
+    recipient: str
+    dest_class: DestClass
+    grants: frozenset[GrantFact]
+    safeguards: frozenset[str]
 
 
 class Determining(BaseModel):

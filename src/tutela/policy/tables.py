@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tutela.errors import RulebookError
 from tutela.policy.facts import Token, resolve
 from tutela.rulebook import Rulebook, ScopedRule
 from tutela.rulebook.models import Condition, DigitalConsent
@@ -163,7 +164,9 @@ class Tables:
         for j, code in enumerate(self.jurisdictions):
             scoped = self.scoped[j]
             if len(scoped) > MAX_RULES:
-                raise ValueError(f"{code}: more than {MAX_RULES} rules; widen the rule mask")
+                raise RulebookError(f"{len(scoped)} rules apply in one jurisdiction; the compiled engine "
+                                    f"takes at most {MAX_RULES}", where=f"jurisdictions/{code}.yaml",
+                                    hint="split the rules over fewer inherited regimes or merge rules")
             conds = [s.rule.when for s in scoped]
             for b, age in enumerate(self.age_points):
                 for le in range(E):
@@ -219,7 +222,9 @@ class Tables:
     def bit(self, token: Token) -> int:
         if token not in self.tokens:
             if len(self.tokens) >= 63:
-                raise ValueError("more than 63 distinct requirement tokens; widen the grant mask")
+                raise RulebookError("the rules ask more than 63 distinct consents and safeguards; the compiled "
+                                    "engine takes at most 63", where="rulebook",
+                                    hint="use fewer distinct (scope, by, assurance, separate) requirements")
             self.tokens[token] = len(self.tokens)
         return 1 << self.tokens[token]
 
@@ -293,6 +298,8 @@ class Tables:
             for c in reg.transfers.area:
                 dest[ri, self.country_idx[c], :, :] = 0
             for a in reg.transfers.adequacy:
+                if a.country in reg.transfers.area:  # inside the area data moves freely: class 0 stays
+                    continue
                 ci = self.country_idx[a.country]
                 for e in range(n_epochs):
                     for cert in (0, 1):
