@@ -13,7 +13,6 @@ import pytest
 from PIL import Image
 
 from tutela.connectors import FilesConnector, Target, open_connector
-from tutela.connectors import files as files_module
 from tutela.connectors.strategies import Strategy
 from tutela.datamap import load_datamap
 from tutela.datamap.models import FilesStoreDecl
@@ -143,7 +142,7 @@ def test_a_crash_mid_rewrite_leaves_the_original_and_a_rerun_completes(root: Pat
     def crash(src: object, dst: object) -> None:
         raise OSError("power cut")
 
-    with mock.patch.object(files_module.os, "replace", crash):
+    with mock.patch.object(os, "replace", crash):
         torn = c.apply(target, keys("media/1.jpg"))
     assert torn.changed == 0 and [f.reason for f in torn.failed] == ["refused: power cut"]
     assert (root / "media/1.jpg").read_bytes() == original  # the original stays, no temporary file is left

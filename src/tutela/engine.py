@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from tutela.datamap import load_datamap
+from tutela.datamap.check import Problem
 from tutela.errors import InputError
 from tutela.media import MediaResult, OnRefuse, clean_many
 from tutela.policy import CompiledPolicy, Decision, DecisionRequest, Facts, derive, reference_facts
@@ -26,7 +27,7 @@ from tutela.policy.parse import parse_request
 from tutela.rulebook import Rulebook, load_rulebook
 from tutela.services.audit import Finding, Progress, run_audit
 from tutela.services.backends import EngineName
-from tutela.services.datacheck import Problem, check_data
+from tutela.services.datacheck import check_data
 from tutela.services.remediate import Progress as RemediationProgress
 from tutela.services.remediation import Remediator, read_findings, remediated_findings
 from tutela.services.rights import EstateConfig as RightsEstate

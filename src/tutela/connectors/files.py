@@ -14,7 +14,6 @@ others go on. A call stopped half-way is completed by running it again.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
@@ -23,6 +22,7 @@ import pyarrow as pa
 from tutela import media
 from tutela.connectors.base import Applied, Failure, Target, prepare_keys
 from tutela.errors import InputError
+from tutela.media.clean import fsync_dir
 
 INFO = ("bytes", "sha256", "location")  # what `retrieve` can say about a file besides its path
 
@@ -139,7 +139,7 @@ class FilesConnector:
                     continue
                 gone.append(p)
             for folder in {p.parent for p in gone}:
-                _fsync_dir(folder)
+                fsync_dir(folder)
             return Applied(len(gone), tuple(failed))
         changed = 0
         for rel, p in self._strip_todo(target, keys):
@@ -179,10 +179,3 @@ def _strip(path: Path) -> str | None:
     result = media.clean_file(path)
     return result.failure
 
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

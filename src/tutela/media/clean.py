@@ -158,7 +158,7 @@ def clean_file(path: Path, *, strict: bool = False, dest: Path | None = None, li
             _verify(tmp, fmt, limits, None)
         os.replace(tmp, target)
         renamed = True
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return MediaResult(str(path), fmt, "cleaned", tuple(removed), found=tuple(found))
     except MediaError as exc:
         reason = exc.message
@@ -190,7 +190,7 @@ def _refuse(path: Path, reason: str, on_refuse: OnRefuse, quarantine: Path | Non
     return reason
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -207,4 +207,4 @@ def location(path: Path, limits: Limits = DEFAULT) -> str | None:
     return readable[0] if readable else str(found[0])
 
 
-__all__ = ["FORMATS", "clean_file", "detect", "inspect", "location", "video"]
+__all__ = ["FORMATS", "clean_file", "detect", "fsync_dir", "inspect", "location", "video"]

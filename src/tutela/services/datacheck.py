@@ -15,23 +15,14 @@ Each file validates on its own when it loads (the rulebook, `deadlines.yaml`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from tutela.datamap.check import Problem
 from tutela.errors import TutelaError
 from tutela.rulebook import Rulebook
 from tutela.services.deadlines import load_deadlines
 from tutela.services.repairs import load_repairs
 from tutela.taxonomy import Taxonomy
-
-
-@dataclass(frozen=True)
-class Problem:
-    where: str
-    message: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"where": self.where, "message": self.message}
 
 
 def check_data(book: Rulebook, taxonomy: Taxonomy, deadlines: Path | None = None,
