@@ -16,6 +16,9 @@ import pytest
 from tutela.connectors.sql import SqlConnector
 from tutela.engine import Engine
 from tutela.estate import generate
+from tutela.services.remediate import Plan, load_plan
+from tutela.services.remediation import read_findings
+from tutela.services.rights import EstateConfig
 from tutela.services.state import StateStore
 
 AS_OF = dt.date(2026, 11, 1)
@@ -89,29 +92,25 @@ def test_receipts_match_exiftool_on_cleanable_uncleanable_and_malformed_files(en
 
 
 def _strip_plan(engine: Engine, url: str, found: Path) -> list[str]:
-    """The files a remediation of `found` would strip, from its frozen plan (a dry run's plan)."""
-    from tutela.services.remediation import Remediator
-    from tutela.services.rights import EstateConfig
-
+    """The files a remediation of `found` would strip, from the plan it would freeze."""
     r = engine.remediator(EstateConfig(url))
     stores = r._stores()
     try:
-        from tutela.services.remediation import read_findings
         plan, _ = r.plan(read_findings(found, engine.rulebook), AS_OF, stores)
     finally:
         for c in stores.values():
             c.close()
         r.state.close()
-    assert isinstance(r, Remediator)
+    return _mask_paths(plan)
+
+
+def _mask_paths(plan: Plan) -> list[str]:
     return [p for s, k in zip(plan.steps, plan.keys, strict=True) if s.store == "files" and s.action == "mask"
             for p in k.column(0).to_pylist()]
 
 
 def _file_paths(state: StateStore, job: str) -> list[str]:
-    from tutela.services.remediate import load_plan
-    plan = load_plan(job)
-    return [p for s, k in zip(plan.steps, plan.keys, strict=True) if s.store == "files" and s.action == "mask"
-            for p in k.column(0).to_pylist()]
+    return _mask_paths(load_plan(job))
 
 
 def test_an_error_on_one_batch_is_recorded_the_job_goes_on_and_resume_retries_only_it(
