@@ -31,11 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rich.console import Console
 from rich.table import Table
 
-import tutela.estate
+import tutela.clipstream
 from naive_audit import naive_audit
+from tutela.clipstream.generate import AS_OF, generate
 from tutela.datamap import load_datamap
 from tutela.engine import Engine
-from tutela.estate.generate import AS_OF, generate
 
 
 def main() -> int:
@@ -119,7 +119,7 @@ def main() -> int:
 def _generator_digest() -> str:
     """A digest of the estate generator's code: a kept estate is reused only by the same generator."""
     h = hashlib.sha256()
-    for f in sorted(Path(tutela.estate.__file__).parent.glob("*.py")):
+    for f in sorted(Path(tutela.clipstream.__file__).parent.glob("*.py")):
         h.update(f.read_bytes())
     return h.hexdigest()[:10]
 

@@ -35,6 +35,7 @@ import cedarpy
 from cedar_policy import request as cedar_request
 from cedar_policy import translate
 from tutela.engine import Engine
+from tutela.policy.batch import SET_SEP, grant_token
 from tutela.policy.compiled import EFFECTS
 from tutela.policy.facts import Facts, GrantFact, destination_class
 from tutela.policy.reference import verdict as reference_verdict
@@ -72,8 +73,7 @@ def _grant_pool(rng: np.random.Generator, scopes: list[str], size: int = 200) ->
 
 
 def _grant_text(gs: frozenset[GrantFact]) -> str:
-    return "|".join(sorted(f"{g.scope}:{g.by}:{LEVEL_NAMES[g.level]}" + (":separate" if g.separate else "")
-                           for g in gs))
+    return SET_SEP.join(sorted(grant_token(g.scope, g.by, LEVEL_NAMES[g.level], g.separate) for g in gs))
 
 
 class Requests:

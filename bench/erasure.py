@@ -167,8 +167,8 @@ def single_subjects(db: str, subjects: Sequence[int], warmup: int = 3) -> dict[s
     """Access, then an account erasure, of each subject through the rights desk (one desk kept
     open, as the API keeps it). Create + approve are not timed; `run` is. The first `warmup`
     subjects are left out."""
+    from tutela.connectors.estate import EstateConfig
     from tutela.engine import Engine
-    from tutela.services.rights import EstateConfig
 
     desk = Engine().requests(EstateConfig(url(db)))
     times: dict[str, list[float]] = {"access": [], "erasure": [], "both": []}
@@ -205,7 +205,7 @@ def single_subjects(db: str, subjects: Sequence[int], warmup: int = 3) -> dict[s
 # -- the run ------------------------------------------------------------------------------
 
 def run(accounts: int, subjects: int, single: int, seed: int, log: Any) -> dict[str, Any]:
-    from tutela.estate.generate import generate
+    from tutela.clipstream.generate import generate
 
     dm = load_datamap()
     p, targets = erasure_plan(dm)

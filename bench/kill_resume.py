@@ -61,8 +61,8 @@ def home(path: Path) -> Any:
 
 def prepare(work: Path, accounts: int) -> tuple[Path, Path, Path]:
     """The base estate (never changed), its media folder and the audit's findings file."""
+    from tutela.clipstream import generate
     from tutela.engine import Engine
-    from tutela.estate import generate
 
     work.mkdir(parents=True, exist_ok=True)
     db, media = work / "base.db", work / "base-media"

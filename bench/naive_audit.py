@@ -1,6 +1,6 @@
 """The audit as one plain Python pass over the rows (the baseline for bench/audit.py).
 
-It follows docs/audit.md like `tutela.services.audit` does, but row by row: read every
+It follows docs/audit.md like `tutela.audit.run` does, but row by row: read every
 table into Python, derive each subject's facts, expand each row into requests and decide
 each with the compiled evaluator's single path; a row none of whose requests is denied and
 that is older than its collection's retention counts under its rules carrying retention.
@@ -15,12 +15,12 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from tutela.audit.signals import stated_ages
 from tutela.datamap import DataMap
 from tutela.policy import CompiledPolicy
 from tutela.policy.facts import Facts, age_on, destination_class, grant_facts
 from tutela.policy.model import Grant
 from tutela.rulebook import Rulebook
-from tutela.services.signals import stated_ages
 
 
 def _years_before(day: dt.date, years: int) -> dt.date:

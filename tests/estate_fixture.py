@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from tutela.estate import schema as S
+from tutela.clipstream import schema as S
 
 D = dt.datetime
 ROWS: dict[str, list[dict[str, object]]] = {

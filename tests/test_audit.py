@@ -122,7 +122,7 @@ def test_spark_gives_identical_findings(engine: Engine, tmp_path: Path) -> None:
 
 def test_a_read_only_audit_writes_nothing_to_the_home_folder(engine: Engine, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from tutela.estate import generate
+    from tutela.clipstream import generate
 
     home = tmp_path / "fresh-home"
     monkeypatch.setenv("TUTELA_HOME", str(tmp_path / "gen-home"))

@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import erasure as bench
 from erasure_naive import naive_erase
+from tutela.clipstream.generate import generate
 from tutela.datamap import load_datamap
-from tutela.estate.generate import generate
 
 
 def test_set_based_and_per_row_erasure_end_in_the_same_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""The media-folder connector against real JPEG and MP4 files (tutela.estate.media makes them)."""
+"""The media-folder connector against real JPEG and MP4 files (tutela.clipstream.media makes them)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import pyarrow as pa
 import pytest
 from PIL import Image
 
+from tutela.clipstream.media import iso6709, read_jpeg_gps, read_mp4_location, write_jpeg, write_mp4
 from tutela.connectors import FilesConnector, Target, open_connector
 from tutela.connectors.strategies import Strategy
 from tutela.datamap import load_datamap
 from tutela.datamap.models import FilesStoreDecl
 from tutela.errors import InputError
-from tutela.estate.media import iso6709, read_jpeg_gps, read_mp4_location, write_jpeg, write_mp4
 
 STRIP = {"path": Strategy(strategy="strip_location")}
 LOCATED = ["media/1.jpg", "media/2.mp4"]

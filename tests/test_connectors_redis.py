@@ -12,12 +12,12 @@ import pyarrow as pa
 import pytest
 import redis
 
+from tutela.clipstream.cache import write_cache
 from tutela.connectors import ConnectorUnavailable, RedisConnector, Target, open_connector
 from tutela.connectors.strategies import KEY_ENV, Strategy
 from tutela.datamap import load_datamap
 from tutela.datamap.models import KeyFamilyDecl, RedisStoreDecl
 from tutela.errors import InputError
-from tutela.estate.cache import write_cache
 
 URL = "redis://127.0.0.1:6379/0"
 KEY = "test-key-not-a-secret-0123456789"

@@ -18,10 +18,10 @@ import pytest
 import sqlalchemy as sa
 
 from estate_fixture import ROWS, server_database, write_sql
+from tutela.clipstream import schema as S
 from tutela.connectors import ConnectorUnavailable, SqlConnector, Target, open_connector
 from tutela.connectors.strategies import KEY_ENV, Strategy
 from tutela.errors import InputError
-from tutela.estate import schema as S
 
 KEY = "test-key-not-a-secret-0123456789"
 SUBJECTS = pa.table({"account_id": [1, 2, 7, 999]})  # 999: no rows anywhere

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tutela.engine import Engine
 from tutela.policy import reference
-from tutela.policy.batch import decide_table
+from tutela.policy.batch import SET_SEP, decide_table, grant_token
 from tutela.policy.compiled import EFFECTS
 from tutela.policy.facts import Facts, GrantFact
 
@@ -206,12 +206,8 @@ def _batch_case(gen: Gen) -> dict:
 
 
 def _grant_text(grants: list[dict]) -> str:
-    toks = []
-    for g in grants:
-        alone = len(set(g["scopes"])) == 1
-        for s in g["scopes"]:
-            toks.append(f"{s}:{g['by']}:{g['assurance']}" + (":separate" if alone else ""))
-    return "|".join(toks)
+    return SET_SEP.join(grant_token(s, g["by"], g["assurance"], len(set(g["scopes"])) == 1)
+                        for g in grants for s in g["scopes"])
 
 
 def _request(row: dict) -> dict:

@@ -17,13 +17,13 @@ import sqlalchemy as sa
 import typer
 from typer.testing import CliRunner
 
+from tutela.clipstream import AS_OF, generate, load_truth, records
+from tutela.clipstream import truth as truthmod
+from tutela.clipstream.generate import _Gen
+from tutela.clipstream.media import read_jpeg_gps, read_mp4_location
+from tutela.clipstream.schema import TABLES
+from tutela.clipstream.truth import Person, person_grant
 from tutela.errors import InputError
-from tutela.estate import AS_OF, generate, load_truth, records
-from tutela.estate import truth as truthmod
-from tutela.estate.generate import _Gen
-from tutela.estate.media import read_jpeg_gps, read_mp4_location
-from tutela.estate.schema import TABLES
-from tutela.estate.truth import Person, person_grant
 from tutela.rulebook import load_rulebook
 
 N = 300

@@ -25,16 +25,16 @@ from fastapi.testclient import TestClient
 from estate_fixture import server_database
 from tutela.api import create_app
 from tutela.connectors import ESTATE, erasure_targets, open_connector, plan
+from tutela.connectors.estate import EstateConfig
 from tutela.connectors.strategies import KEY_ENV, decrypt
 from tutela.datamap import check, load_datamap
 from tutela.datamap.check import notes
 from tutela.datamap.erasure import parse_policy
 from tutela.engine import Engine
 from tutela.errors import InputError
-from tutela.services.dsr import SubjectOps
-from tutela.services.export import json_value
-from tutela.services.rights import EstateConfig
-from tutela.services.state import StateStore
+from tutela.rights.export import json_value
+from tutela.rights.fulfil import SubjectOps
+from tutela.store.state import StateStore
 from tutela.taxonomy import load_taxonomy
 
 DATA = Path(__file__).parent / "data" / "fides_shop"

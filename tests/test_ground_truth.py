@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from estate_fixture import server_database
+from tutela.clipstream import AS_OF, generate
+from tutela.clipstream.truth import load as load_truth
 from tutela.engine import Engine
-from tutela.estate import AS_OF, generate
-from tutela.estate.truth import load as load_truth
 
 RETENTION = ("EU-GDPR.art5-1-e", "UK-GDPR.art5-1-e", "US-COPPA.312-10.retention")
 

@@ -14,6 +14,9 @@ import redis
 import sqlalchemy as sa
 
 from estate_fixture import write_sql
+from tutela.clipstream import schema as S
+from tutela.clipstream.cache import write_cache
+from tutela.clipstream.media import read_jpeg_gps, write_jpeg
 from tutela.connectors import ESTATE, MemoryConnector, erasure_targets, needs, open_connector, plan, resolve
 from tutela.connectors.base import Connector
 from tutela.datamap import check, load_datamap
@@ -21,9 +24,6 @@ from tutela.datamap.check import notes
 from tutela.datamap.erasure import parse_policy
 from tutela.datamap.loader import DataMap
 from tutela.errors import InputError
-from tutela.estate import schema as S
-from tutela.estate.cache import write_cache
-from tutela.estate.media import read_jpeg_gps, write_jpeg
 from tutela.taxonomy import load_taxonomy
 
 SHOP = """

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from rulebook_strategies import CITE, DAYS, REQUEST_CATS, REQUEST_COUNTRIES, SCOPES, TAX, TODAY, requests, rulebooks
 from tutela.errors import InputError, RulebookError
 from tutela.policy import reference
-from tutela.policy.batch import decide_table
+from tutela.policy.batch import decide_table, grants_text
 from tutela.policy.compiled import CompiledPolicy
 from tutela.policy.facts import derive
 from tutela.policy.model import Act, Decision, DecisionRequest, Subject
@@ -72,12 +72,7 @@ def describe(book: Rulebook, req: DecisionRequest) -> str:
 
 def _grant_text(req: DecisionRequest, day: dt.date) -> str | None:
     """The batch's `grants` column: the grants valid on the day, as tokens."""
-    toks = []
-    for g in req.subject.grants:
-        if g.valid_on(day):
-            alone = len(set(g.scopes)) == 1
-            toks += [f"{s}:{g.by}:{g.assurance}" + (":separate" if alone else "") for s in g.scopes]
-    return "|".join(toks) or None
+    return grants_text(req.subject.grants, day)
 
 
 def batch_table(reqs: list[DecisionRequest], ages: list[int] | None) -> pa.Table:

@@ -21,12 +21,13 @@ import sqlalchemy as sa
 from PIL import Image
 
 from estate_fixture import server_database
+from tutela.clipstream import generate
+from tutela.clipstream.cache import write_cache
+from tutela.connectors.urls import estate_id
 from tutela.engine import Engine
 from tutela.errors import InputError
-from tutela.estate import generate
-from tutela.estate.cache import write_cache
-from tutela.services.source import EstateSource
-from tutela.services.state import StateStore, estate_key
+from tutela.query.source import EstateSource
+from tutela.store.state import StateStore
 
 AS_OF = dt.date(2026, 11, 1)
 TABLES = ("accounts", "profiles", "media", "watch_history", "location_pings", "ad_impressions", "messages",
@@ -111,7 +112,7 @@ def test_remediation_end_to_end_sqlite(engine: Engine, tmp_path: Path) -> None:
     state = StateStore()
     checked, bad = state.verify_receipts()
     assert checked == done["receipts"] and bad == []
-    routes, asked = state.blocked(estate_key(url)), state.erasure_requests(estate_key(url))
+    routes, asked = state.blocked(estate_id(url)), state.erasure_requests(estate_id(url))
     # one blocked route per (recipient, source collection), one erasure request per recipient
     assert {r["recipient"] for r in routes} == {a["recipient"] for a in asked}
     assert all(json.loads(a["body"])["subjects"] and a["digest"] for a in asked)

@@ -13,13 +13,13 @@ from unittest import mock
 
 import pytest
 
+from tutela.clipstream import generate
+from tutela.connectors.estate import EstateConfig
 from tutela.connectors.sql import SqlConnector
 from tutela.engine import Engine
-from tutela.estate import generate
-from tutela.services.remediate import Plan, load_plan
-from tutela.services.remediation import read_findings
-from tutela.services.rights import EstateConfig
-from tutela.services.state import StateStore
+from tutela.repair.jobs import JobPlan, load_plan
+from tutela.repair.workflow import read_findings
+from tutela.store.state import StateStore
 
 AS_OF = dt.date(2026, 11, 1)
 GPS_TAGS = ("GPSLatitude", "GPSLongitude", "GPSPosition", "GPSCoordinates", "Location", "LocationInformation")
@@ -104,7 +104,7 @@ def _strip_plan(engine: Engine, url: str, found: Path) -> list[str]:
     return _mask_paths(plan)
 
 
-def _mask_paths(plan: Plan) -> list[str]:
+def _mask_paths(plan: JobPlan) -> list[str]:
     return [p for s, k in zip(plan.steps, plan.keys, strict=True) if s.store == "files" and s.action == "mask"
             for p in k.column(0).to_pylist()]
 
@@ -166,7 +166,7 @@ def test_a_state_store_of_the_earlier_schema_is_upgraded_with_its_receipt_chain(
     import sqlalchemy as sa
 
     from estate_fixture import server_database
-    from tutela.services.state import GENESIS, canonical, chain
+    from tutela.store.state import GENESIS, canonical, chain
 
     old = sa.MetaData()
     v1 = sa.Table("receipts", old, sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),

@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 
 from test_requests_estate import REDIS, Estate, make_estate
 from tutela.api import create_app
+from tutela.api.auth import hash_token
+from tutela.connectors.estate import EstateConfig
 from tutela.engine import Engine
-from tutela.services.rights import EstateConfig
-from tutela.services.staff import hash_token
 
 ALICE, BOB = "alice-token-0123456789abcdef", "bob-token-0123456789abcdef"
 TOKENS = f"alice={ALICE},bob={hash_token(BOB)}"

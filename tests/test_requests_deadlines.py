@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tutela.api.auth import StaffConfigError, StaffTokens, hash_token
 from tutela.errors import RulebookError
-from tutela.services.deadlines import add_months, load_deadlines
-from tutela.services.staff import StaffConfigError, StaffTokens, hash_token
+from tutela.rights.deadlines import add_months, load_deadlines
 
 EU = ["NL", "EU-GDPR", "EU-EPRIVACY", "EU-DSA"]
 D = dt.date

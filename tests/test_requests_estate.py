@@ -25,11 +25,12 @@ import redis
 import sqlalchemy as sa
 
 from estate_fixture import server_database
+from tutela.clipstream import schema as S
+from tutela.clipstream.media import write_jpeg, write_mp4
+from tutela.connectors.estate import EstateConfig
 from tutela.engine import Engine
-from tutela.estate import schema as S
-from tutela.estate.media import write_jpeg, write_mp4
-from tutela.services.rights import EstateConfig, RightsDesk
-from tutela.services.state import StateStore, chain
+from tutela.rights.desk import RightsDesk
+from tutela.store.state import StateStore, chain
 
 REDIS = "redis://127.0.0.1:6379/0"
 D = dt.datetime

@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 from test_requests_api import ALICE, BOB, TOKENS, _chromium, auth
 from test_requests_estate import REDIS, Estate, make_estate
 from tutela.api import create_app
+from tutela.connectors.estate import EstateConfig
 from tutela.engine import Engine
-from tutela.services.rights import EstateConfig
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -179,7 +179,7 @@ def test_the_demo_estate_is_searched_without_media_options(tmp_path: Path, engin
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from tutela.cli._output import Format
     from tutela.cli.demo import run as demo
-    from tutela.services.state import StateStore
+    from tutela.store.state import StateStore
 
     monkeypatch.setenv("TUTELA_HOME", str(tmp_path / "home"))
     out = tmp_path / "out"

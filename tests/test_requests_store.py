@@ -14,8 +14,8 @@ import pytest
 from test_requests_estate import Estate, approved, file_state, make_estate, read_all, redis_state, split
 from tutela.engine import Engine
 from tutela.errors import InputError
-from tutela.services.rights import RightsDesk
-from tutela.services.state import now
+from tutela.rights.desk import RightsDesk
+from tutela.store.state import now
 
 
 @pytest.fixture

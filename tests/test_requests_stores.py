@@ -21,15 +21,15 @@ import sqlalchemy as sa
 from estate_fixture import server_database
 from test_requests_estate import REDIS, Estate, approved, file_state, make_estate, read_all, split
 from tutela.connectors import ConnectorUnavailable
+from tutela.connectors.estate import EstateConfig
 from tutela.connectors.locations import media_folder
+from tutela.connectors.places import StoresMissing, locate, secret_env
 from tutela.datamap import load_datamap
 from tutela.engine import Engine
-from tutela.services.deadlines import load_deadlines
-from tutela.services.export import render_html
-from tutela.services.requests import RequestStore, rights_requests
-from tutela.services.rights import EstateConfig
-from tutela.services.state import StateStore
-from tutela.services.stores import StoresMissing, locate, secret_env
+from tutela.rights.deadlines import load_deadlines
+from tutela.rights.export import render_html
+from tutela.rights.lifecycle import RequestStore, rights_requests
+from tutela.store.state import StateStore
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -177,7 +177,7 @@ def test_a_redis_password_is_never_recorded_and_comes_from_the_environment(
 
 
 def test_one_rule_for_the_media_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tutela.estate import generate
+    from tutela.clipstream import generate
 
     monkeypatch.setenv("TUTELA_HOME", str(tmp_path / "home"))
     assert media_folder(f"sqlite:///{tmp_path}/shop.db") == tmp_path / "shop-media"

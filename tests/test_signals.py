@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tutela.services.signals import REGEXES, stated_ages
+from tutela.audit.signals import REGEXES, stated_ages
 
 FORMS = ["I'm {a}", "im {a}", "I am {a}", "I am {a} years old", "{a} y/o", "{a}yo", "age {a}", "{a} years old"]
 

@@ -15,6 +15,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from tutela.audit.run import Finding, Progress, run_audit
+from tutela.connectors.estate import EstateConfig as RightsEstate
+from tutela.connectors.urls import estate_id
+from tutela.datacheck import check_data
 from tutela.datamap import load_datamap
 from tutela.datamap.check import Problem
 from tutela.errors import InputError
@@ -24,16 +28,13 @@ from tutela.policy import reference as spec
 from tutela.policy.batch import BatchResult, decide_table
 from tutela.policy.compiled import today
 from tutela.policy.parse import parse_request
+from tutela.query.backends import EngineName
+from tutela.query.source import EstateSource
+from tutela.repair.jobs import Progress as RemediationProgress
+from tutela.repair.workflow import Remediator, read_findings, remediated_findings
+from tutela.rights.desk import RightsDesk
 from tutela.rulebook import Rulebook, load_rulebook
-from tutela.services.audit import Finding, Progress, run_audit
-from tutela.services.backends import EngineName
-from tutela.services.datacheck import check_data
-from tutela.services.remediate import Progress as RemediationProgress
-from tutela.services.remediation import Remediator, read_findings, remediated_findings
-from tutela.services.rights import EstateConfig as RightsEstate
-from tutela.services.rights import RightsDesk
-from tutela.services.source import EstateSource
-from tutela.services.state import StateStore, estate_key
+from tutela.store.state import StateStore
 from tutela.taxonomy import Taxonomy, load_taxonomy
 
 
@@ -94,7 +95,7 @@ class Engine:
         dm = load_datamap(datamap)
         source = EstateSource.open(estate)
         store = state or StateStore.existing()  # an audit only reads: no state store, nothing settled
-        key = estate_key(estate)
+        key = estate_id(estate)
         try:
             settled = frozenset(store.settled_transfers(key)) if store else frozenset()
             found = run_audit(self.compiled, self.rulebook, dm, source, as_of or today(), progress, engine,

@@ -4,10 +4,14 @@
     ├── InputError              a user's input is wrong (HTTP 422, CLI exit 3)
     │   ├── UnknownKeyError     an unknown jurisdiction, data category, data use, scope …
     │   └── InvalidRequestError a malformed or impossible decision request
-    └── RulebookError           the shipped or a user-supplied rulebook does not validate
+    ├── StoreUnavailable        a store (estate database, Redis, state store) does not answer or
+    │                           was lost mid-call; nothing was committed (HTTP 503, CLI exit 4)
+    └── RulebookError           the shipped or a user-supplied rulebook does not validate (exit 3)
 
 Messages are lowercase, user input goes in backticks, and a hint stands apart from the
-message. HTTP status codes and exit codes are mapped at the edges (cli, api), not here.
+message. HTTP status codes and exit codes are mapped at the edges (cli, api), not here; the
+CLI's codes are 0 ok/allowed, 1 a check found problems, 2 denied, 3 bad input (usage errors
+of the command line included), 4 a store unavailable (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -48,6 +52,11 @@ class UnknownKeyError(InputError):
 
 class InvalidRequestError(InputError):
     """A decision request that cannot be evaluated as given."""
+
+
+class StoreUnavailable(TutelaError):
+    """A store does not answer, or the connection was lost; the failed call committed nothing
+    and can be run again."""
 
 
 class RulebookError(TutelaError):

@@ -15,10 +15,10 @@ from swagger_ui_bundle import swagger_ui_path
 
 from tutela.api import media
 from tutela.api import requests as rights
+from tutela.connectors.estate import EstateConfig
 from tutela.engine import Engine
 from tutela.errors import InputError, TutelaError
 from tutela.policy import DecisionRequest
-from tutela.services.rights import EstateConfig
 
 ARROW = "application/vnd.apache.arrow.stream"
 _BODY = {

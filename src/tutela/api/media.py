@@ -9,7 +9,6 @@ empty body. A refused upload is deleted, never returned. Nothing here logs the f
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from tutela import settings
 from tutela.engine import Engine
 
 ENV = "TUTELA_MEDIA_MAX_BYTES"
@@ -35,8 +35,7 @@ def _error(status: int, error: str, message: str, hint: str | None = None) -> JS
 
 
 def _limit() -> int:
-    raw = os.environ.get(ENV, "")
-    return int(raw) if raw.isdigit() else DEFAULT_MAX
+    return settings.positive_int(ENV, DEFAULT_MAX)
 
 
 def install(app: FastAPI, engine: Engine) -> None:

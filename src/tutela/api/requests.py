@@ -1,7 +1,7 @@
 """Rights requests over HTTP, for staff: `/v1/requests` (create, list, show, approve, reject, extend, run, export).
 
 Every route needs `Authorization: Bearer <token>` with a token from `TUTELA_STAFF_TOKENS`
-(see tutela.services.staff): missing -> 401, unknown -> 403, both as JSON
+(see tutela.api.auth): missing -> 401, unknown -> 403, both as JSON
 `{error, message}`; with no tokens configured every route answers 403. Bad input is 422
 naming the field, as everywhere in the API; a store that cannot be reached is 503 (the run
 is recorded as failed and can be run again). A declared store with no location is 422
@@ -21,11 +21,12 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from tutela.api.auth import ENV, StaffConfigError, StaffTokens
 from tutela.connectors import ConnectorUnavailable
+from tutela.connectors.estate import EstateConfig
 from tutela.engine import Engine
 from tutela.errors import InputError
-from tutela.services.rights import EstateConfig, RightsDesk
-from tutela.services.staff import ENV, StaffConfigError, StaffTokens
+from tutela.rights.desk import RightsDesk
 
 _BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
 _OPTIONAL_BODY = {"requestBody": {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}}}

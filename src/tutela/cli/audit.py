@@ -9,11 +9,11 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tutela.audit.report import render
 from tutela.cli._output import Format, console, err_console, parse_date, print_json
+from tutela.connectors.urls import redact
 from tutela.engine import Engine
 from tutela.errors import InputError
-from tutela.services.report import render
-from tutela.services.source import redact
 
 
 def run(

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import typer
 
+from tutela import settings
 from tutela.cli._output import EXIT_PROBLEMS, Format, console, err_console, print_json
 from tutela.datamap import check, load_datamap
 from tutela.errors import InputError
 from tutela.taxonomy import load_taxonomy
-
-
-def home() -> Path:
-    return Path(os.environ.get("TUTELA_HOME", Path.home() / ".tutela"))
 
 
 def run(
@@ -25,7 +21,7 @@ def run(
     """Validate a Fides dataset and store it under $TUTELA_HOME/datamaps/<fides_key>.yml."""
     dm = load_datamap(file)
     problems = check(dm, load_taxonomy())
-    dest = home() / "datamaps" / f"{dm.dataset.fides_key}.yml"
+    dest = settings.home() / "datamaps" / f"{dm.dataset.fides_key}.yml"
     if not problems:
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)

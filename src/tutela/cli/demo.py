@@ -14,13 +14,13 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tutela.audit.report import render
+from tutela.audit.run import Finding
 from tutela.cli._output import Format, console, err_console, print_json
+from tutela.clipstream.examples import CASES
 from tutela.engine import Engine
 from tutela.errors import InputError
 from tutela.policy import Decision
-from tutela.services.audit import Finding
-from tutela.services.demo import CASES
-from tutela.services.report import render
 
 
 def run(
@@ -34,8 +34,8 @@ def run(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Generate ClipStream, audit it, write the report, then serve the API and the report."""
-    from tutela.estate import AS_OF, generate
-    from tutela.estate.cache import write_estate_cache
+    from tutela.clipstream import AS_OF, generate
+    from tutela.clipstream.cache import write_estate_cache
 
     try:
         out.mkdir(parents=True, exist_ok=True)

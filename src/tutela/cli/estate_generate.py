@@ -27,7 +27,7 @@ def run(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Generate a deterministic ClipStream estate; its ground truth goes to $TUTELA_HOME/truth/."""
-    from tutela.estate import generate
+    from tutela.clipstream import generate
 
     limit = 0 if no_media else media_files
     if fmt is Format.json:

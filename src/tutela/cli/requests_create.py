@@ -12,10 +12,10 @@ import typer
 
 from tutela.cli._output import Format
 from tutela.cli.requests_show import print_request
+from tutela.connectors.estate import EstateConfig
 from tutela.datamap.erasure import read_policy
 from tutela.engine import Engine
 from tutela.errors import InputError
-from tutela.services.rights import EstateConfig
 
 OPTIONS = {"body.kind": "--kind", "body.subject": "--subject", "body.scope": "--scope",
            "body.jurisdiction": "--jurisdiction", "body.received": "--received", "body.requester.kind": "--requester",

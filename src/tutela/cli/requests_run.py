@@ -12,8 +12,8 @@ import typer
 
 from tutela.cli._output import Format
 from tutela.cli.requests_show import print_request
+from tutela.connectors.estate import EstateConfig
 from tutela.engine import Engine
-from tutela.services.rights import EstateConfig
 
 
 def run(

@@ -11,10 +11,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from urllib.parse import urlsplit
-
-from tutela.connectors.base import Connector, ConnectorUnavailable, Target, needs_of, redact_url
+from tutela.connectors.base import Connector, ConnectorUnavailable, Target, needs_of
 from tutela.connectors.files import FilesConnector
 from tutela.connectors.lake import LakeConnector
 from tutela.connectors.memory import MemoryConnector
@@ -22,6 +19,7 @@ from tutela.connectors.planner import ESTATE, Erasure, Plan, erasure_targets, ne
 from tutela.connectors.redis import RedisConnector
 from tutela.connectors.sql import SCHEMES, SqlConnector
 from tutela.connectors.strategies import Strategy, parse_strategy
+from tutela.connectors.urls import path_of, redact, scheme, variant
 from tutela.datamap.models import FilesStoreDecl, RedisStoreDecl, StoreDecl
 from tutela.errors import InputError
 
@@ -42,22 +40,21 @@ def open_connector(url: str, *, store: StoreDecl | None = None, key_prefix: str 
 
     `store` is the store's declaration (`DataMap.tutela.stores[name]`); `key_prefix` is put in
     front of every Redis key (tests and tenants sharing a server)."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.split("+")[0]
-    if scheme in SCHEMES:
+    kind = scheme(url)
+    if kind in SCHEMES:
         return SqlConnector(url)
-    if scheme == "parquet":  # parquet+spark:///dir: the Spark path
-        return LakeConnector(Path(parts.path), "spark" if parts.scheme.endswith("+spark") else "duckdb")
-    if scheme in ("redis", "rediss", "unix"):
+    if kind == "parquet":  # parquet+spark:///dir: the Spark path
+        return LakeConnector(path_of(url), "spark" if variant(url) == "spark" else "duckdb")
+    if kind in ("redis", "rediss", "unix"):
         if not isinstance(store, RedisStoreDecl):
-            raise InputError("a Redis store needs its key families", where=redact_url(url),
+            raise InputError("a Redis store needs its key families", where=redact(url),
                              hint="pass the `kind: redis` store declared under `tutela.stores`")
         return RedisConnector(url, store.collections, key_prefix=key_prefix)
-    if scheme == "file":
+    if kind == "file":
         if not isinstance(store, FilesStoreDecl):
             raise InputError("a media folder needs its file fields", where=url,
                              hint="pass the `kind: files` store declared under `tutela.stores`")
-        return FilesConnector(Path(parts.path), {c: d.field for c, d in store.collections.items()})
-    raise InputError(f"unsupported store URL scheme `{scheme}`", where=redact_url(url),
+        return FilesConnector(path_of(url), {c: d.field for c, d in store.collections.items()})
+    raise InputError(f"unsupported store URL scheme `{kind}`", where=redact(url),
                      hint="use sqlite:///file.db, postgresql+psycopg://..., mysql+pymysql://..., parquet:///dir, "
                           "redis://host:6379/0 or file:///media-dir")

@@ -18,18 +18,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
-from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tutela.connectors.strategies import Strategy, require_field_strategy
-from tutela.errors import InputError
+from tutela.errors import InputError, StoreUnavailable
 
 Action = Literal["delete", "mask"]
 
 
-class ConnectorUnavailable(InputError):
+class ConnectorUnavailable(StoreUnavailable):
     """The store is unreachable or the connection was lost; the failed call committed nothing."""
 
 
@@ -126,15 +125,6 @@ def prepare_keys(keys: pa.Table, match: tuple[str, ...], where: str) -> pa.Table
     out = out.filter(valid)
     return out.group_by(list(match), use_threads=False).aggregate([]).select(list(match)).combine_chunks()
 
-
-def redact_url(url: str) -> str:
-    """The URL without its password (for messages and logs)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def scrub(text: str, secret: str | None) -> str:

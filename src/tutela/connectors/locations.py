@@ -13,14 +13,14 @@ database (never by user or password).
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from tutela import settings
+from tutela.connectors.urls import scheme
 from tutela.errors import InputError
 
 
@@ -28,8 +28,8 @@ def media_folder(url: str) -> Path:
     """The default media folder of the estate at `url` (absolute; it may not exist)."""
     if "://" not in url:
         url = f"sqlite:///{url}"
-    scheme = urlsplit(url).scheme.split("+")[0].lower()
-    if scheme == "parquet":
+    kind = scheme(url)
+    if kind == "parquet":
         raw = url.split("://", 1)[1]
         path = Path(raw[1:] if raw.startswith("//") else raw).expanduser().resolve()
         return path.with_name(f"{path.name}-media")
@@ -37,11 +37,10 @@ def media_folder(url: str) -> Path:
         u = make_url(url)
     except ArgumentError as exc:
         raise InputError(f"malformed estate URL: {exc}", where="estate") from None
-    if scheme == "sqlite":
+    if kind == "sqlite":
         path = Path(u.database or "").expanduser().resolve()
         return path.with_name(f"{path.stem}-media")
-    kind = "postgresql" if scheme == "postgresql" else "mysql" if scheme in ("mysql", "mariadb") else scheme
+    kind = "postgresql" if kind == "postgresql" else "mysql" if kind in ("mysql", "mariadb") else kind
     parts = [kind, u.host or "localhost", str(u.port or "default"), u.database or "default"]
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(parts))
-    home = Path(os.environ.get("TUTELA_HOME") or "~/.tutela").expanduser()
-    return (home / "media" / name).resolve()
+    return (settings.home() / "media" / name).resolve()

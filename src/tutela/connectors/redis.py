@@ -25,8 +25,9 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
-from tutela.connectors.base import Applied, ConnectorUnavailable, Target, prepare_keys, redact_url
+from tutela.connectors.base import Applied, ConnectorUnavailable, Target, prepare_keys
 from tutela.connectors.strategies import Strategy, changed, mask, require_field_strategy, require_ready
+from tutela.connectors.urls import redact
 from tutela.datamap.models import KeyFamilyDecl
 from tutela.errors import InputError
 
@@ -58,7 +59,7 @@ class RedisConnector:
     kind = "redis"
 
     def __init__(self, url: str, families: Mapping[str, KeyFamilyDecl], *, key_prefix: str = "") -> None:
-        self.where = redact_url(url)
+        self.where = redact(url)
         self._families = dict(families)
         self._fields = {n: placeholders(f.key, f"{self.where}: {n}.key") for n, f in self._families.items()}
         self._prefix = key_prefix

@@ -31,9 +31,10 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, NoSuchT
 from tutela.connectors.base import Applied, ConnectorUnavailable, Target, missing_fields, prepare_keys, scrub
 from tutela.connectors.sqltypes import arrow_type, to_array
 from tutela.connectors.strategies import changed, mask, require_field_strategy, require_ready
+from tutela.connectors.urls import SQL_SCHEMES
 from tutela.errors import InputError
 
-SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb")
+SCHEMES = SQL_SCHEMES
 
 
 class SqlConnector:

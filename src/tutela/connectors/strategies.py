@@ -14,7 +14,6 @@ import base64
 import hashlib
 import hmac
 import ipaddress
-import os
 import re
 import secrets
 import string
@@ -27,11 +26,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tutela import settings
 from tutela.datamap.masking import CONFIGS, STRATEGIES, AesEncrypt, Hash, RandomString, max_text, suffix
 from tutela.errors import InputError, validation_message
 
 KEY_ENV = "TUTELA_MASKING_KEY"
-MIN_KEY_CHARS = 16
+MIN_KEY_CHARS = settings.MIN_KEY_CHARS
 FILE_ONLY = ("strip_location",)  # applies to media files, not to a field's values
 ROW_LEVEL = ("delete",)  # a collection-level override: the rows go
 
@@ -79,13 +79,7 @@ def parse_strategy(raw: Mapping[str, Any], where: str) -> Strategy:
 
 
 def masking_key() -> bytes:
-    key = os.environ.get(KEY_ENV, "")
-    if not key:
-        raise InputError(f"`{KEY_ENV}` is not set; `hash` and `hmac` need a secret key", where="masking",
-                         hint=f"export {KEY_ENV}=<a secret of at least {MIN_KEY_CHARS} characters>")
-    if len(key) < MIN_KEY_CHARS:
-        raise InputError(f"`{KEY_ENV}` is shorter than {MIN_KEY_CHARS} characters", where="masking")
-    return key.encode("utf-8")
+    return settings.masking_key()
 
 
 KEYED = ("hash", "hmac", "aes_encrypt")

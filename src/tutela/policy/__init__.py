@@ -2,7 +2,7 @@
 
 from tutela.policy.compiled import CompiledPolicy
 from tutela.policy.facts import Facts, derive
-from tutela.policy.model import Act, Decision, DecisionRequest, Grant, Subject, Verdict
+from tutela.policy.model import Act, Decision, DecisionRequest, Grant, Subject, Verdict, age_on
 from tutela.policy.reference import evaluate
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "Grant",
     "Subject",
     "Verdict",
+    "age_on",
     "derive",
     "evaluate",
 ]

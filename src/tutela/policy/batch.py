@@ -14,6 +14,8 @@ Input columns (strings may be plain or dictionary-encoded):
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -26,7 +28,7 @@ import pyarrow.compute as pc
 from tutela.errors import InvalidRequestError, UnknownKeyError
 from tutela.policy.compiled import EFFECTS, CompiledPolicy, KernelInput, KernelOutput
 from tutela.policy.facts import GrantFact
-from tutela.policy.model import Verdict
+from tutela.policy.model import Grant, Verdict
 from tutela.policy.tables import RECIPIENTS
 from tutela.rulebook.models import ASSURANCE_ORDER
 
@@ -177,10 +179,25 @@ def decide_table(policy: CompiledPolicy, table: pa.Table) -> BatchResult:
     return BatchResult(policy, policy.run_kernel(inputs, masks, detail=False).effect, inputs, masks)
 
 
+TOKEN_SEP, SET_SEP, SEPARATE = ":", "|", "separate"  # the grant-token format, written down once
+
+
+def grant_token(scope: str, by: str, assurance: str, separate: bool) -> str:
+    """One grant of one scope: `scope:by:assurance[:separate]` (separate = given for that scope alone)."""
+    return TOKEN_SEP.join((scope, by, assurance, SEPARATE) if separate else (scope, by, assurance))
+
+
+def grants_text(grants: Iterable[Grant], day: dt.date) -> str | None:
+    """The `grants` column for a subject's grants: those valid on `day`, as tokens (None: none)."""
+    toks = [grant_token(s, g.by, g.assurance, len(set(g.scopes)) == 1)
+            for g in grants if g.valid_on(day) for s in g.scopes]
+    return SET_SEP.join(toks) or None
+
+
 def _missing_label(m: Any) -> str:
     if m.kind == "safeguard":
         return f"safeguard:{m.safeguard}"
-    return f"{m.scope}:{m.by}:{m.assurance}" + (":separate" if m.separate else "")
+    return grant_token(m.scope, m.by, m.assurance, m.separate)
 
 
 def _column(table: pa.Table, name: str, required: bool = True) -> pa.Array | None:
@@ -198,10 +215,10 @@ def _column(table: pa.Table, name: str, required: bool = True) -> pa.Array | Non
 
 def parse_grants(text: str, scopes: Any, row: int) -> frozenset[GrantFact]:
     out = set()
-    for tok in filter(None, text.split("|")):
-        parts = tok.split(":")
+    for tok in filter(None, text.split(SET_SEP)):
+        parts = tok.split(TOKEN_SEP)
         ok = 3 <= len(parts) <= 4 and parts[1] in ("self", "parent") and parts[2] in ASSURANCE_ORDER
-        if not ok or parts[0] not in scopes or (len(parts) == 4 and parts[3] != "separate"):
+        if not ok or parts[0] not in scopes or (len(parts) == 4 and parts[3] != SEPARATE):
             raise InvalidRequestError(
                 f"bad grant token `{tok}`", where=f"batch[{row}].grants",
                 hint="use scope:by:assurance[:separate], e.g. location:parent:verified",

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Literal, NamedTuple
 
 from tutela.errors import InvalidRequestError, UnknownKeyError
-from tutela.policy.model import DecisionRequest, Grant
+from tutela.policy.model import DecisionRequest, Grant, age_on
 from tutela.policy.model import DestClass as DestClass
 from tutela.policy.model import Facts as Facts
 from tutela.policy.model import GrantFact as GrantFact
@@ -26,10 +26,6 @@ class Token(NamedTuple):
     by: str  # "self" | "parent" | "any" ("" for safeguards)
     level: int  # minimum assurance (ASSURANCE_ORDER)
     separate: bool
-
-
-def age_on(birth: dt.date, day: dt.date) -> int:
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
 def grant_facts(grants: tuple[Grant, ...], day: dt.date) -> frozenset[GrantFact]:

@@ -19,6 +19,12 @@ EffectOut = Literal["allow", "deny", "allow_with_obligations"]
 DestClass = Literal["none", "adequate", "non_adequate"]
 
 
+def age_on(birth: dt.date, day: dt.date) -> int:
+    """Completed years on `day` (a birthday on 29 February is reached on 1 March in other years).
+    Used everywhere except the reference evaluator, which keeps its own reading on purpose."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from tutela.datamap.erasure import ErasurePolicy
-from tutela.services.state import StateStore, canonical, meta
+from tutela.store.state import StateStore, canonical, meta
 
 rights_request_options = sa.Table(
     "rights_request_options", meta,

@@ -18,7 +18,7 @@ written tables), with a plain loop over rows and `tutela.policy.reference.verdic
   `retention_days` on the audit date counts against each determining rule carrying
   `retain_declared`.
 
-`compute` caches verdicts by what they depend on; `tutela.estate.plain.compute_plain` is the
+`compute` caches verdicts by what they depend on; `tutela.clipstream.plain.compute_plain` is the
 same without any cache (the tests compare them).
 
 The truth is stored under `$TUTELA_HOME/truth/` (default `~/.tutela/truth/`), keyed by the
@@ -36,9 +36,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tutela.errors import InputError
-from tutela.estate.plain import compute_plain
-from tutela.estate.records import (
+from tutela import settings
+from tutela.clipstream.plain import compute_plain
+from tutela.clipstream.records import (
     Person,
     Tally,
     datamap,
@@ -47,8 +47,10 @@ from tutela.estate.records import (
     retention_rules,
     verified_parents,
 )
-from tutela.estate.schema import metadata
-from tutela.policy.facts import Facts, GrantFact, Token, age_on, destination_class, resolve, satisfied
+from tutela.clipstream.schema import metadata
+from tutela.errors import InputError
+from tutela.policy.facts import Facts, GrantFact, Token, destination_class, resolve, satisfied
+from tutela.policy.model import age_on
 from tutela.policy.reference import matches, verdict
 from tutela.rulebook import Rulebook
 from tutela.taxonomy.model import covers
@@ -304,18 +306,18 @@ def compute(book: Rulebook, tables: Mapping[str, Sequence[tuple[Any, ...]]],
 
 # ---------------------------------------------------------------------------- storing
 def home() -> Path:
-    return Path(os.environ.get("TUTELA_HOME") or "~/.tutela").expanduser()
+    return settings.home()
 
 
 def path_for(url: str) -> Path:
-    from tutela.estate.targets import normalize_url
+    from tutela.clipstream.targets import normalize_url
 
     key = normalize_url(url)
     return home() / "truth" / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
 
 
 def store(url: str, findings: list[dict[str, Any]], meta: dict[str, Any]) -> Path:
-    from tutela.estate.targets import normalize_url
+    from tutela.clipstream.targets import normalize_url
 
     path = path_for(url)
     path.parent.mkdir(parents=True, exist_ok=True)

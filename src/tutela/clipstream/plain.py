@@ -1,6 +1,6 @@
 """The ground truth without any cache or shortcut: one `verdict` per request, row by row.
 
-Slow; the tests use it to check the cached `tutela.estate.truth.compute` on small estates.
+Slow; the tests use it to check the cached `tutela.clipstream.truth.compute` on small estates.
 It follows docs/audit.md literally:
 
 - a denied request counts against each determining rule (never digital-consent entries);
@@ -17,9 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from tutela.estate.records import Person, Tally, datamap, retention_rules, verified_parents
-from tutela.estate.schema import metadata
-from tutela.policy.facts import Facts, GrantFact, age_on, destination_class
+from tutela.clipstream.records import Person, Tally, datamap, retention_rules, verified_parents
+from tutela.clipstream.schema import metadata
+from tutela.policy.facts import Facts, GrantFact, destination_class
+from tutela.policy.model import age_on
 from tutela.policy.reference import verdict
 from tutela.rulebook import Rulebook
 

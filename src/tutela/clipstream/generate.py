@@ -5,7 +5,7 @@
 Everything comes from one `random.Random(seed)` and a fixed reference date (`AS_OF`), so
 the same seed gives the same rows and files. The generator keeps its own records of every
 subject (true and declared birth dates, the ages it planted in texts, the consents it gave)
-and computes the ground truth from them (`tutela.estate.truth`), stored apart from the estate.
+and computes the ground truth from them (`tutela.clipstream.truth`), stored apart from the estate.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tutela.clipstream import media as mediafiles
+from tutela.clipstream import records, targets, truth, vocab
+from tutela.clipstream.records import Person, person_grant
+from tutela.clipstream.schema import TABLES
 from tutela.errors import InputError
-from tutela.estate import media as mediafiles
-from tutela.estate import records, targets, truth, vocab
-from tutela.estate.records import Person, person_grant
-from tutela.estate.schema import TABLES
+from tutela.policy import age_on
 from tutela.rulebook import Rulebook, load_rulebook
 
 AS_OF = dt.date(2026, 11, 1)  # the estate's "now" and the audit date for rows without a time
@@ -46,10 +47,6 @@ _SECOND = dt.timedelta(seconds=1)
 
 def _days_before(day: dt.date, years: int) -> dt.date:
     return records.implied_birth(day, years)
-
-
-def _age(birth: dt.date, day: dt.date) -> int:
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
 class _Gen:
@@ -99,7 +96,7 @@ class _Gen:
 
     def age_text(self, aid: int, base: str, day: dt.date) -> str:
         """`base` with the subject's true age at `day` in one of the recognised forms; recorded."""
-        age = _age(self.true_birth[aid], day)
+        age = age_on(self.true_birth[aid], day)
         self.people[aid].signals.append((age, day))
         stated = self.rng.choice(vocab.AGE_FORMS).format(a=age)
         return f"{stated} {base}" if self.rng.random() < 0.5 else f"{base} | {stated}"
@@ -115,7 +112,7 @@ class _Gen:
             created = AS_OF_DT - dt.timedelta(days=WINDOW_DAYS) + dt.timedelta(
                 seconds=self.ri(0, (WINDOW_DAYS - 30) * 86400 - 1))
             cday = created.date()
-            age_c = _age(true_birth, cday)
+            age_c = age_on(true_birth, cday)
             dc = self.book.digital_consent(jur, cday)
             under_dc = dc is not None and age_c < dc.age
             liar = not lawful and under_dc and r.random() < 0.45
@@ -216,7 +213,7 @@ class _Gen:
             liar = p.declared_birth != self.true_birth[aid]
             says_age = liar and not p.signals and r.random() < 0.7
             where_says = r.choice(("caption", "message")) if says_age else None
-            age_c = _age(self.true_birth[aid], created.date())
+            age_c = age_on(self.true_birth[aid], created.date())
             # media
             k = r.choices((0, 1, 2, 3, 5), (35, 25, 20, 12, 8))[0]
             if where_says == "caption":
@@ -292,7 +289,7 @@ class _Gen:
         for _ in range(watch):
             wh.append((len(wh) + 1, aid, 1 + int(rand() * media_n), 1 + int(rand() * 180),
                        start + td(seconds=int(rand() * span))))
-        age_c = _age(self.true_birth[aid], created.date())
+        age_c = age_on(self.true_birth[aid], created.date())
         minor_in_window = age_c < 18
         for _ in range(ads):
             at = self.when(created, keep["ad_impressions"] if purged else None)
@@ -302,7 +299,7 @@ class _Gen:
                 profiled = r.random() < 0.6
             if profiled:
                 seg, targ = vocab.SEGMENTS[ri(0, len(vocab.SEGMENTS) - 1)], "profiled"
-                if _age(self.true_birth[aid], at.date()) < 18:
+                if age_on(self.true_birth[aid], at.date()) < 18:
                     self.stats["profiled_ads_to_minors"] += 1
             else:
                 seg, targ = vocab.CONTEXTS[ri(0, len(vocab.CONTEXTS) - 1)], "contextual"
@@ -380,7 +377,7 @@ def _generate(target: targets.Target, accounts: int, seed: int, lawful: bool, ro
             shutil.rmtree(staging, ignore_errors=True)
     t_write = time.perf_counter() - started - t_gen - t_truth
     meta = {"seed": seed, "accounts": accounts, "lawful": lawful, "rows": rows,
-            "as_of": AS_OF.isoformat(), "generator": "tutela.estate.generate"}
+            "as_of": AS_OF.isoformat(), "generator": "tutela.clipstream.generate"}
     truth_path = truth.store(target.url, findings, meta)
     return {
         "target": target.url,

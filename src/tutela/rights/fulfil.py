@@ -25,7 +25,8 @@ from tutela.datamap.graph import identity_seeds
 from tutela.datamap.loader import DataMap
 from tutela.datamap.models import FilesStoreDecl, RedisStoreDecl, StoreDecl
 from tutela.errors import InputError
-from tutela.services.export import preview, rows
+from tutela.policy import age_on
+from tutela.rights.export import preview, rows
 
 FILE_INFO = ("bytes", "sha256")
 SKIPPED = "fides_meta.skip_processing: the data map says never to read or erase it (not searched)"
@@ -33,7 +34,7 @@ EVIDENCE = "a record of a transfer to a recipient: kept as evidence, never erase
 
 
 @dataclass(frozen=True)
-class Subject:
+class EstateSubject:
     """The subject as the estate records them: key, jurisdiction, birth date (when declared)."""
 
     key: Any
@@ -41,10 +42,7 @@ class Subject:
     birth_date: dt.date | None
 
     def age_on(self, day: dt.date) -> int | None:
-        b = self.birth_date
-        if b is None:
-            return None
-        return day.year - b.year - ((day.month, day.day) < (b.month, b.day))
+        return None if self.birth_date is None else age_on(self.birth_date, day)
 
 
 class SubjectOps:
@@ -66,7 +64,7 @@ class SubjectOps:
         value: Any = int(subject) if as_int and subject.lstrip("-").isdigit() else subject
         return pa.table({self.identity: pa.array([value], pa.int64() if isinstance(value, int) else pa.string())})
 
-    def find(self, subject: str) -> Subject:
+    def find(self, subject: str) -> EstateSubject:
         """The subject's row, or an InputError naming `subject` when the estate has none. Without
         declared subjects: the subject exists when a collection holding the identity has it."""
         s = self.decl.subjects if self.decl else None
@@ -74,7 +72,7 @@ class SubjectOps:
             for node in self.plan.nodes:
                 for e in node.inputs:
                     if e.parent is None and self._found(node.collection, e.match[0], subject):
-                        return Subject(subject, None, None)
+                        return EstateSubject(subject, None, None)
             raise InputError(f"unknown subject `{subject}`: no collection holds `{self.identity}` = {subject}",
                              where="body.subject", hint="check the identity value and the estate")
         cols = [s.key, *(c for c in (s.jurisdiction, s.birth_date) if c)]
@@ -87,13 +85,13 @@ class SubjectOps:
         if isinstance(birth, dt.datetime):
             birth = birth.date()
         jur = row.get(s.jurisdiction) if s.jurisdiction else None
-        return Subject(row[s.key], jur, birth if isinstance(birth, dt.date) else None)
+        return EstateSubject(row[s.key], jur, birth if isinstance(birth, dt.date) else None)
 
     def _found(self, collection: str, field: str, subject: str) -> bool:
         keys = self.keys(subject).rename_columns([field])
         return bool(self.stores[ESTATE].retrieve(collection, (field,), keys, [field]).num_rows > 0)
 
-    def undecided(self, who: Subject, declared_age: int | None) -> list[str]:
+    def undecided(self, who: EstateSubject, declared_age: int | None) -> list[str]:
         """What Tutela cannot decide for this subject from the data map and the request."""
         out = []
         if who.birth_date is None and declared_age is None:

@@ -18,14 +18,14 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tutela.audit import grouping as acts
 from tutela.datamap import DataMap
 from tutela.errors import InputError
 from tutela.policy import CompiledPolicy
 from tutela.policy.batch import decide_table
+from tutela.query.backends import Backend, EngineName, open_backend
+from tutela.query.source import EstateSource
 from tutela.rulebook import Rulebook
-from tutela.services import acts
-from tutela.services.backends import Backend, EngineName, open_backend
-from tutela.services.source import EstateSource
 
 
 @contextmanager

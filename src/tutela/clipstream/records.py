@@ -1,7 +1,7 @@
 """What the ground truth reads: the ClipStream data map indexed by column, the generator's
 record of each subject, and the tally of findings per rule (docs/audit.md).
 
-Shared by the cached truth (`tutela.estate.truth`) and the plain loop (`tutela.estate.plain`).
+Shared by the cached truth (`tutela.clipstream.truth`) and the plain loop (`tutela.clipstream.plain`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from tutela.estate.schema import metadata
+from tutela.clipstream.schema import metadata
 from tutela.policy.facts import GrantFact
 from tutela.rulebook import Rulebook
 from tutela.rulebook.models import ASSURANCE_ORDER

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from tutela.connectors.spark import local_session
 from tutela.errors import InputError
-from tutela.services.source import EstateSource
+from tutela.query.source import EstateSource
 
 EngineName = Literal["duckdb", "spark"]
 

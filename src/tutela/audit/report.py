@@ -8,7 +8,7 @@ from html import escape
 
 from jinja2 import Environment, select_autoescape
 
-from tutela.services.audit import Finding
+from tutela.audit.run import Finding
 
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

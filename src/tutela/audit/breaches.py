@@ -1,18 +1,70 @@
 """From an audit's breaches back to the rows that produced them (for remediation), set-based.
 
-The audit decides one request per row group (`tutela.services.acts`); a breach names the
+    found, facts = breached_rows(policy, book, dm, source, as_of, rules, settled=..., extra=...)
+    for b in found: b.collection, b.rows (pk..., extra..., sid, rules, pairs), b.transfer
+
+The audit decides one request per row group (`tutela.audit.grouping`); a breach names the
 group. Every row of the collection is matched to its group again, with the same key
 expressions, so the rows of a breached group are exactly the rows the finding counted.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tutela.audit import grouping as acts
+from tutela.audit.run import Denied, Session, run_audit
 from tutela.datamap import DataMap
-from tutela.services import acts
-from tutela.services.audit import Session
+from tutela.policy import CompiledPolicy
+from tutela.query import EngineName, EstateSource
+from tutela.rulebook import Rulebook
+
+
+@dataclass(frozen=True)
+class Breached:
+    """One collection's rows breached by the selected rules (`transfer`: the past-transfers
+    collection, whose rows are settled rather than repaired)."""
+
+    collection: str
+    rows: pa.Table
+    transfer: bool
+
+
+def breached_rows(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: EstateSource, as_of: dt.date,
+                  rules: list[str], *, settled: frozenset[str] = frozenset(),
+                  extra: Callable[[str], tuple[str, ...]] = lambda _c: (),
+                  engine: EngineName = "duckdb") -> tuple[list[Breached], pa.Table]:
+    """Run the audit again and read it backwards: per collection, the rows the selected rules
+    breach (with the `extra(collection)` columns), and the subjects' facts (sid, jurisdiction)."""
+    wanted = pa.array(sorted(set(rules)), pa.string())
+    denied: dict[str, list[pa.Table]] = {}
+    found: list[Breached] = []
+    facts: list[pa.Table] = []
+    transfers = dm.tutela.transfers.collection if dm.tutela and dm.tutela.transfers else None
+
+    def sink(d: Denied) -> None:
+        t = d.table.filter(pc.is_in(d.table["rule"], value_set=wanted))
+        if t.num_rows:
+            denied.setdefault(d.collection, []).append(t)
+
+    def then(s: Session) -> None:
+        for g in s.groups:
+            if g.collection not in denied:
+                continue
+            d = pa.concat_tables(denied[g.collection])
+            if g.collection == transfers:
+                found.append(Breached(g.collection, transfer_rows(dm, s, g, d, settled), True))
+            else:
+                found.append(Breached(g.collection, collection_rows(dm, s, g, d, extra(g.collection)), False))
+        facts.append(s.facts.select("sid", "jurisdiction").to_pyarrow())
+
+    run_audit(policy, book, dm, source, as_of, engine=engine, settled=settled, denied=sink, then=then)
+    return found, facts[0]
 
 
 def collection_rows(dm: DataMap, s: Session, g: acts.Groups, denied: pa.Table,

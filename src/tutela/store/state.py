@@ -10,19 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
 
-from tutela.errors import InputError
+from tutela import settings
+from tutela.errors import InputError, StoreUnavailable
+from tutela.settings import home
 
 meta = sa.MetaData()
 
@@ -110,26 +108,6 @@ erasure_requests = sa.Table(  # to recipients abroad, one per (recipient, job), 
 GENESIS = "0" * 64
 
 
-def home() -> Path:
-    return Path(os.environ.get("TUTELA_HOME") or "~/.tutela").expanduser()
-
-
-def estate_key(url: str) -> str:
-    """A stable key for an estate URL (password dropped, SQLite and Parquet paths made absolute)."""
-    scheme = urlparse(url).scheme.split("+")[0]
-    if scheme == "parquet":
-        norm = "parquet://" + str(Path(urlparse(url).path).resolve())
-    elif scheme == "sqlite":
-        norm = "sqlite:///" + str(Path(make_url(url).database or "").resolve())
-    else:
-        try:
-            u = make_url(url)
-            norm = u.set(password=None).render_as_string(hide_password=False)
-        except ArgumentError:
-            norm = url
-    return hashlib.sha256(norm.encode()).hexdigest()[:32]
-
-
 def canonical(body: Mapping[str, Any]) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
 
@@ -169,7 +147,7 @@ def _upgrade(engine: sa.Engine) -> None:
 class StateStore:
     def __init__(self, url: str | None = None):
         if url is None:
-            url = os.environ.get("TUTELA_STATE") or ""
+            url = settings.state_url() or ""
         if not url:
             path = home() / "state.db"
             try:
@@ -183,7 +161,10 @@ class StateStore:
             self.engine = sa.create_engine(url)
             _upgrade(self.engine)
             meta.create_all(self.engine)
-        except (OperationalError, DatabaseError, ArgumentError) as exc:
+        except OperationalError as exc:
+            raise StoreUnavailable(f"cannot open Tutela's state store: {exc.__class__.__name__}",
+                                   where="TUTELA_STATE / TUTELA_HOME") from None
+        except (DatabaseError, ArgumentError) as exc:
             raise InputError(f"cannot open Tutela's state store: {exc.__class__.__name__}",
                              where="TUTELA_STATE / TUTELA_HOME") from None
 
@@ -191,7 +172,7 @@ class StateStore:
     def existing(cls) -> StateStore | None:
         """The state store if there is one, else None: for readers (an audit), which must not
         create Tutela's home folder or a state file just to find it empty."""
-        if not os.environ.get("TUTELA_STATE") and not (home() / "state.db").is_file():
+        if not settings.state_url() and not (home() / "state.db").is_file():
             return None
         return cls()
 

@@ -7,49 +7,32 @@
     desk.close()
 
 A request records where its estate's other stores are (media folder, Redis; see
-tutela.services.stores); a run searches every declared store or refuses to start, unless
+tutela.connectors.places); a run searches every declared store or refuses to start, unless
 `allow_partial`, and then every output names the stores it did not search. Connectors are
 opened on first use and kept for the desk's life (the API holds one desk).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tutela.connectors import ESTATE, Connector, ConnectorUnavailable, open_connector
+from tutela.connectors.estate import EstateConfig
+from tutela.connectors.places import Missing, Place, locate, open_side, public, recorded, refuse, status
+from tutela.connectors.urls import redact
 from tutela.datamap import DataMap, check, load_datamap
 from tutela.datamap.check import UNREACHABLE
 from tutela.datamap.erasure import parse_policy
 from tutela.datamap.models import FilesStoreDecl
 from tutela.errors import InputError
+from tutela.rights.deadlines import DeadlineBook, load_deadlines
+from tutela.rights.export import render_html
+from tutela.rights.fulfil import SubjectOps
+from tutela.rights.lifecycle import RequestStore, parse_request
+from tutela.rights.options import OptionsStore, RequestOptions
 from tutela.rulebook import Rulebook
-from tutela.services.deadlines import DeadlineBook, load_deadlines
-from tutela.services.dsr import SubjectOps
-from tutela.services.export import render_html
-from tutela.services.request_options import OptionsStore, RequestOptions
-from tutela.services.requests import RequestStore, parse_request
-from tutela.services.source import redact
-from tutela.services.state import StateStore, estate_key, now
-from tutela.services.stores import Missing, Place, locate, open_side, public, recorded, refuse, status
+from tutela.store.state import StateStore, now
 from tutela.taxonomy import Taxonomy
-
-
-@dataclass(frozen=True)
-class EstateConfig:
-    """Where one estate's data lives: its database or Parquet folder, media folder, Redis."""
-
-    url: str
-    media: Path | None = None
-    redis: str | None = None
-    datamap: Path | None = None
-    redis_prefix: str = ""  # put before every Redis key (tests and tenants sharing a server)
-    extra: dict[str, str] = field(default_factory=dict)  # further declared stores: name -> URL
-
-    @property
-    def key(self) -> str:
-        return estate_key(self.url)
 
 
 class RightsDesk:
@@ -276,19 +259,3 @@ def _brief(s: dict[str, Any]) -> dict[str, Any]:
     """A store's line in a receipt: no location (it may name a host), whether it was searched."""
     return {k: s[k] for k in ("store", "kind", "searched", "found", "cause")}
 
-
-def open_stores(cfg: EstateConfig, dm: DataMap) -> dict[str, Connector]:
-    """The estate's connector and one per declared store whose location is known: given in `cfg`,
-    or the media folder at its default place (tutela.connectors.locations.media_folder)."""
-    stores: dict[str, Connector] = {}
-    decls = dm.tutela.stores if dm.tutela else {}
-    try:
-        stores[ESTATE] = open_connector(cfg.url)
-        for place in locate(dm, cfg, None):
-            if place.url is not None:
-                stores[place.store] = open_connector(place.url, store=decls[place.store], key_prefix=place.prefix)
-        return stores
-    except InputError:
-        for conn in stores.values():
-            conn.close()
-        raise

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 import psycopg
 import pyarrow as pa
@@ -27,20 +27,11 @@ import pyarrow.parquet as pq
 import pymysql
 import pymysql.cursors
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 
 from tutela.connectors.sqltypes import arrow_type, to_array
-from tutela.errors import InputError
-
-SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb")
-
-
-def redact(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+from tutela.connectors.urls import SQL_SCHEMES, path_of, redact, scheme
+from tutela.errors import InputError, StoreUnavailable
 
 
 @dataclass
@@ -52,9 +43,9 @@ class EstateSource:
 
     @classmethod
     def open(cls, url: str) -> EstateSource:
-        scheme = urlparse(url).scheme.split("+")[0]
-        if scheme == "parquet":
-            folder = Path(urlparse(url).path)
+        kind = scheme(url)
+        if kind == "parquet":
+            folder = path_of(url)
             if not folder.is_dir():
                 raise InputError("parquet estate folder not found", where=str(folder))
             src = cls(url, _folder=folder)
@@ -65,11 +56,11 @@ class EstateSource:
                 except (pa.ArrowInvalid, OSError) as exc:
                     raise InputError(f"not a readable Parquet file: {exc}", where=str(f)) from None
             return src
-        if scheme not in SQL_SCHEMES:
-            raise InputError(f"unsupported estate URL scheme `{scheme}`", where="--estate",
+        if kind not in SQL_SCHEMES:
+            raise InputError(f"unsupported estate URL scheme `{kind}`", where="--estate",
                              hint="use sqlite:///file.db, postgresql+psycopg://..., mysql+pymysql://... or parquet:///dir")
-        if scheme == "sqlite":
-            path = Path(make_url(url).database or "")
+        if kind == "sqlite":
+            path = path_of(url)
             if not path.is_file():
                 raise InputError("SQLite estate file not found", where=str(path))
             with path.open("rb") as fh:
@@ -81,7 +72,10 @@ class EstateSource:
                 insp = sa.inspect(conn)
                 cols = {t: {c["name"]: arrow_type(c["type"]) for c in insp.get_columns(t)}
                         for t in insp.get_table_names()}
-        except (OperationalError, DatabaseError) as exc:
+        except OperationalError as exc:
+            raise StoreUnavailable(f"cannot open the estate database: {str(exc.orig).splitlines()[0]}",
+                                   where=redact(url)) from None
+        except DatabaseError as exc:
             raise InputError(f"cannot open the estate database: {str(exc.orig).splitlines()[0]}",
                              where=redact(url)) from None
         except (ArgumentError, NoSuchModuleError) as exc:
@@ -123,7 +117,10 @@ class EstateSource:
                 meta = sa.Table(table, sa.MetaData(), autoload_with=conn)  # typed: dates come back as dates
                 result = conn.execute(sa.select(*(meta.c[c] for c in cols)))
                 rows = result.fetchall()
-        except (OperationalError, DatabaseError) as exc:
+        except OperationalError as exc:
+            raise StoreUnavailable(f"cannot read `{table}`: {str(exc.orig).splitlines()[0]}",
+                                   where=redact(self.url)) from None
+        except DatabaseError as exc:
             raise InputError(f"cannot read `{table}`: {str(exc.orig).splitlines()[0]}",
                              where=redact(self.url)) from None
         data = list(zip(*rows, strict=True)) if rows else [() for _ in cols]

@@ -1,6 +1,6 @@
 """What repairs each denied row: delete, minimise or stop the act (data: `remediation.yaml`).
 
-Turns the rows derived from the audit (`tutela.services.derive`) into a job's steps: one
+Turns the rows derived from the audit (`tutela.audit.breaches`) into a job's steps: one
 step per (store, collection, action, masks), keys in Arrow. Each key row carries its subject
 and rules (`SID`, `RULES`), so a receipt says per subject what was changed, checked and failed.
 """
@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tutela.datamap import DataMap
 from tutela.errors import InputError, validation_message
-from tutela.services.remediate import RULES, SID, Plan, Step
+from tutela.repair.jobs import RULES, SID, JobPlan, Step
 
 RepairKind = Literal["delete", "minimise", "stop_act"]
 
@@ -180,9 +180,9 @@ def transfer_step(collection: str, rows: pa.Table) -> tuple[Step, pa.Table, pa.T
     return step, tagged(rows, ("transfer",)), settle
 
 
-def assemble(parts: list[tuple[list[Step], list[pa.Table]]], settle: pa.Table | None) -> Plan:
+def assemble(parts: list[tuple[list[Step], list[pa.Table]]], settle: pa.Table | None) -> JobPlan:
     steps = [s for p in parts for s in p[0]]
     keys = [k for p in parts for k in p[1]]
     empty_settle = pa.schema([("transfer", pa.string()), ("sid", pa.int64()), ("recipient", pa.string()),
                               ("source", pa.string()), ("rule", pa.string())]).empty_table()
-    return Plan(steps, keys, settle.cast(empty_settle.schema) if settle is not None else empty_settle)
+    return JobPlan(steps, keys, settle.cast(empty_settle.schema) if settle is not None else empty_settle)

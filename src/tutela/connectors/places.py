@@ -22,23 +22,22 @@ A store with none of them, or whose secret is not set, or that does not answer, 
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from tutela import settings
 from tutela.connectors import Connector, ConnectorUnavailable, open_connector
-from tutela.connectors.base import redact_url
 from tutela.connectors.locations import media_folder
+from tutela.connectors.urls import redact
 from tutela.datamap import DataMap
 from tutela.datamap.models import FilesStoreDecl, RedisStoreDecl
 from tutela.errors import InputError
 
 if TYPE_CHECKING:
-    from tutela.services.rights import EstateConfig
+    from tutela.connectors.estate import EstateConfig
 
 HIDDEN = "***"
 
@@ -65,7 +64,7 @@ class Place:
 
     @property
     def location(self) -> str | None:
-        return None if self.url is None else redact_url(self.url)
+        return None if self.url is None else redact(self.url)
 
     def record(self) -> dict[str, Any]:
         return {"kind": self.kind, "location": self.location, "prefix": self.prefix, "source": self.source}
@@ -73,7 +72,7 @@ class Place:
 
 def secret_env(store: str) -> str:
     """The environment variable holding the password of a recorded store's URL."""
-    return "TUTELA_STORE_PASSWORD_" + re.sub(r"[^A-Z0-9]", "_", store.upper())
+    return settings.store_password_env(store)
 
 
 def declared(dm: DataMap) -> dict[str, FilesStoreDecl | RedisStoreDecl]:
@@ -128,7 +127,7 @@ def _recorded(name: str, kind: str, location: str, prefix: str) -> Place:
     if parts.password is None or unquote(parts.password) != HIDDEN:
         return Place(name, kind, location, "recorded", prefix)
     env = secret_env(name)
-    secret = os.environ.get(env)
+    secret = settings.store_password(name)
     if not secret:
         return Place(name, kind, None, "recorded", prefix,
                      problem=f"the location {location} needs a password, and {env} is not set",

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from tutela.datamap.check import Problem
 from tutela.errors import TutelaError
+from tutela.repair import load_repairs
+from tutela.rights import load_deadlines
 from tutela.rulebook import Rulebook
-from tutela.services.deadlines import load_deadlines
-from tutela.services.repairs import load_repairs
 from tutela.taxonomy import Taxonomy
 
 

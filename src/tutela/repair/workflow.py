@@ -1,7 +1,7 @@
 """Remediation end to end: findings file -> rows derived now -> plan -> dry run or job.
 
 The findings file only says which rules to repair. The rows come from the estate at run
-time (the audit is run again and read backwards, `tutela.services.derive`), so a stale
+time (the audit is run again and read backwards, `tutela.audit.breaches`), so a stale
 file can never erase rows that are no longer unlawful.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,21 +16,24 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tutela import settings
+from tutela.audit import Finding, breached_rows
 from tutela.connectors import ESTATE
 from tutela.connectors.base import Connector
+from tutela.connectors.estate import EstateConfig, open_stores
 from tutela.connectors.redis import placeholders
+from tutela.connectors.urls import redact
 from tutela.datamap import DataMap, load_datamap
 from tutela.datamap.models import FilesStoreDecl, RedisStoreDecl
 from tutela.errors import InputError
 from tutela.policy import CompiledPolicy
+from tutela.query.backends import EngineName
+from tutela.query.source import EstateSource
+from tutela.repair import actions as repairs
+from tutela.repair import jobs as remediate
+from tutela.repair.jobs import JobPlan, Step
 from tutela.rulebook import Rulebook
-from tutela.services import derive, remediate, repairs
-from tutela.services import state as st
-from tutela.services.audit import Denied, Finding, Session, run_audit
-from tutela.services.backends import EngineName
-from tutela.services.remediate import Plan, Step
-from tutela.services.rights import EstateConfig, open_stores
-from tutela.services.source import EstateSource, redact
+from tutela.store import state as st
 
 
 def read_findings(path: Path, book: Rulebook) -> list[str]:
@@ -62,46 +64,36 @@ def read_findings(path: Path, book: Rulebook) -> list[str]:
 
 def prepare(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: EstateSource, rules: list[str],
             as_of: dt.date, settled: frozenset[str], stores: Mapping[str, Connector],
-            engine: EngineName = "duckdb") -> tuple[Plan, pa.Table]:
+            engine: EngineName = "duckdb") -> tuple[JobPlan, pa.Table]:
     """The plan for the selected rules, derived from the estate now, and the affected rows
     (sid, rules, collection, jurisdiction) for the dry-run summary."""
     assert dm.tutela is not None
-    wanted = pa.array(sorted(set(rules)), pa.string())
-    denied: dict[str, list[pa.Table]] = {}
     parts: list[tuple[list[Step], list[pa.Table]]] = []
     affected: list[pa.Table] = []
     settle: list[pa.Table] = []
     skipped: set[str] = set()
+    files_of: dict[str, tuple[str, str] | None] = {}
 
-    def sink(d: Denied) -> None:
-        t = d.table.filter(pc.is_in(d.table["rule"], value_set=wanted))
-        if t.num_rows:
-            denied.setdefault(d.collection, []).append(t)
+    def extra(collection: str) -> tuple[str, ...]:
+        files = files_field(dm, collection)
+        if files is not None and files[0] not in stores:
+            skipped.add(files[0])  # no media folder given: said in the summary, never silent
+            files = None
+        files_of[collection] = files
+        return (files[1],) if files else ()
 
-    def then(s: Session) -> None:
-        tr = dm.tutela.transfers if dm.tutela else None
-        for g in s.groups:
-            if g.collection not in denied:
-                continue
-            d = pa.concat_tables(denied[g.collection])
-            if tr is not None and g.collection == tr.collection:
-                rows = derive.transfer_rows(dm, s, g, d, settled)
-                step, keys, todo = repairs.transfer_step(g.collection, rows)
-                parts.append(([step], [keys]))
-                settle.append(todo)
-            else:
-                files = files_field(dm, g.collection)
-                if files is not None and files[0] not in stores:
-                    skipped.add(files[0])  # no media folder given: said in the summary, never silent
-                    files = None
-                rows = derive.collection_rows(dm, s, g, d, (files[1],) if files else ())
-                parts.append(repairs.steps_for(dm, g.collection, rows, dm.primary_key(g.collection), files))
-            affected.append(rows.select(["sid", "rules"]).append_column(
-                "collection", pa.array([g.collection] * rows.num_rows, pa.string())))
-        facts = s.facts.select("sid", "jurisdiction").to_pyarrow()
-        affected[:] = [pa.concat_tables(affected or [_EMPTY_AFFECTED]).join(facts, "sid", join_type="left outer")]
-
-    run_audit(policy, book, dm, source, as_of, engine=engine, settled=settled, denied=sink, then=then)
+    found, facts = breached_rows(policy, book, dm, source, as_of, rules, settled=settled, extra=extra, engine=engine)
+    for b in found:
+        if b.transfer:
+            step, keys, todo = repairs.transfer_step(b.collection, b.rows)
+            parts.append(([step], [keys]))
+            settle.append(todo)
+        else:
+            pk = dm.primary_key(b.collection)
+            parts.append(repairs.steps_for(dm, b.collection, b.rows, pk, files_of[b.collection]))
+        affected.append(b.rows.select(["sid", "rules"]).append_column(
+            "collection", pa.array([b.collection] * b.rows.num_rows, pa.string())))
+    affected[:] = [pa.concat_tables(affected or [_EMPTY_AFFECTED]).join(facts, "sid", join_type="left outer")]
     # rows that refer to a subject go before the subject's own row (safe under foreign keys)
     subjects = dm.tutela.subjects.collection
     parts.sort(key=lambda p: bool(p[0]) and p[0][0].collection == subjects)
@@ -134,7 +126,7 @@ def _erased_subjects(dm: DataMap, parts: list[tuple[list[Step], list[pa.Table]]]
     return pa.array([], pa.int64())
 
 
-def dry_run(plan: Plan, affected: pa.Table, stores: Mapping[str, Connector] | None) -> dict[str, Any]:
+def dry_run(plan: JobPlan, affected: pa.Table, stores: Mapping[str, Connector] | None) -> dict[str, Any]:
     """What would change, counted by the stores themselves now (`stores`), or as planned (None:
     a job about to run reports what it changed instead); writes nothing."""
     steps = []
@@ -185,12 +177,7 @@ def key_families(dm: DataMap, stores: Mapping[str, Connector]) -> dict[str, tupl
 
 def batch_size() -> int:
     """Keys per apply (TUTELA_REMEDIATE_BATCH; small values make more checkpoints, for tests)."""
-    raw = os.environ.get("TUTELA_REMEDIATE_BATCH", "")
-    if not raw:
-        return remediate.BATCH
-    if not raw.isdigit() or int(raw) < 1:
-        raise InputError(f"not a positive integer: `{raw}`", where="TUTELA_REMEDIATE_BATCH")
-    return int(raw)
+    return settings.positive_int("TUTELA_REMEDIATE_BATCH", remediate.BATCH)
 
 
 class Remediator:
@@ -204,7 +191,7 @@ class Remediator:
     def _stores(self) -> dict[str, Connector]:
         return open_stores(self.cfg, self.dm)
 
-    def plan(self, rules: list[str], as_of: dt.date, stores: Mapping[str, Connector]) -> tuple[Plan, pa.Table]:
+    def plan(self, rules: list[str], as_of: dt.date, stores: Mapping[str, Connector]) -> tuple[JobPlan, pa.Table]:
         source = EstateSource.open(self.cfg.url)
         try:
             settled = frozenset(self.state.settled_transfers(self.cfg.key))

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 from dataclasses import dataclass
+
+from tutela import settings
 
 ENV = "TUTELA_STAFF_TOKENS"
 MIN_TOKEN = 16
@@ -31,7 +32,7 @@ class StaffTokens:
 
     @classmethod
     def from_env(cls, value: str | None = None) -> StaffTokens:
-        raw = os.environ.get(ENV, "") if value is None else value
+        raw = settings.staff_tokens() if value is None else value
         out: list[tuple[str, bytes]] = []
         for i, entry in enumerate(e.strip() for e in raw.split(",")):
             if not entry:

@@ -20,11 +20,12 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from tutela.audit.signals import REGEXES, stated_ages
 from tutela.datamap import DataMap
 from tutela.datamap.models import CollectionDecl, ConsentsDecl
-from tutela.services.backends import Backend
-from tutela.services.signals import REGEXES, stated_ages
-from tutela.services.source import EstateSource
+from tutela.policy.batch import SEPARATE, TOKEN_SEP
+from tutela.query.backends import Backend
+from tutela.query.source import EstateSource
 
 
 class Loader(Protocol):
@@ -155,7 +156,7 @@ def _tokens(load: Loader, c: ConsentsDecl) -> ir.Table:
         revoked=t[c.revoked_at].cast("date") if c.revoked_at else ibis.null("date"),
     )
     t = t.mutate(single=t.scopes.length() == 1).unnest("scopes")
-    token = t.scopes.concat(":", t.by, ":", t.assurance, t.single.ifelse(":separate", ""))
+    token = t.scopes.concat(TOKEN_SEP, t.by, TOKEN_SEP, t.assurance, t.single.ifelse(TOKEN_SEP + SEPARATE, ""))
     return t.select("sid", "granted", "expires", "revoked", token=token)
 
 

@@ -28,10 +28,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.exc import SQLAlchemyError
 
+from tutela import settings
 from tutela.connectors.base import Connector, ConnectorUnavailable, Target
 from tutela.connectors.strategies import Strategy
 from tutela.errors import InputError
-from tutela.services import state as st
+from tutela.store import state as st
 
 BATCH = 20_000
 SID, RULES = "__tutela_sid", "__tutela_rules"  # each key row's subject and rules (for receipts)
@@ -56,7 +57,7 @@ class Step:
 
 
 @dataclass
-class Plan:
+class JobPlan:
     steps: list[Step]
     keys: list[pa.Table]  # per step: the match columns, each row's subject and rules (repairs.SID, RULES)
     settle: pa.Table  # transfer, sid, recipient, source, rule: past transfers to settle
@@ -68,7 +69,7 @@ class Plan:
 
 
 def job_dir(job_id: str) -> Path:
-    return st.home() / "jobs" / job_id
+    return settings.home() / "jobs" / job_id
 
 
 def new_job_id() -> str:
@@ -83,7 +84,7 @@ def _write(path: Path, table: pa.Table) -> None:
     os.replace(tmp, path)
 
 
-def save_plan(job_id: str, plan: Plan) -> Path:
+def save_plan(job_id: str, plan: JobPlan) -> Path:
     d = job_dir(job_id)
     d.mkdir(parents=True, exist_ok=True)
     for i, keys in enumerate(plan.keys):
@@ -95,20 +96,20 @@ def save_plan(job_id: str, plan: Plan) -> Path:
     return d
 
 
-def load_plan(job_id: str) -> Plan:
+def load_plan(job_id: str) -> JobPlan:
     d = job_dir(job_id)
     try:
         steps = [Step(**{**s, "match": tuple(s["match"])}) for s in json.loads((d / "plan.json").read_text())]
         keys = [pq.read_table(d / f"step-{i}.parquet") for i in range(len(steps))]
         if any(SID not in k.column_names for k in keys):
             raise KeyError(SID)  # a plan frozen by an older Tutela: its receipts could not say what changed
-        return Plan(steps, keys, pq.read_table(d / "settle.parquet"))
+        return JobPlan(steps, keys, pq.read_table(d / "settle.parquet"))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"the plan of job `{job_id}` cannot be read ({exc.__class__.__name__})",
                          where=str(d), hint="the job folder under $TUTELA_HOME/jobs/ was removed or damaged") from None
 
 
-def check(plan: Plan, stores: Mapping[str, Connector]) -> None:
+def check(plan: JobPlan, stores: Mapping[str, Connector]) -> None:
     """Every store, table and column the plan touches exists: fails before any write."""
     need: dict[str, dict[str, set[str]]] = {}
     for s in plan.steps:
@@ -170,7 +171,7 @@ def execute(store: st.StateStore, job_id: str, stores: Mapping[str, Connector],
     return spec
 
 
-def _first_pass(store: st.StateStore, job_id: str, plan: Plan, stores: Mapping[str, Connector], size: int,
+def _first_pass(store: st.StateStore, job_id: str, plan: JobPlan, stores: Mapping[str, Connector], size: int,
                 progress: Progress | None) -> None:
     done = store.done_batches(job_id)
     todo = [(i, b, start) for i, (s, keys) in enumerate(zip(plan.steps, plan.keys, strict=True))
@@ -186,7 +187,7 @@ def _first_pass(store: st.StateStore, job_id: str, plan: Plan, stores: Mapping[s
         store.checkpoint(job_id, i, b, changed, failed)
 
 
-def _retry_failed(store: st.StateStore, job_id: str, plan: Plan, stores: Mapping[str, Connector], size: int,
+def _retry_failed(store: st.StateStore, job_id: str, plan: JobPlan, stores: Mapping[str, Connector], size: int,
                   progress: Progress | None, attempt: int) -> None:
     by_batch: dict[tuple[int, int], set[str]] = {}
     for f in store.failures(job_id):
@@ -237,7 +238,7 @@ def _without(keys: pa.Table, match: Sequence[str], items: set[str]) -> pa.Table:
     return keys if not items else keys.filter(pa.array([k not in items for k in _keys_text(keys, match)]))
 
 
-def _failure_summary(plan: Plan, failures: Sequence[Mapping[str, Any]], limit: int = 50) -> list[dict[str, Any]]:
+def _failure_summary(plan: JobPlan, failures: Sequence[Mapping[str, Any]], limit: int = 50) -> list[dict[str, Any]]:
     out = []
     for f in failures[:limit]:
         s = plan.steps[f["step"]]
@@ -254,7 +255,7 @@ def _settle(store: st.StateStore, job_id: str, key: str, settle: pa.Table) -> in
     return store.settle_transfers(job_id, key, rows)
 
 
-def receipts(job_id: str, plan: Plan, failures: Sequence[Mapping[str, Any]], attempt: int,
+def receipts(job_id: str, plan: JobPlan, failures: Sequence[Mapping[str, Any]], attempt: int,
              size: int) -> list[tuple[str, dict[str, Any]]]:
     """One receipt per subject for this attempt: per step, the rows changed and checked, and
     the failed items with their reasons. The first attempt covers every planned row; a retry

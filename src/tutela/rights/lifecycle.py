@@ -27,8 +27,8 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import DBAPIError
 
 from tutela.errors import InputError, validation_message
-from tutela.services.deadlines import DeadlineBook, Due, Kind
-from tutela.services.state import StateStore, canonical, meta, now
+from tutela.rights.deadlines import DeadlineBook, Due, Kind
+from tutela.store.state import StateStore, canonical, meta, now
 
 Status = Literal["pending_approval", "approved", "rejected", "done", "failed"]
 STATUSES: tuple[str, ...] = ("pending_approval", "approved", "rejected", "done", "failed")
@@ -63,7 +63,7 @@ rights_requests = sa.Table(
     sa.Column("completed_at", sa.DateTime),
     sa.Column("result", sa.Text),  # JSON summary: rows per collection, receipt digest (counts only)
     sa.Column("error", sa.Text),  # why the last run failed (no personal data)
-    sa.Column("stores", sa.Text),  # JSON: where each declared store is, without secrets (tutela.services.stores)
+    sa.Column("stores", sa.Text),  # JSON: where each declared store is, without secrets (tutela.connectors.places)
 )
 ADDED = {"stores": "TEXT"}  # columns added after the table was first shipped: `migrate` adds them
 

@@ -24,9 +24,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from tutela.clipstream.schema import TABLES, metadata
 from tutela.connectors.locations import media_folder
 from tutela.errors import InputError
-from tutela.estate.schema import TABLES, metadata
 
 Progress = Callable[[str, int, int], None]  # (table, rows done, rows total)
 CHUNK = 20_000

@@ -1,1 +1,0 @@
-"""Services built on the core: the demo today; audit, remediation and rights next."""

@@ -1,0 +1,77 @@
+"""Every `TUTELA_*` environment variable, read in one place (at call time, so a test or a
+server can change one without re-importing anything).
+
+Secrets (the masking key, staff tokens, store passwords) are only ever read from here and
+never written to logs, receipts or the state store. `SETTINGS` lists each variable with what
+it does; docs/settings.md documents every one (tests/test_docs.py holds the two together).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from tutela.errors import InputError
+
+SETTINGS: dict[str, str] = {
+    "TUTELA_HOME": "Tutela's own folder: state store, job plans, ground truth, imported data maps "
+                   "(default ~/.tutela)",
+    "TUTELA_STATE": "SQLAlchemy URL of the state store instead of $TUTELA_HOME/state.db "
+                    "(e.g. postgresql+psycopg://host/db)",
+    "TUTELA_MASKING_KEY": "secret for the keyed masking strategies hash, hmac and aes_encrypt "
+                          "(at least 16 characters)",
+    "TUTELA_REMEDIATE_BATCH": "keys per apply in remediation jobs (default 20000; small values make more checkpoints)",
+    "TUTELA_STAFF_TOKENS": "staff bearer tokens for the rights-request API: `name=token` or `name=sha256:<hex>`, "
+                           "comma-separated",
+    "TUTELA_MEDIA_MAX_BYTES": "largest upload POST /v1/media/clean accepts (default 256 MiB)",
+    "TUTELA_STORE_PASSWORD_<STORE>": "password of a declared store (e.g. TUTELA_STORE_PASSWORD_REDIS), never "
+                                     "recorded with a request",
+}
+
+MIN_KEY_CHARS = 16
+
+
+def home() -> Path:
+    """$TUTELA_HOME, default ~/.tutela (not created here: readers must not create it)."""
+    return Path(os.environ.get("TUTELA_HOME") or "~/.tutela").expanduser()
+
+
+def state_url() -> str | None:
+    """$TUTELA_STATE, or None for the SQLite file in home()."""
+    return os.environ.get("TUTELA_STATE") or None
+
+
+def masking_key() -> bytes:
+    """$TUTELA_MASKING_KEY, at least MIN_KEY_CHARS characters (an input error otherwise)."""
+    key = os.environ.get("TUTELA_MASKING_KEY", "")
+    if not key:
+        raise InputError("`TUTELA_MASKING_KEY` is not set; `hash` and `hmac` need a secret key", where="masking",
+                         hint=f"export TUTELA_MASKING_KEY=<a secret of at least {MIN_KEY_CHARS} characters>")
+    if len(key) < MIN_KEY_CHARS:
+        raise InputError(f"`TUTELA_MASKING_KEY` is shorter than {MIN_KEY_CHARS} characters", where="masking")
+    return key.encode("utf-8")
+
+
+def positive_int(name: str, default: int) -> int:
+    """A positive integer setting, `default` when unset; anything else is an input error."""
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise InputError(f"not a positive integer: `{raw}`", where=name)
+    return int(raw)
+
+
+def staff_tokens() -> str:
+    """$TUTELA_STAFF_TOKENS as given (parsed and checked by tutela.api.auth)."""
+    return os.environ.get("TUTELA_STAFF_TOKENS", "")
+
+
+def store_password_env(store: str) -> str:
+    """The variable holding a declared store's password: TUTELA_STORE_PASSWORD_<STORE>."""
+    return "TUTELA_STORE_PASSWORD_" + re.sub(r"[^A-Z0-9]", "_", store.upper())
+
+
+def store_password(store: str) -> str | None:
+    return os.environ.get(store_password_env(store)) or None
