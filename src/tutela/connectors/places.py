@@ -34,7 +34,7 @@ from tutela.connectors.locations import media_folder
 from tutela.connectors.urls import redact
 from tutela.datamap import DataMap
 from tutela.datamap.models import FilesStoreDecl, RedisStoreDecl
-from tutela.errors import InputError
+from tutela.errors import InputError, TutelaError
 
 if TYPE_CHECKING:
     from tutela.connectors.estate import EstateConfig
@@ -193,7 +193,7 @@ def _drop(cache: dict[tuple[str, str, str], Connector], key: tuple[str, str, str
         conn.close()
 
 
-def refuse(missing: list[Missing]) -> InputError:
+def refuse(missing: list[Missing]) -> TutelaError:
     """The error a run without `allow_partial` raises: every missing store, how to give it."""
     names = [m.place.store for m in missing]
     text = "; ".join(f"`{m.place.store}` ({m.place.kind}"
