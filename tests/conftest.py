@@ -17,6 +17,7 @@ def _own_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     before = sorted(p.name for p in real.iterdir()) if real.is_dir() else None
     old = os.environ.get("TUTELA_HOME")
     os.environ["TUTELA_HOME"] = str(tmp_path_factory.mktemp("tutela-home"))
+    os.environ["TUTELA_CACHE"] = str(tmp_path_factory.mktemp("tutela-cache"))  # the warm start's folder
     os.environ.pop("TUTELA_STATE", None)
     yield
     if old is None:

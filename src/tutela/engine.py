@@ -9,43 +9,69 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
-from tutela.audit.run import Finding, Progress, run_audit
-from tutela.connectors.estate import EstateConfig as RightsEstate
-from tutela.connectors.urls import estate_id
-from tutela.datacheck import check_data
-from tutela.datamap import load_datamap
-from tutela.datamap.check import Problem
+from tutela import warmstart
 from tutela.errors import InputError
-from tutela.media import MediaResult, OnRefuse, clean_many
-from tutela.policy import CompiledPolicy, Decision, DecisionRequest, Facts, derive, reference_facts
-from tutela.policy import reference as spec
-from tutela.policy.batch import BatchResult, decide_table
-from tutela.policy.compiled import today
-from tutela.policy.parse import parse_request
-from tutela.query.backends import EngineName
-from tutela.query.source import EstateSource
-from tutela.repair.jobs import Progress as RemediationProgress
-from tutela.repair.workflow import Remediator, read_findings, remediated_findings
-from tutela.rights.desk import RightsDesk
-from tutela.rulebook import Rulebook, load_rulebook
-from tutela.store.state import StateStore
-from tutela.taxonomy import Taxonomy, load_taxonomy
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from tutela.audit import Finding, Progress
+    from tutela.connectors.estate import EstateConfig as RightsEstate
+    from tutela.datamap.check import Problem
+    from tutela.media import MediaResult, OnRefuse
+    from tutela.policy import CompiledPolicy, Facts
+    from tutela.policy.batch import BatchResult
+    from tutela.policy.model import Decision, DecisionRequest
+    from tutela.query import EngineName
+    from tutela.repair import Progress as RemediationProgress
+    from tutela.repair import Remediator
+    from tutela.rights import RightsDesk
+    from tutela.rulebook import Rulebook
+    from tutela.rulebook.diff import Change
+    from tutela.store import StateStore
+
+
+@dataclass(frozen=True)
+class DatamapCheck:
+    dataset: str
+    collections: int
+    fields: int
+    declarations: bool
+    problems: list[Problem]
+    notes: list[Problem]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "ok": not self.problems, "collections": self.collections,
+                "fields": self.fields, "problems": [p.to_dict() for p in self.problems],
+                "notes": [p.to_dict() for p in self.notes]}
 
 
 class Engine:
     def __init__(self, rulebook: Rulebook | None = None, rulebook_path: Path | None = None):
+        from tutela.rulebook import load_rulebook
+        from tutela.taxonomy import load_taxonomy
+
+        self._packaged = rulebook is None and rulebook_path is None
+        warm = warmstart.load() if self._packaged else None
+        if warm is not None:  # the packaged rulebook, validated and compiled by an earlier call
+            self.rulebook, self.taxonomy, self.__dict__["compiled"] = warm
+            return
         self.rulebook = rulebook or load_rulebook(rulebook_path)
-        self.taxonomy: Taxonomy = load_taxonomy()
+        self.taxonomy = load_taxonomy()
 
     @cached_property
     def compiled(self) -> CompiledPolicy:
-        return CompiledPolicy(self.rulebook, self.taxonomy)
+        from tutela.policy.compiled import CompiledPolicy
+
+        policy = CompiledPolicy(self.rulebook, self.taxonomy)
+        if self._packaged:
+            warmstart.save(self.rulebook, self.taxonomy, policy)
+        return policy
 
     @property
     def version(self) -> str:
@@ -53,10 +79,18 @@ class Engine:
 
     def check_data(self, deadlines: Path | None = None, repairs: Path | None = None) -> list[Problem]:
         """What the rulebook, the deadlines and the repairs say about each other that does not hold."""
+        from tutela.datacheck import check_data
+
         return check_data(self.rulebook, self.taxonomy, deadlines, repairs)
 
     def facts(self, request: DecisionRequest | dict[str, Any], where: str = "", reference: bool = False) -> Facts:
         """Validate and derive the facts (`reference=True`: by the specification's own reading)."""
+        from tutela.policy import reference_facts
+        from tutela.policy.compiled import today
+        from tutela.policy.facts import derive
+        from tutela.policy.model import DecisionRequest
+        from tutela.policy.parse import parse_request
+
         req = request if isinstance(request, DecisionRequest) else parse_request(request, where)
         try:
             return (reference_facts.derive if reference else derive)(self.rulebook, self.taxonomy, req, today())
@@ -69,6 +103,8 @@ class Engine:
                reference: bool = False) -> Decision:
         """Decide one request (compiled evaluator; `reference=True` for the specification)."""
         if reference:
+            from tutela.policy import reference as spec
+
             return spec.evaluate(self.rulebook, self.facts(request, where, reference=True))
         return self.compiled.decide(self.facts(request, where))
 
@@ -80,10 +116,14 @@ class Engine:
         """Validate every request first, then decide: a bad request fails the batch whole."""
         facts = [self.facts(r, where=f"[{i}]", reference=reference) for i, r in enumerate(requests)]
         if reference:
+            from tutela.policy import reference as spec
+
             return [spec.evaluate(self.rulebook, f) for f in facts]
         return [self.compiled.decide(f) for f in facts]
 
     def decide_arrow(self, table: pa.Table) -> BatchResult:
+        from tutela.policy.batch import decide_table
+
         return decide_table(self.compiled, table)
 
     def audit(self, estate: str, datamap: Path | None = None, as_of: dt.date | None = None,
@@ -92,6 +132,14 @@ class Engine:
         """Every unlawful processing in the estate at `estate` (a URL), per rule: open findings
         (past transfers a remediation settled are not open), and with `include_remediated`
         what remediation jobs repaired, from their receipts."""
+        from tutela.audit import run_audit
+        from tutela.connectors.urls import estate_id
+        from tutela.datamap import load_datamap
+        from tutela.policy.compiled import today
+        from tutela.query import EstateSource
+        from tutela.repair import remediated_findings
+        from tutela.store import StateStore
+
         dm = load_datamap(datamap)
         source = EstateSource.open(estate)
         store = state or StateStore.existing()  # an audit only reads: no state store, nothing settled
@@ -111,12 +159,19 @@ class Engine:
     def remediator(self, estate: RightsEstate, state: StateStore | None = None,
                    engine: EngineName = "duckdb") -> Remediator:
         """Dry runs, remediation jobs and resumes for one estate (see docs/repair.md)."""
+        from tutela.repair import Remediator
+        from tutela.store import StateStore
+
         return Remediator(self.compiled, self.rulebook, estate, state or StateStore(), engine)
 
     def remediate(self, estate: str, findings: Path, execute: bool = False, datamap: Path | None = None,
                   as_of: dt.date | None = None, media: Path | None = None, redis: str | None = None,
                   progress: RemediationProgress | None = None, redis_prefix: str = "") -> dict[str, Any]:
         """Repair the findings selected by `findings` (rows derived again from the estate now)."""
+        from tutela.connectors.estate import EstateConfig as RightsEstate
+        from tutela.policy.compiled import today
+        from tutela.repair import read_findings
+
         rules = read_findings(findings, self.rulebook)
         r = self.remediator(RightsEstate(estate, media=media, redis=redis, datamap=datamap, redis_prefix=redis_prefix))
         try:
@@ -128,6 +183,10 @@ class Engine:
     def remediation_resume(self, job_id: str, estate: str | None = None, media: Path | None = None,
                            redis: str | None = None, progress: RemediationProgress | None = None,
                            redis_prefix: str = "") -> dict[str, Any]:
+        from tutela.connectors.estate import EstateConfig as RightsEstate
+        from tutela.repair import Remediator
+        from tutela.store import StateStore
+
         state = StateStore()
         try:
             job = state.job(job_id)
@@ -144,6 +203,8 @@ class Engine:
             state.close()
 
     def remediation_jobs(self) -> list[dict[str, Any]]:
+        from tutela.store import StateStore
+
         state = StateStore()
         try:
             return state.jobs()
@@ -154,9 +215,72 @@ class Engine:
     def clean_media(paths: Iterable[Path], strict: bool = False, on_refuse: OnRefuse = "keep",
                     progress: Callable[[MediaResult], None] | None = None) -> list[MediaResult]:
         """The media sanitizer (`tutela.media`) over files, each on its own (docs/repair.md)."""
+        from tutela.media import clean_many
+
         return clean_many(paths, strict=strict, on_refuse=on_refuse, progress=progress)
 
     def requests(self, estate: RightsEstate | None = None, state: StateStore | None = None) -> RightsDesk:
         """Rights requests (access, erasure) against `estate`; close the desk when done."""
+        from tutela.rights import RightsDesk
+
         return RightsDesk(self.rulebook, self.taxonomy, estate, state)
 
+
+    # -- data maps, reports, the rulebook over time -----------------------------------------
+
+    def check_datamap(self, file: Path | None = None, declarations: Path | None = None) -> DatamapCheck:
+        """A data map (Fides dataset + Tutela declarations) loaded and checked against the taxonomy."""
+        from tutela.datamap import check, load_datamap
+        from tutela.datamap.check import notes
+
+        dm = load_datamap(file, declarations)
+        return DatamapCheck(dm.dataset.fides_key, len(dm.dataset.collections),
+                            sum(len(c.fields) for c in dm.dataset.collections), dm.tutela is not None,
+                            check(dm, self.taxonomy), notes(dm))
+
+    def import_datamap(self, file: Path) -> tuple[DatamapCheck, Path | None]:
+        """Check a data map and, when it has no problems, store it under $TUTELA_HOME/datamaps/
+        (all or nothing); the stored path, or None when it was not stored."""
+        import shutil
+
+        from tutela import settings
+
+        checked = self.check_datamap(file)
+        if checked.problems:
+            return checked, None
+        dest = settings.home() / "datamaps" / f"{checked.dataset}.yml"
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_suffix(".yml.tmp")
+            shutil.copyfile(file, tmp)
+            tmp.replace(dest)
+        except OSError as exc:
+            raise InputError(f"cannot store the data map: {exc.strerror}", where=str(dest)) from None
+        return checked, dest
+
+    def report_html(self, findings: list[Finding], estate: str, as_of: dt.date) -> str:
+        """The self-contained HTML audit report (no password in the estate URL it names)."""
+        from tutela.audit.report import render
+        from tutela.connectors.urls import redact
+
+        return render(findings, redact(estate), as_of, self.version)
+
+    def rules_diff(self, start: dt.date, end: dt.date) -> list[Change]:
+        """Rules, consent ages and adequacy decisions that start or end in (start, end]."""
+        from tutela.rulebook.diff import diff
+
+        return diff(self.rulebook, start, end)
+
+    @staticmethod
+    def read_erasure_policy(path: Path) -> Any:
+        """An erasure-policy file's values (YAML or JSON); checked when a request is created."""
+        from tutela.datamap.erasure import read_policy
+
+        return read_policy(path)
+
+    @staticmethod
+    def display_url(url: str) -> str:
+        """A store URL as Tutela shows it: without its password."""
+        from tutela.connectors.urls import redact
+
+        return redact(url)

@@ -17,6 +17,8 @@ from tutela.errors import InputError
 SETTINGS: dict[str, str] = {
     "TUTELA_HOME": "Tutela's own folder: state store, job plans, ground truth, imported data maps "
                    "(default ~/.tutela)",
+    "TUTELA_CACHE": "folder for the packaged rulebook's warm start (default $XDG_CACHE_HOME/tutela or "
+                    "~/.cache/tutela); safe to delete",
     "TUTELA_STATE": "SQLAlchemy URL of the state store instead of $TUTELA_HOME/state.db "
                     "(e.g. postgresql+psycopg://host/db)",
     "TUTELA_MASKING_KEY": "secret for the keyed masking strategies hash, hmac and aes_encrypt "
@@ -35,6 +37,14 @@ MIN_KEY_CHARS = 16
 def home() -> Path:
     """$TUTELA_HOME, default ~/.tutela (not created here: readers must not create it)."""
     return Path(os.environ.get("TUTELA_HOME") or "~/.tutela").expanduser()
+
+
+def cache_dir() -> Path:
+    """$TUTELA_CACHE, else $XDG_CACHE_HOME/tutela, else ~/.cache/tutela."""
+    if os.environ.get("TUTELA_CACHE"):
+        return Path(os.environ["TUTELA_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    return Path(base).expanduser() / "tutela"
 
 
 def state_url() -> str | None:

@@ -15,10 +15,9 @@ from swagger_ui_bundle import swagger_ui_path
 
 from tutela.api import media
 from tutela.api import requests as rights
-from tutela.connectors.estate import EstateConfig
 from tutela.engine import Engine
-from tutela.errors import InputError, TutelaError
-from tutela.policy import DecisionRequest
+from tutela.errors import InputError, StoreUnavailable, TutelaError
+from tutela.models import DecisionRequest, EstateConfig
 
 ARROW = "application/vnd.apache.arrow.stream"
 _BODY = {
@@ -58,7 +57,9 @@ def create_app(engine: Engine | None = None, report: Path | None = None,
 
     @app.exception_handler(TutelaError)
     async def _tutela_error(request: Request, exc: TutelaError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=422 if isinstance(exc, InputError) else 500)
+        # bad input 422; a store that does not answer 503 (nothing was committed: it can be run again)
+        status = 422 if isinstance(exc, InputError) else 503 if isinstance(exc, StoreUnavailable) else 500
+        return JSONResponse(exc.to_dict(), status_code=status)
 
     if report is not None:
         @app.get("/report", response_class=HTMLResponse, include_in_schema=False)

@@ -22,11 +22,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from tutela.api.auth import ENV, StaffConfigError, StaffTokens
-from tutela.connectors import ConnectorUnavailable
-from tutela.connectors.estate import EstateConfig
 from tutela.engine import Engine
 from tutela.errors import InputError
-from tutela.rights.desk import RightsDesk
+from tutela.models import EstateConfig, RightsDesk
 
 _BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
 _OPTIONAL_BODY = {"requestBody": {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}}}
@@ -49,10 +47,6 @@ def install(app: FastAPI, engine: Engine, estate: EstateConfig | None) -> None:
     async def _auth_error(request: Request, exc: AuthError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
         return JSONResponse({"error": exc.error, "message": exc.message}, status_code=exc.status, headers=headers)
-
-    @app.exception_handler(ConnectorUnavailable)
-    async def _unavailable(request: Request, exc: ConnectorUnavailable) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=503)  # a store is down: the request can be run again
 
     app.include_router(router(engine, estate, tokens), prefix="/v1/requests", tags=["rights requests"])
 

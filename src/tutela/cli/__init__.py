@@ -1,6 +1,8 @@
 """The `tutela` command line: a thin layer over `tutela.engine.Engine`.
 
-Exit codes: 0 ok / allowed, 2 denied, 3 bad input, 1 a check found problems.
+Exit codes (docs/cli.md): 0 ok / allowed, 1 a check found problems, 2 denied, 3 bad input
+(a usage error of the command line included), 4 a store unavailable. Each subcommand's module
+imports what it needs when it runs, so `tutela --help` loads no capability.
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer import Abort
+from typer._click.exceptions import UsageError  # typer 0.29 vendors Click; its usage errors are these
 
 from tutela.cli import (
     audit,
@@ -33,8 +37,8 @@ from tutela.cli import (
     rules_show,
     serve,
 )
-from tutela.cli._output import fail
-from tutela.errors import TutelaError
+from tutela.cli._output import EXIT_INPUT, EXIT_UNAVAILABLE, fail
+from tutela.errors import StoreUnavailable, TutelaError
 
 app = typer.Typer(help="Tutela: children's privacy compliance engine.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -69,7 +73,16 @@ app.command("remediate")(remediate.run)
 
 
 def main() -> None:
+    json_out = "--format" in sys.argv and "json" in sys.argv
     try:
-        app()
+        code = app(standalone_mode=False)
+    except UsageError as exc:  # Click would exit 2, the code of "denied"
+        exc.show()
+        raise SystemExit(EXIT_INPUT) from None
+    except Abort:
+        raise SystemExit(130) from None
+    except StoreUnavailable as exc:
+        fail(exc, json_out=json_out, code=EXIT_UNAVAILABLE)
     except TutelaError as exc:
-        fail(exc, json_out="--format" in sys.argv and "json" in sys.argv)
+        fail(exc, json_out=json_out)
+    raise SystemExit(code if isinstance(code, int) else 0)

@@ -15,7 +15,7 @@ from tutela.errors import TutelaError
 
 console = Console()
 err_console = Console(stderr=True)
-EXIT_DENY, EXIT_INPUT, EXIT_PROBLEMS = 2, 3, 1
+EXIT_PROBLEMS, EXIT_DENY, EXIT_INPUT, EXIT_UNAVAILABLE = 1, 2, 3, 4  # docs/cli.md
 
 
 class Format(StrEnum):

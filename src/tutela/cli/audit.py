@@ -9,9 +9,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tutela.audit.report import render
 from tutela.cli._output import Format, console, err_console, parse_date, print_json
-from tutela.connectors.urls import redact
 from tutela.engine import Engine
 from tutela.errors import InputError
 
@@ -39,14 +37,14 @@ def run(
     audit_day = day or dt.datetime.now(dt.UTC).date()
     if report is not None:
         try:
-            report.write_text(render(findings, redact(estate), audit_day, engine.version), "utf-8")
+            report.write_text(engine.report_html(findings, estate, audit_day), "utf-8")
         except OSError as exc:
             raise InputError(f"cannot write the report: {exc.strerror}", where=str(report)) from None
     if fmt is Format.json:
         print_json([f.to_dict() for f in findings])
         return
     n_open = sum(f.status == "open" for f in findings)
-    table = Table(title=f"Audit of {redact(estate)} on {audit_day}: {n_open} rules breached")
+    table = Table(title=f"Audit of {engine.display_url(estate)} on {audit_day}: {n_open} rules breached")
     for col in ("rule", "status", "severity", "subjects", "children", "rows", "from signal", "unverified parent",
                 "citation"):
         table.add_column(col, overflow="fold")

@@ -7,9 +7,7 @@ from pathlib import Path
 import typer
 
 from tutela.cli._output import EXIT_PROBLEMS, Format, console, err_console, print_json
-from tutela.datamap import check, load_datamap
-from tutela.datamap.check import notes
-from tutela.taxonomy import load_taxonomy
+from tutela.engine import Engine
 
 
 def run(
@@ -18,12 +16,11 @@ def run(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Check a data map; exit 1 when it has problems."""
-    dm = load_datamap(file, declarations)
-    problems = check(dm, load_taxonomy())
-    remarks = notes(dm)
+    checked = Engine().check_datamap(file, declarations)
+    problems, remarks = checked.problems, checked.notes
     if fmt is Format.json:
-        print_json({"dataset": dm.dataset.fides_key, "ok": not problems,
-                    "problems": [p.to_dict() for p in problems], "notes": [p.to_dict() for p in remarks]})
+        body = checked.to_dict()
+        print_json({k: body[k] for k in ("dataset", "ok", "problems", "notes")})
     elif problems:
         for p in problems:
             err_console.print(f"[red]problem:[/] [bold]{p.where}[/]: {p.message}", highlight=False)
@@ -31,8 +28,8 @@ def run(
         for p in remarks:
             err_console.print(f"[yellow]note:[/] [bold]{p.where}[/]: {p.message}", highlight=False)
     if fmt is not Format.json and not problems:
-        n = sum(len(c.fields) for c in dm.dataset.collections)
-        console.print(f"[green]ok[/] dataset `{dm.dataset.fides_key}`: {len(dm.dataset.collections)} "
-                      f"collections, {n} fields" + (", with Tutela declarations" if dm.tutela else ""))
+        console.print(f"[green]ok[/] dataset `{checked.dataset}`: {checked.collections} "
+                      f"collections, {checked.fields} fields"
+                      + (", with Tutela declarations" if checked.declarations else ""))
     if problems:
         raise SystemExit(EXIT_PROBLEMS)

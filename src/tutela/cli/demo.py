@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tutela.audit.report import render
-from tutela.audit.run import Finding
 from tutela.cli._output import Format, console, err_console, print_json
-from tutela.clipstream.examples import CASES
 from tutela.engine import Engine
 from tutela.errors import InputError
-from tutela.policy import Decision
+
+if TYPE_CHECKING:
+    from tutela.models import Decision, Finding
 
 
 def run(
@@ -34,8 +33,8 @@ def run(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Generate ClipStream, audit it, write the report, then serve the API and the report."""
-    from tutela.clipstream import AS_OF, generate
-    from tutela.clipstream.cache import write_estate_cache
+    from tutela.clipstream import AS_OF, generate, write_estate_cache
+    from tutela.models import CASES
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -56,7 +55,7 @@ def run(
             write_estate_cache(url, redis, seed=seed)
         findings = engine.audit(url, as_of=AS_OF, progress=lambda msg: bar.update(task, description=f"audit: {msg}"))
     report = out.resolve() / "report.html"
-    report.write_text(render(findings, url, AS_OF, engine.version), "utf-8")
+    report.write_text(engine.report_html(findings, url, AS_OF), "utf-8")
     found = out.resolve() / "findings.json"
     found.write_text(json.dumps([f.to_dict() for f in findings], indent=1, default=str), "utf-8")
     repair = engine.remediate(url, found, as_of=AS_OF)  # a dry run: writes nothing

@@ -13,7 +13,7 @@ def run(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Print the ground truth of a generated estate: per rule, the subjects and rows in violation."""
-    from tutela.clipstream.truth import load_document
+    from tutela.clipstream import load_document
 
     doc = load_document(url)
     findings = doc["findings"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,10 +18,14 @@ from rich.table import Table
 from tutela.cli._output import EXIT_PROBLEMS, Format, console, err_console, print_json
 from tutela.engine import Engine
 from tutela.errors import InputError
-from tutela.media import QUARANTINE, STATUSES, MediaResult, OnRefuse
+
+if TYPE_CHECKING:
+    from tutela.models import MediaResult, OnRefuse
 
 
 def _files(paths: list[Path]) -> list[Path]:
+    from tutela.models import QUARANTINE
+
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
@@ -41,6 +46,8 @@ def run(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Clean photos and videos in place: JPEG, PNG, WebP, TIFF, HEIC/HEIF, MP4/MOV/M4V."""
+    from tutela.models import STATUSES
+
     policy = on_refuse or ("quarantine" if strict else "keep")
     if policy not in ("keep", "quarantine", "delete"):
         raise InputError(f"unknown choice `{policy}`", where="--on-refuse", hint="keep, quarantine or delete")

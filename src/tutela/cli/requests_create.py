@@ -12,8 +12,6 @@ import typer
 
 from tutela.cli._output import Format
 from tutela.cli.requests_show import print_request
-from tutela.connectors.estate import EstateConfig
-from tutela.datamap.erasure import read_policy
 from tutela.engine import Engine
 from tutela.errors import InputError
 
@@ -51,13 +49,15 @@ def run(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Create a rights request for one child (checked against the estate: the subject must exist)."""
+    from tutela.models import EstateConfig
+
     body: dict[str, object] = {"kind": kind, "subject": subject, "requester": {"kind": requester, "ref": ref}}
     for name, value in (("scope", scope), ("jurisdiction", jurisdiction), ("received", received), ("note", note),
                         ("age", age)):
         if value is not None:
             body[name] = value
     if policy is not None:
-        body["policy"] = read_policy(policy)
+        body["policy"] = Engine.read_erasure_policy(policy)
     if allow_unreachable:
         body["allow_unreachable"] = True
     desk = Engine().requests(EstateConfig(estate, datamap=datamap, media=media, redis=redis,

@@ -12,7 +12,6 @@ import typer
 
 from tutela.cli._output import Format
 from tutela.cli.requests_show import print_request
-from tutela.connectors.estate import EstateConfig
 from tutela.engine import Engine
 
 
@@ -32,6 +31,8 @@ def run(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Run an approved request: export the child's data, or erase it and write a receipt."""
+    from tutela.models import EstateConfig
+
     desk = Engine().requests(EstateConfig(estate, media=media, redis=redis, datamap=datamap, redis_prefix=redis_prefix))
     try:
         print_request(desk.run(request_id, allow_unreachable=allow_unreachable, allow_partial=allow_partial), fmt)

@@ -8,7 +8,6 @@ from rich.table import Table
 from tutela.cli._output import Format, console, parse_date, print_json
 from tutela.engine import Engine
 from tutela.errors import InputError
-from tutela.rulebook.diff import diff
 
 
 def run(
@@ -20,7 +19,7 @@ def run(
     a, b = parse_date(start, "--from"), parse_date(end, "--to")
     if b < a:
         raise InputError("`--to` is before `--from`", where="--to")
-    changes = diff(Engine().rulebook, a, b)
+    changes = Engine().rules_diff(a, b)
     if fmt is Format.json:
         print_json([c.to_dict() for c in changes])
         return

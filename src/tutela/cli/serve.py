@@ -21,7 +21,7 @@ def run(
     import uvicorn
 
     from tutela.api import create_app
-    from tutela.connectors.estate import EstateConfig
+    from tutela.models import EstateConfig
 
     config = EstateConfig(estate, media=media, redis=redis, datamap=datamap,
                           redis_prefix=redis_prefix) if estate else None

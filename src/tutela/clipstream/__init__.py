@@ -6,8 +6,10 @@ MariaDB or Parquet, with the ground truth of the violations planted in it kept a
     findings = load_truth("sqlite:///clipstream.db")
 """
 
+from tutela.clipstream.cache import write_estate_cache
 from tutela.clipstream.generate import AS_OF, generate
 from tutela.clipstream.targets import normalize_url, parse_target
 from tutela.clipstream.truth import load as load_truth
+from tutela.clipstream.truth import load_document
 
-__all__ = ["AS_OF", "generate", "load_truth", "normalize_url", "parse_target"]
+__all__ = ["AS_OF", "generate", "load_document", "load_truth", "normalize_url", "parse_target", "write_estate_cache"]

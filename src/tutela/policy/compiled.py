@@ -20,7 +20,6 @@ import numpy.typing as npt
 
 from tutela.policy import explain
 from tutela.policy.facts import Facts, GrantFact, Token, satisfied
-from tutela.policy.kernel import effects_kernel
 from tutela.policy.model import Decision, Determining, EffectOut, Verdict
 from tutela.policy.tables import DESTS, MAX_AGE, RECIPIENTS, ClassInfo, Tables
 from tutela.rulebook import Rulebook, ScopedRule
@@ -155,6 +154,8 @@ class CompiledPolicy:
         k = n if detail else 0
         out = KernelOutput(np.empty(n, np.int8), np.empty(k, np.int32), np.empty(k, t.mask_dtype),
                            np.empty(k, np.int32), np.empty(k, np.int32))
+        from tutela.policy.kernel import effects_kernel  # numba: loaded with the first batch
+
         effects_kernel(
             cols.jraw, cols.j_lut, cols.age, cols.day, cols.day0, cols.ep_lut,
             cols.craw, cols.c_lut, cols.uraw, cols.u_lut, cols.rraw, cols.r_lut,
