@@ -24,7 +24,6 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.dialects import mysql
-from sqlalchemy.exc import DBAPIError
 
 from tutela.errors import InputError, validation_message
 from tutela.rights.deadlines import DeadlineBook, Due, Kind
@@ -65,7 +64,6 @@ rights_requests = sa.Table(
     sa.Column("error", sa.Text),  # why the last run failed (no personal data)
     sa.Column("stores", sa.Text),  # JSON: where each declared store is, without secrets (tutela.connectors.places)
 )
-ADDED = {"stores": "TEXT"}  # columns added after the table was first shipped: `migrate` adds them
 
 rights_exports = sa.Table(  # the access export the requester receives, kept until delivered
     "rights_exports", meta,
@@ -137,9 +135,6 @@ class RequestStore:
     def __init__(self, state: StateStore, deadlines: DeadlineBook):
         self.state = state
         self.deadlines = deadlines
-        for table in (rights_requests, rights_exports):
-            table.create(state.engine, checkfirst=True)
-        migrate(state.engine)
 
     # -- writing
     def create(self, req: NewRequest, *, estate_key: str, estate: str, jurisdiction: str, codes: list[str],
@@ -310,21 +305,6 @@ class RequestStore:
         if n != 1:
             state = "running" if row["running_since"] is not None else row["status"]
             raise InputError(f"cannot {verb} request `{request_id}`: it is {state}", where="request_id")
-
-
-def migrate(engine: sa.Engine) -> None:
-    """Add the columns a state store made by an earlier Tutela lacks (`create_all` adds tables,
-    never columns). Each is nullable: a request recorded before it simply has none."""
-    have = {c["name"] for c in sa.inspect(engine).get_columns("rights_requests")}
-    for name, kind in ADDED.items():
-        if name in have:
-            continue
-        try:
-            with engine.begin() as c:
-                c.exec_driver_sql(f"ALTER TABLE rights_requests ADD COLUMN {name} {kind}")
-        except DBAPIError:  # another process added it first: fine if it is there now
-            if name not in {c["name"] for c in sa.inspect(engine).get_columns("rights_requests")}:
-                raise
 
 
 def _append(old: str | None, new: str) -> str:

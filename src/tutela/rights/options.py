@@ -35,7 +35,6 @@ class RequestOptions:
 class OptionsStore:
     def __init__(self, state: StateStore):
         self.state = state
-        rights_request_options.create(state.engine, checkfirst=True)
 
     def save(self, request_id: str, options: RequestOptions) -> None:
         policy = canonical(options.policy.model_dump(mode="json")) if options.policy else None

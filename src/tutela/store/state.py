@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, Operati
 from tutela import settings
 from tutela.errors import InputError, StoreUnavailable
 from tutela.settings import home
+from tutela.store.migrate import migrate
 
 meta = sa.MetaData()
 
@@ -120,30 +121,6 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
-def _upgrade(engine: sa.Engine) -> None:
-    """Bring a state store made by an earlier Tutela up to this schema, keeping every row.
-
-    v1 receipts (one per job and subject) gain `attempt` (1 for all of them), in one
-    transaction; the hash chain and its sequence numbers are kept as they were."""
-    found = sa.inspect(engine)
-    if not found.has_table("receipts") or "attempt" in {c["name"] for c in found.get_columns("receipts")}:
-        return
-    with engine.begin() as c:
-        if engine.dialect.name != "sqlite":
-            c.execute(sa.text("ALTER TABLE receipts ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1"))
-            c.execute(sa.text("ALTER TABLE receipts DROP CONSTRAINT one_receipt_per_subject"))
-            c.execute(sa.text("ALTER TABLE receipts ADD CONSTRAINT one_receipt_per_subject_attempt "
-                              "UNIQUE (job_id, subject, attempt)"))
-            return
-        cols = "seq, job_id, estate_key, subject, body, digest, prev"  # SQLite cannot drop a constraint: rebuild
-        for ix in found.get_indexes("receipts"):
-            c.execute(sa.text(f"DROP INDEX {ix['name']}"))
-        c.execute(sa.text("ALTER TABLE receipts RENAME TO receipts_v1"))
-        receipts.create(c)
-        c.execute(sa.text(f"INSERT INTO receipts ({cols}, attempt) SELECT {cols}, 1 FROM receipts_v1"))
-        c.execute(sa.text("DROP TABLE receipts_v1"))
-
-
 class StateStore:
     def __init__(self, url: str | None = None):
         if url is None:
@@ -159,8 +136,7 @@ class StateStore:
         self.url = url
         try:
             self.engine = sa.create_engine(url)
-            _upgrade(self.engine)
-            meta.create_all(self.engine)
+            migrate(self.engine)  # Alembic: tutela/store/migrations
         except OperationalError as exc:
             raise StoreUnavailable(f"cannot open Tutela's state store: {exc.__class__.__name__}",
                                    where="TUTELA_STATE / TUTELA_HOME") from None
