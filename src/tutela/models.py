@@ -22,11 +22,13 @@ if TYPE_CHECKING:
     from tutela.policy.model import DecisionRequest as DecisionRequest
     from tutela.query import EngineName as EngineName
     from tutela.rights import RightsDesk as RightsDesk
+    from tutela.rights.lifecycle import NewRequest as NewRequest
 
 _WHERE = {
     "AS_OF": "tutela.clipstream", "CASES": "tutela.clipstream.examples", "DatamapCheck": "tutela.engine",
     "Decision": "tutela.policy.model", "DecisionRequest": "tutela.policy.model", "EngineName": "tutela.query",
     "EstateConfig": "tutela.connectors.estate", "Finding": "tutela.audit", "MediaResult": "tutela.media",
+    "NewRequest": "tutela.rights.lifecycle",
     "OnRefuse": "tutela.media", "QUARANTINE": "tutela.media", "RightsDesk": "tutela.rights",
     "STATUSES": "tutela.media",
 }

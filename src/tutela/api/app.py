@@ -15,16 +15,27 @@ from swagger_ui_bundle import swagger_ui_path
 
 from tutela.api import media
 from tutela.api import requests as rights
+from tutela.api.schemas import (
+    DECISION_EXAMPLE,
+    ERRORS,
+    Health,
+    JurisdictionDetail,
+    JurisdictionSummary,
+    NoteBody,
+    ReasonBody,
+    RunBody,
+    components,
+)
 from tutela.engine import Engine
 from tutela.errors import InputError, StoreUnavailable, TutelaError
-from tutela.models import DecisionRequest, EstateConfig
+from tutela.models import Decision, DecisionRequest, EstateConfig, NewRequest
 
 ARROW = "application/vnd.apache.arrow.stream"
 _BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"oneOf": [
+            "application/json": {"example": DECISION_EXAMPLE, "schema": {"oneOf": [
                 {"$ref": "#/components/schemas/DecisionRequest"},
                 {"type": "object", "properties": {"requests": {
                     "type": "array", "items": {"$ref": "#/components/schemas/DecisionRequest"}}},
@@ -73,17 +84,17 @@ def create_app(engine: Engine | None = None, report: Path | None = None,
         def home() -> RedirectResponse:
             return RedirectResponse("/report")
 
-    @app.get("/v1/health")
+    @app.get("/v1/health", response_model=Health)
     def health() -> dict[str, str]:
         return {"status": "ok", "rulebook_version": eng.version}
 
-    @app.get("/v1/jurisdictions")
+    @app.get("/v1/jurisdictions", response_model=list[JurisdictionSummary])
     def jurisdictions() -> list[dict[str, Any]]:
         book = eng.rulebook
         return [{"code": c, "name": j.name, "regimes": list(j.inherits), "rules": len(book.rules_for(c))}
                 for c, j in sorted(book.jurisdictions.items())]
 
-    @app.get("/v1/jurisdictions/{code}")
+    @app.get("/v1/jurisdictions/{code}", response_model=JurisdictionDetail, responses=ERRORS)
     def jurisdiction(code: str) -> dict[str, Any]:
         book = eng.rulebook
         j = book.jurisdiction(code, where="path.code")
@@ -91,7 +102,10 @@ def create_app(engine: Engine | None = None, report: Path | None = None,
                 "digital_consent": [d.model_dump(mode="json") for d in j.digital_consent],
                 "rules": [{"source": s.source, **s.rule.model_dump(mode="json")} for s in book.rules_for(code)]}
 
-    @app.post("/v1/decisions", openapi_extra=_BODY)
+    @app.post("/v1/decisions", openapi_extra=_BODY, responses={
+        **ERRORS, 200: {"description": "one Decision, or {\"decisions\": [Decision, ...]} for a batch, or an "
+                                       "Arrow IPC stream for an Arrow body",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Decision"}}}}})
     async def decisions(request: Request) -> Any:
         body = await request.body()
         if request.headers.get("content-type", "").startswith(ARROW):
@@ -115,10 +129,8 @@ def create_app(engine: Engine | None = None, report: Path | None = None,
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = _orig()
-            defs = DecisionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
             comps = schema.setdefault("components", {}).setdefault("schemas", {})
-            comps.update(defs.pop("$defs", {}))
-            comps["DecisionRequest"] = defs
+            comps.update(components(DecisionRequest, Decision, NewRequest, NoteBody, ReasonBody, RunBody))
             app.openapi_schema = schema
         return app.openapi_schema
 

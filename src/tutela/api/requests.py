@@ -19,15 +19,29 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from tutela.api import schemas
 from tutela.api.auth import ENV, StaffConfigError, StaffTokens
+from tutela.api.schemas import (
+    NEW_REQUEST_EXAMPLE,
+    STAFF_ERRORS,
+    NoteBody,
+    ReasonBody,
+    RightsRequest,
+    RunBody,
+    request_body,
+)
 from tutela.engine import Engine
 from tutela.errors import InputError
-from tutela.models import EstateConfig, RightsDesk
+from tutela.models import EstateConfig, NewRequest, RightsDesk
 
-_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
-_OPTIONAL_BODY = {"requestBody": {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}}}
+_NEW = request_body(NewRequest, NEW_REQUEST_EXAMPLE)
+_NOTE = request_body(NoteBody, {"note": "checked the parent's ID"}, required=False)
+_REASON = request_body(ReasonBody, {"reason": "the subject could not be identified"})
+_RUN = request_body(RunBody, {"allow_partial": False}, required=False)
+BEARER = HTTPBearer(auto_error=False, description=f"a staff token from {ENV}")
 
 
 class AuthError(Exception):
@@ -51,9 +65,9 @@ def install(app: FastAPI, engine: Engine, estate: EstateConfig | None) -> None:
     app.include_router(router(engine, estate, tokens), prefix="/v1/requests", tags=["rights requests"])
 
 
-def staff_auth(tokens: StaffTokens) -> Callable[[Request], str]:
-    def who(request: Request) -> str:
-        header = request.headers.get("authorization", "")
+def staff_auth(tokens: StaffTokens) -> Callable[..., str]:
+    def who(request: Request, _declared: HTTPAuthorizationCredentials | None = Depends(BEARER)) -> str:
+        header = request.headers.get("authorization", "")  # read here: our own 401/403 words
         scheme, _, token = header.partition(" ")
         if not header:
             raise AuthError(401, "Unauthorized", "a staff bearer token is required")
@@ -69,7 +83,7 @@ def staff_auth(tokens: StaffTokens) -> Callable[[Request], str]:
 
 
 def router(engine: Engine, estate: EstateConfig | None, tokens: StaffTokens) -> APIRouter:
-    r = APIRouter()
+    r = APIRouter(responses=STAFF_ERRORS)
     staff = Depends(staff_auth(tokens))
     lock = threading.Lock()
     holder: list[RightsDesk] = []
@@ -95,47 +109,47 @@ def router(engine: Engine, estate: EstateConfig | None, tokens: StaffTokens) -> 
             raise InputError("the body must be a JSON object", where="body")
         return data
 
-    @r.post("", status_code=201, openapi_extra=_BODY,
+    @r.post("", status_code=201, openapi_extra=_NEW, response_model=RightsRequest,
             summary="Create an access or erasure request (awaits staff approval)")
     async def create(request: Request, who: str = staff) -> dict[str, Any]:
         data = await body(request)
         return await run_in_threadpool(lambda: desk().create(data, by=who))
 
-    @r.get("", summary="List rights requests with due date, extended and overdue flags")
+    @r.get("", response_model=list[RightsRequest],
+           summary="List rights requests with due date, extended and overdue flags")
     def list_(who: str = staff, status: str | None = None, kind: str | None = None,
               subject: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         return desk().list(status=status, kind=kind, subject=subject, limit=limit)
 
-    @r.get("/{request_id}", summary="One request")
+    @r.get("/{request_id}", response_model=RightsRequest, summary="One request")
     def show(request_id: str, who: str = staff) -> dict[str, Any]:
         return desk().show(request_id)
 
-    @r.post("/{request_id}/approve", openapi_extra=_OPTIONAL_BODY, summary="Approve (staff)")
+    @r.post("/{request_id}/approve", openapi_extra=_NOTE, response_model=RightsRequest, summary="Approve (staff)")
     async def approve(request_id: str, request: Request, who: str = staff) -> dict[str, Any]:
-        data = await body(request, required=False)
-        note = _text(data, "note") if data else None
+        note = schemas.body(NoteBody, await body(request, required=False)).note
         return await run_in_threadpool(lambda: desk().approve(request_id, by=who, note=note))
 
-    @r.post("/{request_id}/reject", openapi_extra=_BODY, summary="Reject, with a reason (staff)")
+    @r.post("/{request_id}/reject", openapi_extra=_REASON, response_model=RightsRequest,
+            summary="Reject, with a reason (staff)")
     async def reject(request_id: str, request: Request, who: str = staff) -> dict[str, Any]:
-        reason = _text(await body(request), "reason")
+        reason = schemas.body(ReasonBody, await body(request)).reason
         return await run_in_threadpool(lambda: desk().reject(request_id, by=who, reason=reason))
 
-    @r.post("/{request_id}/extend", openapi_extra=_BODY,
+    @r.post("/{request_id}/extend", openapi_extra=_REASON, response_model=RightsRequest,
             summary="Extend the deadline once, where the law allows, with the reason told to the requester")
     async def extend(request_id: str, request: Request, who: str = staff) -> dict[str, Any]:
-        reason = _text(await body(request), "reason")
+        reason = schemas.body(ReasonBody, await body(request)).reason
         return await run_in_threadpool(lambda: desk().extend(request_id, by=who, reason=reason))
 
-    @r.post("/{request_id}/run", openapi_extra=_OPTIONAL_BODY,
+    @r.post("/{request_id}/run", openapi_extra=_RUN, response_model=RightsRequest,
             summary="Run an approved request against the estate ({allow_partial?}: run even if a declared "
                     "store cannot be searched; the result names it; {allow_unreachable?}: proceed past "
                     "collections no reference reaches)")
     async def run(request_id: str, request: Request, who: str = staff) -> dict[str, Any]:
-        data = await body(request, required=False)
-        partial, unreachable = _flags(data, "allow_partial", "allow_unreachable")
-        return await run_in_threadpool(lambda: desk().run(request_id, allow_unreachable=unreachable,
-                                                          allow_partial=partial))
+        flags = schemas.body(RunBody, await body(request, required=False))
+        return await run_in_threadpool(lambda: desk().run(request_id, allow_unreachable=flags.allow_unreachable,
+                                                          allow_partial=flags.allow_partial))
 
     @r.get("/{request_id}/export", summary="The access export as JSON")
     def export(request_id: str, who: str = staff) -> Response:
@@ -175,28 +189,3 @@ def _completeness(data: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _flags(data: dict[str, Any], *names: str) -> tuple[bool, ...]:
-    """The body's true/false fields (absent: false); any other field is an error naming it."""
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise InputError("unknown field", where=f"body.{unknown[0]}",
-                         hint=f"the fields are {', '.join(f'`{n}`' for n in names)}")
-    out = []
-    for name in names:
-        value = data.get(name, False)
-        if not isinstance(value, bool):
-            raise InputError(f"`{name}` must be true or false", where=f"body.{name}")
-        out.append(value)
-    return tuple(out)
-
-
-def _text(data: dict[str, Any], name: str) -> str:
-    value = data.get(name)
-    unknown = sorted(set(data) - {name})
-    if unknown:
-        raise InputError("unknown field", where=f"body.{unknown[0]}")
-    if value is None:
-        raise InputError(f"`{name}` is required", where=f"body.{name}")
-    if not isinstance(value, str) or not value.strip() or len(value) > 500:
-        raise InputError(f"`{name}` must be text of 1 to 500 characters", where=f"body.{name}")
-    return value.strip()
