@@ -185,6 +185,7 @@ ARROW_BAD: dict[str, tuple[pa.Table, type[InputError], str]] = {
     "bad-grant": (table(grants=["", "telepathy:self:verified", None]), InvalidRequestError,
                   "batch[1].grants"),
     "age-200": (table(age=[13, 200, 30]), InvalidRequestError, "batch[1].age"),
+    "unread-gpc": (table().append_column("gpc", pa.array([True, False, True])), InvalidRequestError, "batch.gpc"),
     "birth-after-act": (table(age=None, birth_date=pa.array(
         [dt.date(2010, 1, 1), dt.date(2010, 1, 1), dt.date(2027, 1, 1)], pa.date32())),
         InvalidRequestError, "batch[2].birth_date"),
@@ -209,3 +210,22 @@ def test_missing_column_is_named(engine: Engine) -> None:
 def test_good_arrow_batch(engine: Engine) -> None:
     res = engine.decide_arrow(table(destination=["DE", None, "ZZ"], grants=[None, "", "processing:self:declared"]))
     assert len(res) == 3
+
+
+UNREAD = {  # accepted once and read by no rule: refused with the reason, never silently ignored
+    "gpc": ({"gpc": True}, "subject"),
+    "age_assurance": ({"age_assurance": "verified"}, "subject"),
+    "method": ({"grants": [{"scopes": ["processing"], "by": "parent", "method": "card_check"}]}, "subject.grants[0]"),
+    "notice_version": ({"grants": [{"scopes": ["processing"], "by": "parent", "notice_version": "v3"}]},
+                       "subject.grants[0]"),
+}
+
+
+@pytest.mark.parametrize("name", list(UNREAD))
+def test_inputs_no_rule_reads_are_refused(engine: Engine, name: str) -> None:
+    extra, where = UNREAD[name]
+    req = {"subject": {"jurisdiction": "NL", "age": 12, **extra}, "act": {"category": "user", "use": "essential"}}
+    for reference in (False, True):
+        with pytest.raises(InputError) as info:
+            engine.decide(req, reference=reference)
+        assert info.value.where == where and f"`{name}` is not accepted" in info.value.message, str(info.value)

@@ -124,7 +124,7 @@ class Engine:
     def decide_arrow(self, table: pa.Table) -> BatchResult:
         from tutela.policy.batch import decide_table
 
-        return decide_table(self.compiled, table)
+        return decide_table(self.compiled, table, strict=True)
 
     def audit(self, estate: str, datamap: Path | None = None, as_of: dt.date | None = None,
               progress: Progress | None = None, engine: EngineName = "duckdb",

@@ -11,7 +11,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     }),
     ("The same child after a verified parent consented to location", {
         "subject": {"jurisdiction": "NL", "age": 12, "grants": [
-            {"scopes": ["location"], "by": "parent", "assurance": "verified", "method": "card_check"}]},
+            {"scopes": ["location"], "by": "parent", "assurance": "verified"}]},
         "act": {"category": "user.location.precise", "use": "essential.service", "at": "2026-12-01"},
     }),
     ("A 15-year-old in GB shown a targeted ad", {

@@ -154,7 +154,18 @@ def _bitmap(table: pa.Table, name: str) -> tuple[npt.NDArray[np.uint8], int]:
     return np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(1, np.uint8), col.offset
 
 
-def decide_table(policy: CompiledPolicy, table: pa.Table) -> BatchResult:
+COLUMNS = frozenset({"jurisdiction", "age", "birth_date", "category", "use", "at", "recipient", "destination",
+                     "recipient_certified", "scc", "tia", "grants"})
+
+
+def decide_table(policy: CompiledPolicy, table: pa.Table, strict: bool = False) -> BatchResult:
+    """Decide every row. `strict` (the edges' batches): a column no rule reads is refused, never
+    silently ignored; internal callers pass tables with their own key columns beside these."""
+    if strict:
+        unknown = sorted(set(table.column_names) - COLUMNS)
+        if unknown:
+            raise InvalidRequestError(f"unknown column `{unknown[0]}`", where=f"batch.{unknown[0]}",
+                                      hint="the columns are " + ", ".join(sorted(COLUMNS)))
     t = policy.t
     at = _column(table, "at")
     assert at is not None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -29,17 +29,39 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Fields a decision request once accepted although no rule read them: refused with a reason, never
+# silently ignored. Each returns when a rule reads it (age assurance, consent methods and notice
+# versions: docs/age.md and the consent rooms; Sec-GPC: the ad-request guard).
+NOT_READ = {
+    "gpc": "no rule reads a Global Privacy Control signal in a decision yet (the ad-request guard honours Sec-GPC)",
+    "age_assurance": "no rule reads the age's assurance in a decision yet (see `tutela age read`)",
+    "method": "no rule reads how a consent was obtained yet; give its `assurance` instead",
+    "notice_version": "no rule reads the notice a consent was given under yet",
+}
+
+
+def _refuse_unread(data: Any, fields: tuple[str, ...]) -> Any:
+    if isinstance(data, dict):
+        for name in fields:
+            if name in data:
+                raise ValueError(f"`{name}` is not accepted: {NOT_READ[name]}")
+    return data
+
+
 class Grant(_In):
     """A consent given by the subject (`self`) or a parent, for one or more scopes."""
 
     scopes: tuple[str, ...] = Field(min_length=1)
     by: Literal["self", "parent"]
     assurance: Assurance = "declared"
-    method: str | None = None
-    notice_version: str | None = None
     granted_at: dt.date | None = None
     expires_at: dt.date | None = None
     revoked_at: dt.date | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unread(cls, data: Any) -> Any:
+        return _refuse_unread(data, ("method", "notice_version"))
 
     def valid_on(self, day: dt.date) -> bool:
         if self.granted_at is not None and self.granted_at > day:
@@ -54,9 +76,12 @@ class Subject(_In):
     birth_date: dt.date | None = None
     age: int | None = Field(default=None, ge=0, le=130)
     age_range: tuple[int, int] | None = None
-    age_assurance: Literal["self_declared", "estimated", "verified"] = "self_declared"
     grants: tuple[Grant, ...] = ()
-    gpc: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unread(cls, data: Any) -> Any:
+        return _refuse_unread(data, ("gpc", "age_assurance"))
 
     @model_validator(mode="after")
     def _age_given(self) -> Subject:
