@@ -15,6 +15,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from tutela.age import AgeAssurance, AgeRecord, load_age_requirements, read_signal
+from tutela.age import Context as AgeContext
+from tutela.age.gate import consent_age
 from tutela.datamap import load_datamap
 from tutela.datamap.check import Problem
 from tutela.errors import InputError
@@ -159,3 +162,16 @@ class Engine:
         """Rights requests (access, erasure) against `estate`; close the desk when done."""
         return RightsDesk(self.rulebook, self.taxonomy, estate, state)
 
+
+    def age_record(self, signal: dict[str, Any], kind: str, context: AgeContext | None = None) -> AgeRecord:
+        """One age signal of `kind` (apple, google, ca-daaa, appstore, oidc, mdoc) as a normalised
+        record; a bad or unverifiable signal is an InputError naming what (see docs/age.md)."""
+        return read_signal(signal, kind, context)
+
+    def age_threshold(self, jurisdiction: str, day: dt.date | None = None) -> int:
+        """The age gate's threshold for `jurisdiction`: its age of digital consent on `day`."""
+        return consent_age(self.rulebook, jurisdiction, day or today())
+
+    def age_requirements(self, path: Path | None = None) -> AgeAssurance:
+        """The age-assurance data (levels each act needs, signal sources), validated."""
+        return load_age_requirements(path)

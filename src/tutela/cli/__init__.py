@@ -10,6 +10,8 @@ import sys
 import typer
 
 from tutela.cli import (
+    age_read,
+    age_requirements,
     audit,
     datamap_check,
     datamap_import,
@@ -66,6 +68,10 @@ app.command("serve")(serve.run)
 app.command("demo")(demo.run)
 app.command("audit")(audit.run)
 app.command("remediate")(remediate.run)
+age = typer.Typer(help="Age assurance: read and verify age signals; the levels each law needs.", no_args_is_help=True)
+app.add_typer(age, name="age")
+age.command("read")(age_read.run)
+age.command("requirements")(age_requirements.run)
 
 
 def main() -> None:
