@@ -144,7 +144,8 @@ def issue(ages: dict[str, Any] = AGES, until: dt.datetime | None = None, signer:
         items.append(tagged)
     nums = device.public_key().public_numbers()
     mso = {"version": "1.0", "digestAlgorithm": "SHA-256", "valueDigests": {DOCTYPE: digests}, "docType": doctype,
-           "deviceKeyInfo": {"deviceKey": {1: 2, -1: 1, -2: nums.x.to_bytes(32, "big"), -3: nums.y.to_bytes(32, "big")}},
+           "deviceKeyInfo": {"deviceKey": {1: 2, -1: 1, -2: nums.x.to_bytes(32, "big"),
+                                           -3: nums.y.to_bytes(32, "big")}},
            "validityInfo": {"signed": tdate(NOW), "validFrom": tdate(NOW - dt.timedelta(hours=1)),
                             "validUntil": tdate(until or NOW + dt.timedelta(days=90))}}
     payload = cbor2.dumps(cbor2.CBORTag(24, cbor2.dumps(mso)))

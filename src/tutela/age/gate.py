@@ -90,8 +90,8 @@ class AgeGate:
     def __init__(self, store: StickyStore, per_session: RateLimiter | None = None,
                  per_client: RateLimiter | None = None, clock: Callable[[], dt.datetime] | None = None):
         self.store = store
-        self.per_session = per_session or RateLimiter(limit=5, window=600)
-        self.per_client = per_client or RateLimiter(limit=30, window=600)
+        self.per_session = RateLimiter(limit=5, window=600) if per_session is None else per_session
+        self.per_client = RateLimiter(limit=30, window=600) if per_client is None else per_client
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
     def submit(self, session: str, client: str, birth_date: object, threshold: int) -> GateResult:
