@@ -189,3 +189,10 @@ def test_a_sticky_under_threshold_result_is_never_lifted_by_declarations(
         held = stick(store, "dev", rec(age, age, day, level), noon(day))
         # no higher than the first result rolled over to that day (it can only age, never be lifted)
         assert band_on(held, day)[0] <= band_on(rec(first, first, start), day)[0]
+
+
+def test_the_roll_over_example_in_docs_age_md() -> None:
+    play = rec(13, 15, dt.date(2026, 11, 2), lag=56)
+    assert play.as_of == dt.date(2026, 9, 7)
+    assert band_on(play, dt.date(2027, 11, 1)) == (13, 17)
+    assert band_on(play, dt.date(2027, 11, 2)) == (14, 17)

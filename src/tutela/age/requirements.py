@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -166,7 +167,16 @@ def _text(path: Path | None) -> tuple[str, str]:
 
 
 def load_age_requirements(path: Path | None = None) -> AgeAssurance:
-    """Load and validate the age-assurance file (the packaged one by default)."""
+    """Load and validate the age-assurance file (the packaged one by default, read once)."""
+    return _packaged() if path is None else _load(path)
+
+
+@cache
+def _packaged() -> AgeAssurance:
+    return _load(None)
+
+
+def _load(path: Path | None) -> AgeAssurance:
     text, name = _text(path)
     try:
         raw = load_yaml(text)

@@ -2,8 +2,9 @@
 
 - `/v1/age/signals` verifies one signal (`kind` + `signal`) and answers its normalised record;
   with `session`, the record is combined with what the session already holds (lowest wins,
-  sticky) and `held` is the record now in force. An mdoc proof of age needs a `nonce` this
-  service issued (`/v1/age/nonces`, single use, five minutes).
+  sticky) and `held` is the record now in force. A `nonce` must be one this service issued
+  (`/v1/age/nonces`, single use, five minutes); an mdoc proof of age always needs one, an
+  OIDC credential's `nonce` claim is checked against it when given.
 - `/v1/age/gate` takes a birth date and answers only `{"experience": "standard"|"restricted"}`:
   never the threshold, the age or which date would pass; errors are the same whatever the
   threshold; 429 with `Retry-After` when a session or client tries too often.
@@ -119,15 +120,15 @@ def router(engine: Engine, trust: Trust, store: MemoryStore | SqlStore, gate: Ag
     @r.post("/signals", response_model=SignalResponse, openapi_extra=_schema(SignalRequest))
     async def signals(request: Request) -> SignalResponse:
         body: SignalRequest = await _body(request, SignalRequest)
-        nonce = None
-        if body.kind == "mdoc":
-            if body.nonce is None or not nonces.consume(body.nonce):
-                raise InputError("unknown, used or expired nonce", where="body.nonce",
-                                 hint="get a fresh one from POST /v1/age/nonces for each presentation")
-            nonce = body.nonce
+        if body.kind == "mdoc" and body.nonce is None:
+            raise InputError("a proof of age needs the nonce this service issued", where="body.nonce",
+                             hint="get one from POST /v1/age/nonces for each presentation")
+        if body.nonce is not None and not nonces.consume(body.nonce):
+            raise InputError("unknown, used or expired nonce", where="body.nonce",
+                             hint="get a fresh one from POST /v1/age/nonces for each presentation")
         now = dt.datetime.now(dt.UTC)
         ctx = Context(now=now, oidc_issuers=trust.oidc_issuers, audience=trust.audience,
-                      mdoc_trust=trust.mdoc_trust, nonce=nonce if body.kind == "mdoc" else body.nonce, replay=store)
+                      mdoc_trust=trust.mdoc_trust, nonce=body.nonce, replay=store)
         record = engine.age_record(body.signal, body.kind, ctx)
         held = stick(store, f"gate:{body.session}", record, now) if body.session else None
         return SignalResponse(record=_out(record), held=None if held is None else _out(held))
