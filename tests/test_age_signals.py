@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tutela.age import LEVELS, Context, check, load_age_requirements, read_signal, to_rulebook
+from tutela.age import LEVELS, READERS, Context, check, load_age_requirements, read_signal, to_rulebook
 from tutela.age.levels import LEVEL_ORDER, at_least
 from tutela.age.record import category
 from tutela.errors import InputError, RulebookError
@@ -132,7 +132,9 @@ def test_required_levels_skip_unverified_and_future_entries() -> None:
     assert book.required("EU", "adult_or_high_risk", day)[0] == "verified"
     assert book.required("AU", "age_restricted_social_media", day)[0] == "inferred"
     assert book.required("AU", "age_restricted_social_media", dt.date(2025, 12, 9))[0] is None  # before 10 Dec 2025
-    assert book.required("BR", "any", day) == (None, [])  # the article is not cited yet: not enforced
+    assert book.required("BR", "improper_for_minors", day)[0] == "inferred"
+    assert book.required("BR", "improper_for_minors", dt.date(2026, 3, 16))[0] is None
+    assert book.required("DE", "improper_for_minors", day) == (None, [])
 
 
 def test_bad_age_file_names_file_and_key(tmp_path: Path) -> None:
@@ -148,3 +150,20 @@ def test_bad_age_file_names_file_and_key(tmp_path: Path) -> None:
     [problem] = check(extra)
     assert problem.message == "unknown field" and "google.play-age-signals" in problem.where
     assert "colour" in problem.where
+
+
+def test_an_unverified_entry_is_never_enforced(tmp_path: Path) -> None:
+    text = (Path(__file__).parents[1] / "src/tutela/data/age_assurance.yaml").read_text()
+    start = text.index("  - id: GB.osa.highly-effective-age-assurance")
+    cut = text.index("    verified: true", start)
+    f = tmp_path / "age.yaml"
+    f.write_text(text[:cut] + "    verified: false" + text[cut + len("    verified: true"):])
+    book = load_age_requirements(f)
+    assert book.required("GB", "primary_priority_content", dt.date(2026, 12, 3)) == (None, [])
+
+
+def test_docs_name_every_signal_level_and_requirement() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "age.md").read_text()
+    book = load_age_requirements()
+    for name in (*READERS, *LEVELS, *(r.id for r in book.requirements), *(s.kind for s in book.sources)):
+        assert f"`{name}`" in doc or f"| {name} |" in doc, name

@@ -80,10 +80,14 @@ class SqlStore:
 
     def put(self, key: str, record: AgeRecord) -> None:
         k, body, now = digest(key), record.model_dump_json(), dt.datetime.now(dt.UTC)
-        with self.engine.begin() as c:
-            done = c.execute(self.sticky.update().where(self.sticky.c.key == k).values(record=body, updated_at=now))
-            if done.rowcount == 0:
-                c.execute(self.sticky.insert().values(key=k, record=body, updated_at=now))
+        update = self.sticky.update().where(self.sticky.c.key == k).values(record=body, updated_at=now)
+        try:
+            with self.engine.begin() as c:
+                if c.execute(update).rowcount == 0:
+                    c.execute(self.sticky.insert().values(key=k, record=body, updated_at=now))
+        except IntegrityError:  # another writer inserted the key between our update and insert
+            with self.engine.begin() as c:
+                c.execute(update)
 
     def first_use(self, token: str, until: dt.datetime) -> bool:
         now = dt.datetime.now(dt.UTC)

@@ -8,7 +8,8 @@ highest age gate the app asked for. `ageRangeDeclaration` says how the range was
 (developer.apple.com/documentation/declaredagerange/agerangeservice/agerangedeclaration).
 A range set by a guardian is `parent_declared` whatever checked the guardian: the check
 was of the adult, not of the child's age. `confirmed` and `checkedByOtherMethod` name no
-method, so they count as `estimated`, never `verified`.
+method, so they count as `estimated`, never `verified`. Cases this reader does not know are
+refused (naming the known ones), not guessed.
 """
 
 from __future__ import annotations
@@ -24,10 +25,8 @@ DECLARATIONS: dict[str, Level] = {
     "selfDeclared": "self_declared",
     "guardianDeclared": "parent_declared",
     "governmentIDChecked": "verified",
-    "paymentChecked": "estimated",
     "checkedByOtherMethod": "estimated",
     "confirmed": "estimated",
-    "guardianGovernmentIDChecked": "parent_declared",
     "guardianPaymentChecked": "parent_declared",
     "guardianCheckedByOtherMethod": "parent_declared",
 }
