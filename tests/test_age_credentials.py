@@ -324,3 +324,19 @@ def test_api_mdoc_needs_an_issued_nonce_and_is_single_use(tmp_path: Path, monkey
     assert again.status_code == 422 and "replay refused" in again.json()["message"]
     oidc = client.post("/v1/age/signals", json={"kind": "oidc", "signal": {"token": token()}})
     assert oidc.status_code == 200 and oidc.json()["record"]["lower"] == 16
+
+
+def test_mdoc_a_leaf_in_the_trust_list_cannot_vouch_for_another_certificate() -> None:
+    # DS is trusted as a leaf (not a CA): a certificate it signed must not be accepted
+    child_key = es256()
+    child = cert("Child of a leaf", child_key, DS, DS_KEY)
+    issued, device = issue(signer=child_key, chain=child)
+    with pytest.raises(InputError, match="unknown issuer"):
+        read_signal({"document": present(issued, device, "n")}, "mdoc",
+                    mctx("n", trust=(DS.public_bytes(serialization.Encoding.DER),)))
+
+
+def test_api_nonces_are_rate_limited_per_client() -> None:
+    client = TestClient(create_app())
+    codes = {client.post("/v1/age/nonces").status_code for _ in range(61)}
+    assert codes == {200, 429}

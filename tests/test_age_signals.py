@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from tutela.age import LEVELS, READERS, Context, check, load_age_requirements, read_signal, to_rulebook
 from tutela.age.levels import LEVEL_ORDER, at_least
 from tutela.age.record import category
+from tutela.cli import main
 from tutela.errors import InputError, RulebookError
 from tutela.rulebook.models import ASSURANCE_ORDER
 
@@ -167,3 +169,37 @@ def test_docs_name_every_signal_level_and_requirement() -> None:
     book = load_age_requirements()
     for name in (*READERS, *LEVELS, *(r.id for r in book.requirements), *(s.kind for s in book.sources)):
         assert f"`{name}`" in doc or f"| {name} |" in doc, name
+
+
+def _cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["tutela", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_requirements_lists_and_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = _cli(capsys, monkeypatch, "age", "requirements", "--format", "json")
+    body = json.loads(out)
+    assert code == 0 and body["ok"] and {s["id"]: s["status"] for s in body["sources"]}[
+        "US-TX.app-store-accountability"] == "enjoined"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: x\nrequirements: []\n")
+    code, out, _ = _cli(capsys, monkeypatch, "age", "requirements", "--path", str(bad), "--format", "json")
+    assert code == 1 and not json.loads(out)["ok"] and "combination" in json.loads(out)["problems"][0]["where"]
+
+
+def test_cli_read_prints_the_record_and_refuses_with_exit_3(capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = _cli(capsys, monkeypatch, "age", "read", str(DATA / "google_pending_tx.json"), "--kind", "google",
+                        "--now", "2026-11-02T12:00:00Z", "--format", "json")
+    rec = json.loads(out)
+    assert code == 0 and (rec["lower"], rec["upper"], rec["category"], rec["guardian_approval"]) == (
+        16, 17, "older_teenager", "pending")
+    code, _, err = _cli(capsys, monkeypatch, "age", "read", str(DATA / "google_unknown.json"), "--kind", "google")
+    assert code == 3 and "signal.userStatus" in err

@@ -22,7 +22,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tutela.age import AgeGate, Context, RateLimited, stick, to_rulebook
+from tutela.age import AgeGate, Context, RateLimited, RateLimiter, stick, to_rulebook
 from tutela.age.config import Trust, from_env
 from tutela.age.nonces import NonceBook
 from tutela.age.store import MemoryStore, SqlStore
@@ -116,6 +116,7 @@ def _schema(model: type[BaseModel]) -> dict[str, Any]:
 def router(engine: Engine, trust: Trust, store: MemoryStore | SqlStore, gate: AgeGate,
            nonces: NonceBook) -> APIRouter:
     r = APIRouter()
+    nonce_limit = RateLimiter(limit=60, window=600)  # per client address: nonces are cheap, the book is bounded
 
     @r.post("/signals", response_model=SignalResponse, openapi_extra=_schema(SignalRequest))
     async def signals(request: Request) -> SignalResponse:
@@ -133,8 +134,13 @@ def router(engine: Engine, trust: Trust, store: MemoryStore | SqlStore, gate: Ag
         held = stick(store, f"gate:{body.session}", record, now) if body.session else None
         return SignalResponse(record=_out(record), held=None if held is None else _out(held))
 
-    @r.post("/nonces", response_model=NonceResponse)
-    def issue_nonce() -> NonceResponse:
+    @r.post("/nonces", response_model=NonceResponse,
+            responses={429: {"description": "too many nonces for this client; see Retry-After"}})
+    def issue_nonce(request: Request) -> Any:
+        wait = nonce_limit.hit(request.client.host if request.client else "unknown")
+        if wait:
+            return JSONResponse({"error": "RateLimited", "message": "too many attempts; try again later"},
+                                status_code=429, headers={"Retry-After": str(wait)})
         return NonceResponse(nonce=nonces.issue(), expires_in=int(nonces.ttl))
 
     @r.post("/gate", response_model=GateResponse, openapi_extra=_schema(GateRequest),

@@ -107,7 +107,7 @@ def _trusted_leaf(unprotected: Mapping[Any, Any], ctx: Context) -> x509.Certific
         anchor = x509.load_der_x509_certificate(der)
         if anchor == leaf:
             trusted = True
-        elif anchor.not_valid_before_utc <= now <= anchor.not_valid_after_utc:
+        elif anchor.not_valid_before_utc <= now <= anchor.not_valid_after_utc and _is_ca(anchor):
             try:
                 leaf.verify_directly_issued_by(anchor)
                 trusted = True
@@ -118,6 +118,13 @@ def _trusted_leaf(unprotected: Mapping[Any, Any], ctx: Context) -> x509.Certific
     if not trusted:
         raise _fail(f"unknown issuer `{leaf.subject.rfc4514_string()}`: not in the trust list")
     return leaf
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
 
 
 def _time(value: object, what: str) -> dt.datetime:
