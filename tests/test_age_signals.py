@@ -13,6 +13,7 @@ from tutela.age import LEVELS, READERS, Context, check, load_age_requirements, r
 from tutela.age.levels import LEVEL_ORDER, at_least
 from tutela.age.record import category
 from tutela.cli import main
+from tutela.engine import Engine
 from tutela.errors import InputError, RulebookError
 from tutela.rulebook.models import ASSURANCE_ORDER
 
@@ -125,13 +126,20 @@ def test_packaged_age_data_validates_and_every_entry_is_cited() -> None:
         if s.law is not None:
             assert s.law.citation.instrument and s.law.citation.url.startswith("http")
     assert {r.id.split(".")[0] for r in book.requirements} >= {"EU", "BR", "GB", "AU"}
+    engine = Engine()
+    known = frozenset(engine.rulebook.jurisdictions) | frozenset(engine.rulebook.regimes)
+    assert check(known_jurisdictions=known) == []
+    assert engine.age_required("NL", "age_restricted") == "estimated"  # NL inherits EU-DSA
+    assert engine.age_required("BR", "improper_for_minors") == "inferred"
+    assert engine.age_required("US-CA", "age_restricted") is None
 
 
 def test_required_levels_skip_unverified_and_future_entries() -> None:
     book = load_age_requirements()
     day = dt.date(2026, 12, 3)
     assert book.required("GB", "primary_priority_content", day)[0] == "estimated"
-    assert book.required("EU", "adult_or_high_risk", day)[0] == "verified"
+    assert book.required("NL", "adult_or_high_risk", day, regimes=("EU-GDPR", "EU-DSA"))[0] == "verified"
+    assert book.required("NL", "adult_or_high_risk", day)[0] is None  # only through the regime it inherits
     assert book.required("AU", "age_restricted_social_media", day)[0] == "inferred"
     assert book.required("AU", "age_restricted_social_media", dt.date(2025, 12, 9))[0] is None  # before 10 Dec 2025
     assert book.required("BR", "improper_for_minors", day)[0] == "inferred"

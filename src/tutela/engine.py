@@ -172,6 +172,11 @@ class Engine:
         """The age gate's threshold for `jurisdiction`: its age of digital consent on `day`."""
         return consent_age(self.rulebook, jurisdiction, day or today())
 
+    def age_required(self, jurisdiction: str, service: str, day: dt.date | None = None) -> str | None:
+        """The lowest assurance level an age record needs for `service` in `jurisdiction` (None: no cited rule)."""
+        j = self.rulebook.jurisdiction(jurisdiction)
+        return load_age_requirements().required(j.code, service, day or today(), regimes=j.inherits)[0]
+
     def age_requirements(self, path: Path | None = None) -> AgeAssurance:
         """The age-assurance data (levels each act needs, signal sources), validated."""
         return load_age_requirements(path)

@@ -2,6 +2,7 @@
 
     book = load_age_requirements()          # the packaged file; RulebookError naming file and key
     book.required("GB", "primary_priority_content", day)   # -> (level or None, the entries)
+    book.required("NL", "age_restricted", day, regimes=("EU-DSA",))
     book.basis("US-TX.app-store-accountability", day)      # -> Basis (status that day)
     problems = check()                       # [] when the file holds together
 
@@ -12,6 +13,7 @@ source whose law is unverified yields `status: unverified, enforced: false`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -121,11 +123,13 @@ class AgeAssurance(Strict):
                       actual_knowledge=src.law.actual_knowledge and enforced,
                       note=None if enforced else "read as a fact about age; the law's duties are not applied"),)
 
-    def required(self, jurisdiction: str, service: str, day: dt.date) -> tuple[Level | None, list[Requirement]]:
+    def required(self, jurisdiction: str, service: str, day: dt.date,
+                 regimes: Iterable[str] = ()) -> tuple[Level | None, list[Requirement]]:
         """The highest minimum level that verified, in-force entries set for `service` (or `any`) in
-        `jurisdiction` (its code, or a regime such as `EU` it belongs to, given as the code itself)."""
+        `jurisdiction` or a regime it inherits (`regimes`, e.g. `EU-DSA` for NL)."""
+        codes = {jurisdiction, *regimes}
         hits = [r for r in self.requirements if r.verified and r.effective_from <= day
-                and jurisdiction in r.applies_to and r.service in (service, "any")]
+                and codes & set(r.applies_to) and r.service in (service, "any")]
         if not hits:
             return None, []
         top = max(hits, key=lambda r: LEVEL_ORDER[r.minimum])

@@ -22,7 +22,7 @@ def run(
 ) -> None:
     """List and check the age-assurance requirements and signal sources."""
     engine = Engine()
-    known = frozenset(engine.rulebook.jurisdictions) | frozenset(engine.rulebook.regimes) | {"EU"}
+    known = frozenset(engine.rulebook.jurisdictions) | frozenset(engine.rulebook.regimes)
     problems = check(path, known)
     try:
         book = engine.age_requirements(path)
