@@ -196,3 +196,15 @@ def test_the_roll_over_example_in_docs_age_md() -> None:
     assert play.as_of == dt.date(2026, 9, 7)
     assert band_on(play, dt.date(2027, 11, 1)) == (13, 17)
     assert band_on(play, dt.date(2027, 11, 2)) == (14, 17)
+
+
+def test_a_store_band_beside_a_self_declared_birth_date_as_docs_age_md_says() -> None:
+    play = rec(13, 15, dt.date(2026, 11, 2), "parent_declared", lag=56, source="google")
+    typed = rec(13, 13, dt.date(2026, 11, 2), birth=dt.date(2012, 12, 1), source="gate")
+    expect = {dt.date(2026, 11, 2): 13, dt.date(2027, 11, 2): 14, dt.date(2027, 12, 1): 14, dt.date(2028, 11, 2): 15}
+    for day, lower in expect.items():
+        c = combine([play, typed], noon(day))
+        assert c is not None and c.lower == lower, day
+    assert combine([play, typed], noon(dt.date(2026, 11, 2))).winner == play  # type: ignore[union-attr]
+    younger = rec(12, 12, dt.date(2026, 11, 2), birth=dt.date(2014, 1, 1), source="gate")
+    assert combine([play, younger], noon(dt.date(2026, 11, 2))).category == "child"  # type: ignore[union-attr]
