@@ -20,6 +20,8 @@ from tutela.errors import InputError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from tutela.age import AgeAssurance, AgeRecord
+    from tutela.age import Context as AgeContext
     from tutela.audit import Finding, Progress
     from tutela.connectors.estate import EstateConfig as RightsEstate
     from tutela.datamap.check import Problem
@@ -279,8 +281,43 @@ class Engine:
         return read_policy(path)
 
     @staticmethod
+    def today() -> dt.date:
+        """The day decisions default to (UTC)."""
+        return dt.datetime.now(dt.UTC).date()
+
+    @staticmethod
     def display_url(url: str) -> str:
         """A store URL as Tutela shows it: without its password."""
         from tutela.connectors.urls import redact
 
         return redact(url)
+
+    # -- age assurance (docs/age.md) --------------------------------------------------------
+
+    def age_record(self, signal: dict[str, Any], kind: str, context: AgeContext | None = None) -> AgeRecord:
+        """One age signal of `kind` (apple, google, ca-daaa, appstore, oidc, mdoc) as a normalised
+        record; a bad or unverifiable signal is an InputError naming what (see docs/age.md)."""
+        from tutela.age import read_signal
+
+        return read_signal(signal, kind, context)
+
+    def age_threshold(self, jurisdiction: str, day: dt.date | None = None) -> int:
+        """The age gate's threshold for `jurisdiction`: its age of digital consent on `day`."""
+        from tutela.age.gate import consent_age
+        from tutela.policy.compiled import today
+
+        return consent_age(self.rulebook, jurisdiction, day or today())
+
+    def age_required(self, jurisdiction: str, service: str, day: dt.date | None = None) -> str | None:
+        """The lowest assurance level an age record needs for `service` in `jurisdiction` (None: no cited rule)."""
+        from tutela.age import load_age_requirements
+        from tutela.policy.compiled import today
+
+        j = self.rulebook.jurisdiction(jurisdiction)
+        return load_age_requirements().required(j.code, service, day or today(), regimes=j.inherits)[0]
+
+    def age_requirements(self, path: Path | None = None) -> AgeAssurance:
+        """The age-assurance data (levels each act needs, signal sources), validated."""
+        from tutela.age import load_age_requirements
+
+        return load_age_requirements(path)

@@ -9,6 +9,19 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from tutela.age import AgeGate as AgeGate
+    from tutela.age import Context as AgeContext
+    from tutela.age import MemoryStore as AgeMemoryStore
+    from tutela.age import RateLimited as RateLimited
+    from tutela.age import RateLimiter as RateLimiter
+    from tutela.age import SqlStore as AgeSqlStore
+    from tutela.age import check as check_age_requirements
+    from tutela.age import stick as stick_age
+    from tutela.age import to_rulebook as age_to_rulebook
+    from tutela.age.config import Trust as AgeTrust
+    from tutela.age.config import from_env as age_from_env
+    from tutela.age.config import load_trust as load_age_trust
+    from tutela.age.nonces import NonceBook as NonceBook
     from tutela.audit import Finding as Finding
     from tutela.clipstream import AS_OF as AS_OF
     from tutela.clipstream.examples import CASES as CASES
@@ -24,7 +37,15 @@ if TYPE_CHECKING:
     from tutela.rights import RightsDesk as RightsDesk
     from tutela.rights.lifecycle import NewRequest as NewRequest
 
+_RENAMED = {  # public name -> (module, its name there)
+    "AgeContext": ("tutela.age", "Context"), "AgeMemoryStore": ("tutela.age", "MemoryStore"),
+    "AgeSqlStore": ("tutela.age", "SqlStore"), "check_age_requirements": ("tutela.age", "check"),
+    "stick_age": ("tutela.age", "stick"), "age_to_rulebook": ("tutela.age", "to_rulebook"),
+    "AgeTrust": ("tutela.age.config", "Trust"), "age_from_env": ("tutela.age.config", "from_env"),
+    "load_age_trust": ("tutela.age.config", "load_trust"),
+}
 _WHERE = {
+    "AgeGate": "tutela.age", "RateLimited": "tutela.age", "RateLimiter": "tutela.age", "NonceBook": "tutela.age.nonces",
     "AS_OF": "tutela.clipstream", "CASES": "tutela.clipstream.examples", "DatamapCheck": "tutela.engine",
     "Decision": "tutela.policy.model", "DecisionRequest": "tutela.policy.model", "EngineName": "tutela.query",
     "EstateConfig": "tutela.connectors.estate", "Finding": "tutela.audit", "MediaResult": "tutela.media",
@@ -38,6 +59,11 @@ __all__ = [
     "CASES",
     "QUARANTINE",
     "STATUSES",
+    "AgeContext",
+    "AgeGate",
+    "AgeMemoryStore",
+    "AgeSqlStore",
+    "AgeTrust",
     "DatamapCheck",
     "Decision",
     "DecisionRequest",
@@ -45,12 +71,23 @@ __all__ = [
     "EstateConfig",
     "Finding",
     "MediaResult",
+    "NonceBook",
     "OnRefuse",
+    "RateLimited",
+    "RateLimiter",
     "RightsDesk",
+    "age_from_env",
+    "age_to_rulebook",
+    "check_age_requirements",
+    "load_age_trust",
+    "stick_age",
 ]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _RENAMED:
+        module, attr = _RENAMED[name]
+        return getattr(import_module(module), attr)
     if name in _WHERE:
         return getattr(import_module(_WHERE[name]), name)
     raise AttributeError(f"module 'tutela.models' has no attribute {name!r}")

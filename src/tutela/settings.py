@@ -27,6 +27,9 @@ SETTINGS: dict[str, str] = {
     "TUTELA_STAFF_TOKENS": "staff bearer tokens for the rights-request API: `name=token` or `name=sha256:<hex>`, "
                            "comma-separated",
     "TUTELA_MEDIA_MAX_BYTES": "largest upload POST /v1/media/clean accepts (default 256 MiB)",
+    "TUTELA_AGE_TRUST": "trust file for age credentials: OIDC issuers and their keys, the audience, mdoc issuer "
+                        "certificates (unset: no issuer is trusted)",
+    "TUTELA_AGE_DB": "SQLAlchemy URL where sticky age results and used single-use proofs are kept (unset: memory)",
     "TUTELA_STORE_PASSWORD_<STORE>": "password of a declared store (e.g. TUTELA_STORE_PASSWORD_REDIS), never "
                                      "recorded with a request",
 }
@@ -85,3 +88,8 @@ def store_password_env(store: str) -> str:
 
 def store_password(store: str) -> str | None:
     return os.environ.get(store_password_env(store)) or None
+
+
+def text(name: str) -> str:
+    """A plain text setting ("" when unset)."""
+    return os.environ.get(name, "")

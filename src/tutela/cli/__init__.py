@@ -14,6 +14,8 @@ from typer import Abort
 from typer._click.exceptions import UsageError  # typer 0.29 vendors Click; its usage errors are these
 
 from tutela.cli import (
+    age_read,
+    age_requirements,
     audit,
     datamap_check,
     datamap_import,
@@ -70,6 +72,10 @@ app.command("serve")(serve.run)
 app.command("demo")(demo.run)
 app.command("audit")(audit.run)
 app.command("remediate")(remediate.run)
+age = typer.Typer(help="Age assurance: read and verify age signals; the levels each law needs.", no_args_is_help=True)
+app.add_typer(age, name="age")
+age.command("read")(age_read.run)
+age.command("requirements")(age_requirements.run)
 
 
 def main() -> None:
