@@ -92,6 +92,12 @@ def test_rules_check_finds_what_the_files_say_about_each_other(tmp_path: Path) -
     broken.write_text("repairs: [{repair: burn}]")
     bad = tutela("rules", "check", "--remediation", str(broken), "--format", "json")
     assert bad.returncode == 1 and "broken.yaml: repairs.0.repair" in bad.stdout
+    age = tmp_path / "age_assurance.yaml"
+    text = data.joinpath("age_assurance.yaml").read_text()
+    assert "applies_to: [BR]" in text
+    age.write_text(text.replace("applies_to: [BR]", "applies_to: [BZ]", 1))
+    out = tutela("rules", "check", "--age", str(age), "--format", "json")
+    assert out.returncode == 1 and "unknown jurisdiction or regime `BZ`" in out.stdout, out.stdout
 
 
 def test_rules_diff_reports_what_changed() -> None:

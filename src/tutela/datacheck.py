@@ -8,6 +8,8 @@ Each file validates on its own when it loads (the rulebook, `deadlines.yaml`,
   would silently never apply);
 - every repair names data categories and data uses of the taxonomy (a misspelt key would
   silently never match, and its rows would fall through to the next repair);
+- `age_assurance.yaml` loads, names only regimes and jurisdictions of the rulebook, and holds
+  together (tutela.age.check);
 - every enforced rule and every age of digital consent cites its source over https, and an
   unverified or enjoined rule says why in its citation's note (a rule out of enforcement
   must say what is missing).
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tutela.age import check as check_age
 from tutela.datamap.check import Problem
 from tutela.errors import TutelaError
 from tutela.repair import load_repairs
@@ -26,10 +29,11 @@ from tutela.taxonomy import Taxonomy
 
 
 def check_data(book: Rulebook, taxonomy: Taxonomy, deadlines: Path | None = None,
-               repairs: Path | None = None) -> list[Problem]:
+               repairs: Path | None = None, age: Path | None = None) -> list[Problem]:
     """Every problem found; an empty list when the data is consistent."""
     out: list[Problem] = []
     known = set(book.regimes) | set(book.jurisdictions)
+    out += [Problem(p.where, p.message) for p in check_age(age, frozenset(known))]
     try:
         for e in load_deadlines(deadlines).entries:
             out += [Problem(f"deadlines.yaml: {e.id}.applies_to", f"`{code}` is no regime or jurisdiction of the "

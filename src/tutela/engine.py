@@ -79,11 +79,13 @@ class Engine:
     def version(self) -> str:
         return self.rulebook.version
 
-    def check_data(self, deadlines: Path | None = None, repairs: Path | None = None) -> list[Problem]:
-        """What the rulebook, the deadlines and the repairs say about each other that does not hold."""
+    def check_data(self, deadlines: Path | None = None, repairs: Path | None = None,
+                   age: Path | None = None) -> list[Problem]:
+        """What the rulebook, the deadlines, the repairs and the age requirements say about each other
+        that does not hold."""
         from tutela.datacheck import check_data
 
-        return check_data(self.rulebook, self.taxonomy, deadlines, repairs)
+        return check_data(self.rulebook, self.taxonomy, deadlines, repairs, age)
 
     def facts(self, request: DecisionRequest | dict[str, Any], where: str = "", reference: bool = False) -> Facts:
         """Validate and derive the facts (`reference=True`: by the specification's own reading)."""

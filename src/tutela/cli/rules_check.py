@@ -15,6 +15,7 @@ def run(
     path: Path | None = typer.Option(None, "--path", help="a rulebook folder (default: the packaged one)"),
     deadlines: Path | None = typer.Option(None, "--deadlines", help="a deadlines file (default: the packaged one)"),
     repairs: Path | None = typer.Option(None, "--remediation", help="a repairs file (default: the packaged one)"),
+    age: Path | None = typer.Option(None, "--age", help="an age-assurance file (default: the packaged one)"),
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Validate every regime and jurisdiction file (citations, keys, dates), the rights-request
@@ -25,7 +26,7 @@ def run(
         fail(exc, json_out=fmt is Format.json, code=EXIT_PROBLEMS)
     book = engine.rulebook
     rules = book.all_rules
-    problems = engine.check_data(deadlines, repairs)
+    problems = engine.check_data(deadlines, repairs, age)
     not_enforced = sorted(f"{s.rule.id} ({s.rule.status})" for s in rules if s.rule.status != "enforced")
     summary: dict[str, object] = {
         "ok": not problems,
@@ -45,7 +46,8 @@ def run(
         console.print(f"{mark} rulebook {book.version}: {summary['jurisdictions']} jurisdictions, "
                       f"{summary['regimes']} regimes, {summary['rules']} rules "
                       f"({summary['enforced']} enforced, "
-                      f"{summary['primary_checked']} checked against the primary text); deadlines and repairs")
+                      f"{summary['primary_checked']} checked against the primary text); "
+                      "deadlines, repairs and age requirements")
         for line in not_enforced:
             console.print(f"  [yellow]not enforced[/] {line}")
         for p in problems:
