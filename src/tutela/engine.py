@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -187,24 +188,11 @@ class Engine:
     def remediation_resume(self, job_id: str, estate: str | None = None, media: Path | None = None,
                            redis: str | None = None, progress: RemediationProgress | None = None,
                            redis_prefix: str = "") -> dict[str, Any]:
-        from tutela.connectors.estate import EstateConfig as RightsEstate
-        from tutela.repair import Remediator
-        from tutela.store import StateStore
+        """Resume a paused or failed remediation job from its last checkpoint (docs/repair.md)."""
+        from tutela.repair import resume_job
 
-        state = StateStore()
-        try:
-            job = state.job(job_id)
-            url = estate or job["estate"]
-            if "***" in url:
-                raise InputError(f"job {job_id}'s estate URL had a password, which Tutela does not keep",
-                                 where="--estate", hint="give --estate URL again")
-            spec = job["spec"]
-            dm = Path(spec["datamap"]) if spec["datamap"] else None
-            cfg = RightsEstate(url, media=media, redis=redis, datamap=dm, redis_prefix=redis_prefix)
-            return Remediator(self.compiled, self.rulebook, cfg, state, spec.get("engine", "duckdb")).resume(
-                job_id, progress)
-        finally:
-            state.close()
+        return resume_job(self.compiled, self.rulebook, job_id, estate, media=media, redis=redis,
+                          progress=progress, redis_prefix=redis_prefix)
 
     def remediation_jobs(self) -> list[dict[str, Any]]:
         from tutela.store import StateStore
@@ -229,6 +217,35 @@ class Engine:
 
         return RightsDesk(self.rulebook, self.taxonomy, estate, state)
 
+
+    def demo(self, out: Path, accounts: int = 20_000, seed: int = 7, redis: str | None = None,
+             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """`make demo`'s job: ClipStream into SQLite under `out`, audited, the report and the
+        findings written beside it, a remediation dry run (writes nothing) and the example
+        decisions. Returns what was made; the caller shows it and may serve the API."""
+        from tutela.clipstream import AS_OF, generate, write_estate_cache
+        from tutela.clipstream.examples import CASES
+
+        say = progress or (lambda _msg: None)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create the output folder: {exc.strerror}", where=str(out)) from None
+        url = f"sqlite:///{out.resolve() / 'clipstream.db'}"
+        say(f"generating ClipStream ({accounts:,} accounts)")
+        # no media_dir: the generator writes where every reader of this estate looks (clipstream-media
+        # beside clipstream.db, tutela.connectors.locations.media_folder), so nobody passes --media
+        estate = generate(url, accounts, seed, progress=lambda table, done, total: say(f"writing {table}"))
+        if redis:
+            say("writing the session cache to Redis")
+            write_estate_cache(url, redis, seed=seed)
+        findings = self.audit(url, as_of=AS_OF, progress=lambda msg: say(f"audit: {msg}"))
+        report, found = out.resolve() / "report.html", out.resolve() / "findings.json"
+        report.write_text(self.report_html(findings, url, AS_OF), "utf-8")
+        found.write_text(json.dumps([f.to_dict() for f in findings], indent=1, default=str), "utf-8")
+        return {"estate": url, "tables": estate["tables"], "summary": estate, "report": report, "findings_file": found,
+                "findings": findings, "remediation_dry_run": self.remediate(url, found, as_of=AS_OF),
+                "decisions": [(title, self.decide(req)) for title, req in CASES]}
 
     # -- data maps, reports, the rulebook over time -----------------------------------------
 

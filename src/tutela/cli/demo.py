@@ -6,7 +6,6 @@ shows a few single decisions with their reasons, then serves the API and the rep
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +15,6 @@ from rich.table import Table
 
 from tutela.cli._output import Format, console, err_console, print_json
 from tutela.engine import Engine
-from tutela.errors import InputError
 
 if TYPE_CHECKING:
     from tutela.models import Decision, Finding
@@ -33,33 +31,14 @@ def run(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Generate ClipStream, audit it, write the report, then serve the API and the report."""
-    from tutela.clipstream import AS_OF, generate, write_estate_cache
-    from tutela.models import CASES
-
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the output folder: {exc.strerror}", where=str(out)) from None
-    db = out.resolve() / "clipstream.db"
-    url = f"sqlite:///{db}"
     engine = Engine()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console,
                   transient=True, disable=fmt is Format.json) as bar:
-        task = bar.add_task(f"generating ClipStream ({accounts:,} accounts)", total=None)
-        # no media_dir: the generator writes where every reader of this estate looks (clipstream-media
-        # beside clipstream.db, tutela.connectors.locations.media_folder), so nobody passes --media
-        estate = generate(url, accounts, seed,
-                          progress=lambda table, done, total: bar.update(task, description=f"writing {table}"))
-        if redis:
-            bar.update(task, description="writing the session cache to Redis")
-            write_estate_cache(url, redis, seed=seed)
-        findings = engine.audit(url, as_of=AS_OF, progress=lambda msg: bar.update(task, description=f"audit: {msg}"))
-    report = out.resolve() / "report.html"
-    report.write_text(engine.report_html(findings, url, AS_OF), "utf-8")
-    found = out.resolve() / "findings.json"
-    found.write_text(json.dumps([f.to_dict() for f in findings], indent=1, default=str), "utf-8")
-    repair = engine.remediate(url, found, as_of=AS_OF)  # a dry run: writes nothing
-    decisions = [(title, engine.decide(req)) for title, req in CASES]
+        task = bar.add_task("demo", total=None)
+        made = engine.demo(out, accounts, seed, redis, progress=lambda msg: bar.update(task, description=msg))
+    url, report, found = made["estate"], made["report"], made["findings_file"]
+    findings, repair, decisions = made["findings"], made["remediation_dry_run"], made["decisions"]
+    estate = made["summary"]
     if fmt is Format.json:
         print_json({"estate": url, "tables": estate["tables"], "report": str(report),
                     "findings": [f.to_dict() for f in findings], "remediation_dry_run": repair,

@@ -10,6 +10,6 @@ Modules: `workflow` (findings file -> rows derived now -> plan -> dry run or job
 
 from tutela.repair.actions import load_repairs
 from tutela.repair.jobs import Progress
-from tutela.repair.workflow import Remediator, read_findings, remediated_findings
+from tutela.repair.workflow import Remediator, read_findings, remediated_findings, resume_job
 
-__all__ = ["Progress", "Remediator", "load_repairs", "read_findings", "remediated_findings"]
+__all__ = ["Progress", "Remediator", "load_repairs", "read_findings", "remediated_findings", "resume_job"]

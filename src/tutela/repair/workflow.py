@@ -281,3 +281,23 @@ def remediated_findings(book: Rulebook, state: st.StateStore, key: str) -> list[
                            url=rule.citation.url, subjects=len(subjects[rule_id]), rows=rows[rule_id],
                            age_from_signal=0, status="remediated"))
     return out
+
+
+def resume_job(policy: CompiledPolicy, book: Rulebook, job_id: str, estate: str | None = None, *,
+               media: Path | None = None, redis: str | None = None, progress: remediate.Progress | None = None,
+               redis_prefix: str = "") -> dict[str, Any]:
+    """Resume job `job_id` against its estate (or `estate`, which must be given again when the
+    job's URL had a password: Tutela does not keep passwords) from its last checkpoint."""
+    state = st.StateStore()
+    try:
+        job = state.job(job_id)
+        url = estate or job["estate"]
+        if "***" in url:
+            raise InputError(f"job {job_id}'s estate URL had a password, which Tutela does not keep",
+                             where="--estate", hint="give --estate URL again")
+        spec = job["spec"]
+        dm = Path(spec["datamap"]) if spec["datamap"] else None
+        cfg = EstateConfig(url, media=media, redis=redis, datamap=dm, redis_prefix=redis_prefix)
+        return Remediator(policy, book, cfg, state, spec.get("engine", "duckdb")).resume(job_id, progress)
+    finally:
+        state.close()
