@@ -13,8 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from tutela.api import age, media
-from tutela.api import requests as rights
+from tutela.api import age, media, rights
 from tutela.api.schemas import (
     DECISION_EXAMPLE,
     ERRORS,
