@@ -37,6 +37,7 @@ bench: setup
 	$(BIN)/python bench/erasure.py --quick
 	$(BIN)/python bench/media.py --quick
 	$(BIN)/python bench/age_combine.py --quick
+	$(BIN)/python bench/startup.py --quick
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis
