@@ -18,6 +18,8 @@ import pyarrow as pa
 from tutela.datamap import load_datamap
 from tutela.datamap.check import Problem
 from tutela.errors import InputError
+from tutela.guard.adreq import guard_bid_request
+from tutela.guard.result import AdReqResult
 from tutela.media import MediaResult, OnRefuse, clean_many
 from tutela.policy import CompiledPolicy, Decision, DecisionRequest, Facts, derive, reference_facts
 from tutela.policy import reference as spec
@@ -159,3 +161,8 @@ class Engine:
         """Rights requests (access, erasure) against `estate`; close the desk when done."""
         return RightsDesk(self.rulebook, self.taxonomy, estate, state)
 
+
+    def adreq_guard(self, request: dict[str, Any], gpc: bool | None = None,
+                    subject: dict[str, Any] | None = None) -> AdReqResult:
+        """Guard one OpenRTB 2.6 bid request (tutela.guard, docs/guard.md)."""
+        return guard_bid_request(self, request, gpc=gpc, subject=subject)

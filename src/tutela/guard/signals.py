@@ -1,0 +1,192 @@
+"""The fast guard's reading of a bid request: known-field types, the consent signals, the
+jurisdiction and age, and the facts the scrub rules fire on. Rulebook answers and decoded
+consent strings are cached (a few thousand distinct subjects and strings cover real traffic)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from tutela.engine import Engine
+from tutela.errors import InputError
+from tutela.guard.gpp import GPPString, UsNat, decode_gpp
+from tutela.guard.rules import AdReqData, AdReqSubject
+from tutela.guard.tcf import TCString, decode_tcf
+from tutela.guard.usp import USPrivacy, decode_usp
+
+_MISSING = object()
+_JSON = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+         float: "a number", type(None): "null"}
+_WANT = {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
+         "number": "a number", "flag": "0 or 1", "ipv4": "an IPv4 address string", "ipv6": "an IPv6 address string",
+         "int_array": "an array of non-negative integers"}
+ACT = {"category": "user.behavior", "use": "marketing.advertising.third_party.targeted", "recipient": "third_party"}
+
+
+def lookup(req: dict[str, Any], parts: tuple[str, ...]) -> Any:
+    obj: Any = req
+    for p in parts:
+        if not isinstance(obj, dict):
+            return _MISSING
+        obj = obj.get(p, _MISSING)
+        if obj is _MISSING:
+            return _MISSING
+    return obj
+
+
+def _ok(kind: str, v: Any) -> bool:
+    if kind == "object":
+        return isinstance(v, dict)
+    if kind in ("array", "int_array"):
+        return isinstance(v, list) and (kind == "array" or all(
+            type(x) is int and x >= 0 for x in v))
+    if kind == "string":
+        return isinstance(v, str)
+    if kind == "integer":
+        return type(v) is int
+    if kind == "number":
+        return type(v) in (int, float)
+    if kind == "flag":
+        return type(v) is int and v in (0, 1)
+    if not isinstance(v, str):
+        return False
+    try:
+        (ipaddress.IPv4Address if kind == "ipv4" else ipaddress.IPv6Address)(v)
+    except ValueError:
+        return False
+    return True
+
+
+_TYPED: dict[int, tuple[AdReqData, tuple[tuple[str, tuple[str, ...], str], ...]]] = {}
+
+
+def _typed(data: AdReqData) -> tuple[tuple[str, tuple[str, ...], str], ...]:
+    hit = _TYPED.get(id(data))
+    if hit is None or hit[0] is not data:
+        hit = _TYPED[id(data)] = (data, tuple((p, tuple(p.split(".")), k) for p, k in data.types.items()))
+    return hit[1]
+
+
+def check_types(req: Any, data: AdReqData) -> None:
+    if not isinstance(req, dict):
+        raise InputError(f"a bid request must be a JSON object, got {_JSON.get(type(req), 'a value')}", where="request")
+    for path in data.required:
+        if path not in req:
+            raise InputError("missing required field", where=path, hint="OpenRTB 2.6 requires `id` and `imp`")
+    for path, parts, kind in _typed(data):
+        v = lookup(req, parts)
+        if v is not _MISSING and not _ok(kind, v):
+            raise InputError(f"must be {_WANT[kind]}, got {_JSON.get(type(v), 'a value')}", where=path)
+
+
+@dataclass(frozen=True)
+class Signals:
+    coppa: bool
+    gdpr_flag: bool
+    tc: TCString | None
+    usp: USPrivacy | None
+    gpp: GPPString | None
+    usnat: UsNat | None
+
+
+_tcf = lru_cache(maxsize=4096)(decode_tcf)
+_usp = lru_cache(maxsize=256)(decode_usp)
+_gpp = lru_cache(maxsize=4096)(decode_gpp)
+
+
+def _first(req: dict[str, Any], *paths: str) -> tuple[str, Any]:
+    for path in paths:
+        v = lookup(req, tuple(path.split(".")))
+        if v is not _MISSING:
+            return path, v
+    return paths[0], _MISSING
+
+
+def read_signals(req: dict[str, Any]) -> Signals:
+    regs = req.get("regs")
+    regs = regs if isinstance(regs, dict) else {}
+    _, gdpr = _first(req, "regs.gdpr", "regs.ext.gdpr")
+    where, consent = _first(req, "user.consent", "user.ext.consent")
+    tc = _tcf(consent, where) if consent is not _MISSING and consent != "" else None
+    where, usp_text = _first(req, "regs.us_privacy", "regs.ext.us_privacy")
+    usp = _usp(usp_text, where) if usp_text is not _MISSING and usp_text != "" else None
+    gpp = _gpp(regs["gpp"], "regs.gpp") if regs.get("gpp") else None
+    if gpp is not None and "gpp_sid" in regs and sorted(set(regs["gpp_sid"])) != sorted(set(gpp.section_ids)):
+        raise InputError(f"lists sections {sorted(set(regs['gpp_sid']))} but regs.gpp holds {list(gpp.section_ids)}",
+                         where="regs.gpp_sid", hint="send the section ids of the GPP string")
+    if gpp is not None:
+        tc = tc if tc is not None else gpp.tcfeuv2
+        usp = usp if usp is not None else gpp.uspv1
+    return Signals(regs.get("coppa") == 1, gdpr == 1, tc, usp, gpp, gpp.usnat if gpp else None)
+
+
+def geo_jurisdiction(req: dict[str, Any], data: AdReqData) -> str | None:
+    for parts in (("device", "geo"), ("user", "geo")):
+        geo = lookup(req, parts)
+        if not isinstance(geo, dict) or not isinstance(geo.get("country"), str):
+            continue
+        cc = data.countries.get(geo["country"].upper())
+        if cc is None:
+            continue
+        region = geo.get("region")
+        if cc == "US" and isinstance(region, str) and region:
+            return f"US-{region.upper().removeprefix('US-')}"
+        return cc
+    return None
+
+
+def request_age(subject: AdReqSubject | None, req: dict[str, Any], day: dt.date) -> tuple[int | None, str | None]:
+    if subject is not None and (age := subject.age_on(day)) is not None:
+        return age, "subject"
+    yob = lookup(req, ("user", "yob"))
+    if type(yob) is int and 0 <= day.year - yob - 1 <= 130:
+        return day.year - yob - 1, "user.yob"
+    return None, None
+
+
+@dataclass(frozen=True)
+class BookFacts:
+    child: bool
+    us_child: bool
+    minor: bool
+    profiling_banned: bool
+    targeting_denied: bool
+    determining: dict[str, tuple[str, ...]]  # fact -> rulebook rule ids
+
+
+def _all_grants(engine: Engine) -> list[dict[str, Any]]:
+    return [{"scopes": [s], "by": b, "assurance": "verified"} for s in engine.rulebook.scopes for b in ("self", "parent")]
+
+
+@lru_cache(maxsize=8192)
+def _book_cached(engine: Engine, jur: str, age: int, grants: str, day: dt.date) -> BookFacts:
+    return book_facts(engine, jur, age, json.loads(grants), day)
+
+
+def book_facts(engine: Engine, jur: str, age: int, grants: list[dict[str, Any]], day: dt.date) -> BookFacts:
+    act = {**ACT, "at": day.isoformat()}
+
+    def decide(a: int, g: list[dict[str, Any]]) -> tuple[bool, tuple[str, ...]]:
+        d = engine.decide({"subject": {"jurisdiction": jur, "age": a, "grants": g}, "act": act})
+        return d.effect == "deny", d.rule_ids()
+
+    denied, denied_by = decide(age, grants)
+    banned, banned_by = decide(age, _all_grants(engine))
+    age_driven = denied and age < 18 and not decide(30, grants)[0]
+    dc = engine.rulebook.digital_consent(jur, day)
+    child = dc is not None and age < dc.age
+    minor_by = ([dc.id] if child and dc else []) + (list(banned_by) if banned else []) + (
+        list(denied_by) if age_driven else [])
+    det = {"minor": tuple(dict.fromkeys(minor_by)), "profiling_banned": banned_by if banned else (),
+           "targeting_denied": denied_by if denied else (), "us_child": (dc.id,) if child and dc else ()}
+    return BookFacts(child, child and jur.startswith("US"), child or banned or age_driven, banned, denied, det)
+
+
+def cached_book_facts(engine: Engine, jur: str, age: int, subject: AdReqSubject | None, day: dt.date) -> BookFacts:
+    grants = json.dumps([g.model_dump(mode="json", exclude_none=True) for g in subject.grants] if subject else [],
+                        sort_keys=True)
+    return _book_cached(engine, jur, age, grants, day)
