@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from tutela.api import media
+from tutela.api import adreq, media
 from tutela.api import requests as rights
 from tutela.engine import Engine
 from tutela.errors import InputError, TutelaError
@@ -108,6 +108,7 @@ def create_app(engine: Engine | None = None, report: Path | None = None,
 
     rights.install(app, eng, estate)
     media.install(app, eng)
+    adreq.install(app, eng)
     app.openapi_schema = None
     _orig = app.openapi
 

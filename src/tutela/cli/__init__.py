@@ -10,6 +10,7 @@ import sys
 import typer
 
 from tutela.cli import (
+    adreq_guard,
     audit,
     datamap_check,
     datamap_import,
@@ -66,6 +67,9 @@ app.command("serve")(serve.run)
 app.command("demo")(demo.run)
 app.command("audit")(audit.run)
 app.command("remediate")(remediate.run)
+adreq = typer.Typer(help="Guard OpenRTB 2.6 bid requests.", no_args_is_help=True)
+app.add_typer(adreq, name="adreq")
+adreq.command("guard")(adreq_guard.run)
 
 
 def main() -> None:

@@ -13,9 +13,8 @@ import datetime as dt
 import ipaddress
 from typing import Any
 
-from tutela.engine import Engine
 from tutela.guard.result import AdReqResult, Change
-from tutela.guard.rules import AdReqData, AdReqSubject, load_adreq, parse_subject
+from tutela.guard.rules import AdReqData, AdReqSubject, Decider, load_adreq, parse_subject
 from tutela.guard.signals import (
     _MISSING,
     BookFacts,
@@ -129,7 +128,7 @@ def _apply(req: dict[str, Any], steps: tuple[Step, ...]) -> tuple[dict[str, Any]
     return out, tuple(changes)
 
 
-def _citations(engine: Engine, data: AdReqData, fired: tuple[str, ...],
+def _citations(engine: Decider, data: AdReqData, fired: tuple[str, ...],
                determining: dict[str, tuple[str, ...]]) -> dict[str, dict[str, Any]]:
     rules = {r.id: r for r in data.rules} | {g.id: g for g in data.gpc}
     facts = {r.id: r.when for r in data.rules}
@@ -146,7 +145,7 @@ def _citations(engine: Engine, data: AdReqData, fired: tuple[str, ...],
     return out
 
 
-def _book_citation(engine: Engine, rule_id: str) -> dict[str, Any]:
+def _book_citation(engine: Decider, rule_id: str) -> dict[str, Any]:
     book = engine.rulebook
     if rule_id in book.rule_index:
         c = book.rule_index[rule_id].rule.citation
@@ -155,7 +154,7 @@ def _book_citation(engine: Engine, rule_id: str) -> dict[str, Any]:
     return {"id": rule_id, **c.model_dump(mode="json", exclude_none=True)}
 
 
-def guard_bid_request(engine: Engine, request: Any, gpc: bool | None = None, subject: Any = None,
+def guard_bid_request(engine: Decider, request: Any, gpc: bool | None = None, subject: Any = None,
                       on: dt.date | None = None, data: AdReqData | None = None) -> AdReqResult:
     """Guard one bid request. `gpc` is the `Sec-GPC` header (True for "1"); `subject` what
     Tutela knows of the user (see AdReqSubject). Bad input raises InputError naming the path."""

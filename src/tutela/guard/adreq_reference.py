@@ -10,11 +10,10 @@ import datetime as dt
 import ipaddress
 from typing import Any
 
-from tutela.engine import Engine
 from tutela.errors import InputError
 from tutela.guard.gpp import decode_gpp
 from tutela.guard.result import AdReqResult, Change
-from tutela.guard.rules import AdReqData, AdReqSubject, load_adreq, parse_subject
+from tutela.guard.rules import AdReqData, AdReqSubject, Decider, load_adreq, parse_subject
 from tutela.guard.tcf import decode_tcf
 from tutela.guard.usp import decode_usp
 from tutela.policy.compiled import today
@@ -73,13 +72,13 @@ WANT = {"object": "an object", "array": "an array", "string": "a string", "integ
         "int_array": "an array of non-negative integers"}
 
 
-def _decide(engine: Engine, jur: str, age: int, grants: list[dict[str, Any]], day: dt.date) -> Any:
+def _decide(engine: Decider, jur: str, age: int, grants: list[dict[str, Any]], day: dt.date) -> Any:
     return engine.decide({"subject": {"jurisdiction": jur, "age": age, "grants": grants},
                           "act": {"category": "user.behavior", "use": "marketing.advertising.third_party.targeted",
                                   "recipient": "third_party", "at": day.isoformat()}}, reference=True)
 
 
-def _rule_citation(engine: Engine, rule_id: str) -> dict[str, Any]:
+def _rule_citation(engine: Decider, rule_id: str) -> dict[str, Any]:
     for s in engine.rulebook.all_rules:
         if s.rule.id == rule_id:
             return {"id": rule_id, **s.rule.citation.model_dump(mode="json", exclude_none=True)}
@@ -90,7 +89,7 @@ def _rule_citation(engine: Engine, rule_id: str) -> dict[str, Any]:
     raise KeyError(rule_id)
 
 
-def guard_reference(engine: Engine, request: Any, gpc: bool | None = None, subject: Any = None,
+def guard_reference(engine: Decider, request: Any, gpc: bool | None = None, subject: Any = None,
                     on: dt.date | None = None, data: AdReqData | None = None) -> AdReqResult:
     data = data or load_adreq()
     day = on or today()

@@ -4,7 +4,7 @@ ids, the US national section (`usnat`, id 7), the TCF EU section (id 2) and US P
 usnat core layouts, told apart by length since the field sizes changed without a bump of the
 section's own version 1 (github.com/InteractiveAdvertisingBureau/Global-Privacy-Platform,
 Sections/US-National; the same rule as the IAB Tech Lab reference library iabgpp-java):
-  * version 1, 11 characters: 12 SensitiveDataProcessing entries, 2 KnownChildSensitiveDataConsents;
+  * version 1, 10 or 11 characters (60 bits, padded to 6 or to 8): 12 SensitiveDataProcessing entries, 2 KnownChildSensitiveDataConsents;
   * version 1 or 2, 12 characters: 16 entries and 3 KnownChildSensitiveDataConsents.
 Anything else is an `InputError`; so are values outside 0-2 and padding bits that are not zero."""
 
@@ -64,13 +64,13 @@ def decode_usnat(text: str, where: str = "usnat") -> UsNat:
     core = parts[0]
     b = Bits(core, where)
     version = b.int(6, "Version")
-    if version == 1 and len(core) == 11:
+    if version == 1 and len(core) in (10, 11):
         n_sensitive, n_child = 12, 2
     elif version in (1, 2) and len(core) == 12:
         n_sensitive, n_child = 16, 3
     else:
         raise InputError(f"usnat core segment of version {version} and {len(core)} characters is not a known layout",
-                         where=where, hint="version 1 has 11 (legacy) or 12 characters, version 2 has 12")
+                         where=where, hint="version 1 has 10-11 (legacy) or 12 characters, version 2 has 12")
     fields = {name: _two_bit(b, name) for name in _NOTICE_FIELDS}
     sensitive = tuple(_two_bit(b, "SensitiveDataProcessing") for _ in range(n_sensitive))
     child = tuple(_two_bit(b, "KnownChildSensitiveDataConsents") for _ in range(n_child))

@@ -9,13 +9,14 @@ import datetime as dt
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tutela.errors import InputError, RulebookError, validation_message
-from tutela.policy import Grant
+from tutela.policy import Decision, Grant
+from tutela.rulebook import Rulebook
 from tutela.rulebook.models import Citation
 
 FieldType = Literal["object", "array", "string", "integer", "number", "flag", "ipv4", "ipv6", "int_array"]
@@ -23,6 +24,14 @@ Fact = Literal["coppa_flag", "minor", "us_child", "profiling_banned", "targeting
                "gdpr_without_consent_string", "tcf_no_purpose_2", "tcf_no_purpose_4", "tcf_no_special_feature_1",
                "usp_opt_out", "usnat_opt_out", "usnat_known_child"]
 FILE = "tutela/data/adreq.yaml"
+
+
+class Decider(Protocol):
+    """What the guard needs of `tutela.engine.Engine`: the rulebook and a decision."""
+
+    rulebook: Rulebook
+
+    def decide(self, request: Any, where: str = "", reference: bool = False) -> Decision: ...
 
 
 class _Strict(BaseModel):

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from tutela.engine import Engine
 from tutela.errors import InputError
 from tutela.guard.gpp import GPPString, UsNat, decode_gpp
-from tutela.guard.rules import AdReqData, AdReqSubject
+from tutela.guard.rules import AdReqData, AdReqSubject, Decider
 from tutela.guard.tcf import TCString, decode_tcf
 from tutela.guard.usp import USPrivacy, decode_usp
 
@@ -158,16 +157,16 @@ class BookFacts:
     determining: dict[str, tuple[str, ...]]  # fact -> rulebook rule ids
 
 
-def _all_grants(engine: Engine) -> list[dict[str, Any]]:
+def _all_grants(engine: Decider) -> list[dict[str, Any]]:
     return [{"scopes": [s], "by": b, "assurance": "verified"} for s in engine.rulebook.scopes for b in ("self", "parent")]
 
 
 @lru_cache(maxsize=8192)
-def _book_cached(engine: Engine, jur: str, age: int, grants: str, day: dt.date) -> BookFacts:
+def _book_cached(engine: Decider, jur: str, age: int, grants: str, day: dt.date) -> BookFacts:
     return book_facts(engine, jur, age, json.loads(grants), day)
 
 
-def book_facts(engine: Engine, jur: str, age: int, grants: list[dict[str, Any]], day: dt.date) -> BookFacts:
+def book_facts(engine: Decider, jur: str, age: int, grants: list[dict[str, Any]], day: dt.date) -> BookFacts:
     act = {**ACT, "at": day.isoformat()}
 
     def decide(a: int, g: list[dict[str, Any]]) -> tuple[bool, tuple[str, ...]]:
@@ -186,7 +185,7 @@ def book_facts(engine: Engine, jur: str, age: int, grants: list[dict[str, Any]],
     return BookFacts(child, child and jur.startswith("US"), child or banned or age_driven, banned, denied, det)
 
 
-def cached_book_facts(engine: Engine, jur: str, age: int, subject: AdReqSubject | None, day: dt.date) -> BookFacts:
+def cached_book_facts(engine: Decider, jur: str, age: int, subject: AdReqSubject | None, day: dt.date) -> BookFacts:
     grants = json.dumps([g.model_dump(mode="json", exclude_none=True) for g in subject.grants] if subject else [],
                         sort_keys=True)
     return _book_cached(engine, jur, age, grants, day)
