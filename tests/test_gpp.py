@@ -4,10 +4,10 @@ test vectors), both KnownChildSensitiveDataConsents layouts, round trips, malfor
 from __future__ import annotations
 
 import pytest
-from consent_encode import encode_gpp_header, encode_usnat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from consent_encode import encode_gpp_header, encode_usnat
 from tutela.errors import InputError
 from tutela.guard import decode_gpp, decode_usnat, decode_usp
 
@@ -89,7 +89,7 @@ def test_usnat_malformed(text: str, words: str) -> None:
 
 @pytest.mark.parametrize("text, words", [
     (f"DBACNYA~{TC}", "lists 2 section"), ("CBABMA~x", "header type"), (f"DBABMA~{TC[:20]}", "truncated"),
-    ("DBABM", "lists 1 section"), (f"DBABMA~", "empty"),
+    ("DBABM", "lists 1 section"), ("DBABMA~", "empty"),
 ])
 def test_gpp_malformed(text: str, words: str) -> None:
     with pytest.raises(InputError, match=words):

@@ -6,17 +6,19 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from consent_encode import TC, encode_tc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from consent_encode import TC, encode_tc
 from tutela.errors import InputError
 from tutela.guard import decode_tcf
 
 # From the IAB Tech Lab TCF v2 spec ("TC String Format") and the GPP spec's examples
-SPEC_GLOBAL = ("COw4XqLOw4XqLAAAAAENAXCAAAAAAAAAAAAAAAAAAAAA.IFukWSQgAIQwgI0QEByFAAAAeIAACAIgSAAQAIAgEQACEABAAAgAQFAEAIAAAG"
-               "BAAgAAAAQAIFAAMCQAAgAAQiRAEQAAAAANAAIAAggAIYQFAAARmggBC3ZCYzU2yIA.QFukWSQgAIQwgI0QEByFAAAAeIAACAIgSAAQAIAg"
-               "EQACEABAAAgAQFAEAIAAAGBAAgAAAAQAIFAAMCQAAgAAQiRAEQAAAAANAAIAAggAIYQFAAARmggBC3ZCYzU2yIA.YAAAAAAAAAAAAAAAAAA")
+SPEC_GLOBAL = (
+    "COw4XqLOw4XqLAAAAAENAXCAAAAAAAAAAAAAAAAAAAAA.IFukWSQgAIQwgI0QEByFAAAAeIAACAIgSAAQAIAgEQACEABAAAgAQFAEAIAAAG"
+    "BAAgAAAAQAIFAAMCQAAgAAQiRAEQAAAAANAAIAAggAIYQFAAARmggBC3ZCYzU2yIA.QFukWSQgAIQwgI0QEByFAAAAeIAACAIgSAAQAIAg"
+    "EQACEABAAAgAQFAEAIAAAGBAAgAAAAQAIFAAMCQAAgAAQiRAEQAAAAANAAIAAggAIYQFAAARmggBC3ZCYzU2yIA.YAAAAAAAAAAAAAAAAAA"
+)
 SPEC_SERVICE = "CLcVDxRMWfGmWAVAHCENAXCkAKDAADnAABRgA5mdfCKZuYJez-NQm0TBMYA4oCAAGQYIAAAAAAEAIAEgAA.argAC0gAAAAAAAAAAAA"
 GPP_SPEC_TC = "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"
 
@@ -51,14 +53,39 @@ vendors = st.lists(st.integers(1, 700), unique=True, max_size=40).map(lambda x: 
 
 
 @settings(max_examples=150, deadline=None)
-@given(consents=ids, li=ids, special=st.lists(st.integers(1, 12), unique=True).map(lambda x: tuple(sorted(x))),
-       vc=vendors, vli=vendors, ranges=st.booleans(), cmp_id=st.integers(0, 4095), lang=st.sampled_from(["EN", "IT", "DE"]),
-       restr=st.lists(st.tuples(st.integers(1, 24), st.integers(0, 2), vendors.filter(bool)), max_size=3))
-def test_round_trip(consents: tuple[int, ...], li: tuple[int, ...], special: tuple[int, ...], vc: tuple[int, ...],
-                    vli: tuple[int, ...], ranges: bool, cmp_id: int, lang: str,
-                    restr: list[tuple[int, int, tuple[int, ...]]]) -> None:
-    model = TC(consents=consents, li=li, special=special, vendor_consents=vc, vendor_li=vli, ranges=ranges,
-               cmp_id=cmp_id, language=lang, restrictions=restr)
+@given(
+    consents=ids,
+    li=ids,
+    special=st.lists(st.integers(1, 12), unique=True).map(lambda x: tuple(sorted(x))),
+    vc=vendors,
+    vli=vendors,
+    ranges=st.booleans(),
+    cmp_id=st.integers(0, 4095),
+    lang=st.sampled_from(["EN", "IT", "DE"]),
+    restr=st.lists(st.tuples(st.integers(1, 24), st.integers(0, 2), vendors.filter(bool)), max_size=3),
+)
+def test_round_trip(
+    consents: tuple[int, ...],
+    li: tuple[int, ...],
+    special: tuple[int, ...],
+    vc: tuple[int, ...],
+    vli: tuple[int, ...],
+    ranges: bool,
+    cmp_id: int,
+    lang: str,
+    restr: list[tuple[int, int, tuple[int, ...]]],
+) -> None:
+    model = TC(
+        consents=consents,
+        li=li,
+        special=special,
+        vendor_consents=vc,
+        vendor_li=vli,
+        ranges=ranges,
+        cmp_id=cmp_id,
+        language=lang,
+        restrictions=restr,
+    )
     tc = decode_tcf(encode_tc(model))
     assert (tc.purpose_consents, tc.purpose_li, tc.special_feature_optins) == (consents, li, special)
     assert (tc.vendor_consents, tc.vendor_li, tc.cmp_id, tc.consent_language) == (vc, vli, cmp_id, lang)
@@ -76,10 +103,15 @@ def test_every_truncation_is_an_error_not_consent(cut: int) -> None:
     assert err.value.where == "user.consent" and "bit offset" in err.value.message
 
 
-@pytest.mark.parametrize("text, words", [
-    ("", "empty"), ("C!w", "not base64url"), ("BOEFEAyOEFEAyAHABDENAI4AAAB9vABAASA", "version 1"),
-    (GPP_SPEC_TC + ".7AAA", "unknown type"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("", "empty"),
+        ("C!w", "not base64url"),
+        ("BOEFEAyOEFEAyAHABDENAI4AAAB9vABAASA", "version 1"),
+        (GPP_SPEC_TC + ".7AAA", "unknown type"),
+    ],
+)
 def test_malformed(text: str, words: str) -> None:
     with pytest.raises(InputError, match=words):
         decode_tcf(text, "user.consent")

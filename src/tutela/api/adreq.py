@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tutela.engine import Engine
 
-_EXAMPLE = {
+_EXAMPLE: dict[str, Any] = {
     "request": {"id": "req-1", "imp": [{"id": "1", "banner": {"w": 320, "h": 50}}],
                 "device": {"ip": "203.0.113.77", "ifa": "6D92078A-8246-4BA4-AE5B-76104861E7DC",
                            "geo": {"country": "ITA", "lat": 45.46, "lon": 9.19, "city": "Milano"}},

@@ -29,6 +29,7 @@ from tutela.policy.compiled import today
 Step = tuple[tuple[str, ...], str, Any, tuple[str, ...]]  # path parts, kind, argument, rule ids
 
 
+_CITED: dict[tuple[int, tuple[str, ...], int], tuple[Any, dict[str, dict[str, Any]]]] = {}
 _PLANS: dict[tuple[int, tuple[str, ...]], tuple[AdReqData, tuple[Step, ...]]] = {}
 
 
@@ -61,9 +62,9 @@ def _make_plan(data: AdReqData, fired: tuple[str, ...]) -> tuple[Step, ...]:
         removes = data.expand(rule.remove) if rule else data.expand(data.gpc_actions.remove)
         for path in removes:
             note(path, "remove", None, rid)
-        for path, bits in (rule.truncate.items() if rule else ()):
+        for path, bits in rule.truncate.items() if rule else ():
             note(path, "truncate", bits, rid)
-        for path, value in (rule.set.items() if rule else ()):
+        for path, value in rule.set.items() if rule else ():
             note(path, "set", value, rid)
     steps: list[Step] = []
     for path, entry in order.items():
@@ -128,16 +129,22 @@ def _apply(req: dict[str, Any], steps: tuple[Step, ...]) -> tuple[dict[str, Any]
     return out, tuple(changes)
 
 
-def _citations(engine: Decider, data: AdReqData, fired: tuple[str, ...],
-               determining: dict[str, tuple[str, ...]]) -> dict[str, dict[str, Any]]:
+def _citations(
+    engine: Decider, data: AdReqData, fired: tuple[str, ...], determining: dict[str, tuple[str, ...]]
+) -> dict[str, dict[str, Any]]:
     rules = {r.id: r for r in data.rules} | {g.id: g for g in data.gpc}
     facts = {r.id: r.when for r in data.rules}
     out: dict[str, dict[str, Any]] = {}
     for rid in fired:
         rule = rules[rid]
-        entry: dict[str, Any] = {"title": getattr(rule, "title", f"Global Privacy Control opt-out honoured in "
-                                                              f"{', '.join(getattr(rule, 'jurisdictions', ()))}"),
-                                 "citation": rule.citation.model_dump(mode="json", exclude_none=True)}
+        entry: dict[str, Any] = {
+            "title": getattr(
+                rule,
+                "title",
+                f"Global Privacy Control opt-out honoured in {', '.join(getattr(rule, 'jurisdictions', ()))}",
+            ),
+            "citation": rule.citation.model_dump(mode="json", exclude_none=True),
+        }
         by = determining.get(facts.get(rid, ""), ())
         if by:
             entry["determined_by"] = [_book_citation(engine, i) for i in by]
@@ -154,8 +161,14 @@ def _book_citation(engine: Decider, rule_id: str) -> dict[str, Any]:
     return {"id": rule_id, **c.model_dump(mode="json", exclude_none=True)}
 
 
-def guard_bid_request(engine: Decider, request: Any, gpc: bool | None = None, subject: Any = None,
-                      on: dt.date | None = None, data: AdReqData | None = None) -> AdReqResult:
+def guard_bid_request(
+    engine: Decider,
+    request: Any,
+    gpc: bool | None = None,
+    subject: Any = None,
+    on: dt.date | None = None,
+    data: AdReqData | None = None,
+) -> AdReqResult:
     """Guard one bid request. `gpc` is the `Sec-GPC` header (True for "1"); `subject` what
     Tutela knows of the user (see AdReqSubject). Bad input raises InputError naming the path."""
     data = data or load_adreq()
@@ -169,8 +182,11 @@ def guard_bid_request(engine: Decider, request: Any, gpc: bool | None = None, su
         engine.rulebook.jurisdiction(subj.jurisdiction, where="subject.jurisdiction")
     book_jur = None
     if jur is not None:
-        book_jur = jur if jur in engine.rulebook.jurisdictions else (
-            jur.split("-")[0] if jur.split("-")[0] in engine.rulebook.jurisdictions else None)
+        book_jur = (
+            jur
+            if jur in engine.rulebook.jurisdictions
+            else (jur.split("-")[0] if jur.split("-")[0] in engine.rulebook.jurisdictions else None)
+        )
     age, age_source = request_age(subj, request, day)
     notes: list[str] = []
     book: BookFacts | None = None
@@ -184,9 +200,13 @@ def guard_bid_request(engine: Decider, request: Any, gpc: bool | None = None, su
     gdpr = (country in data.eu_eea) or sig.gdpr_flag
     tc = sig.tc
     facts = {
-        "coppa_flag": sig.coppa, "minor": bool(book and book.minor), "us_child": bool(book and book.us_child),
-        "profiling_banned": bool(book and book.profiling_banned), "targeting_denied": bool(book and book.targeting_denied),
-        "gdpr_scope": country in data.eu_eea, "gdpr_without_consent_string": gdpr and tc is None,
+        "coppa_flag": sig.coppa,
+        "minor": bool(book and book.minor),
+        "us_child": bool(book and book.us_child),
+        "profiling_banned": bool(book and book.profiling_banned),
+        "targeting_denied": bool(book and book.targeting_denied),
+        "gdpr_scope": country in data.eu_eea,
+        "gdpr_without_consent_string": gdpr and tc is None,
         "tcf_no_purpose_2": gdpr and tc is not None and not (tc.consent(2) or tc.legitimate_interest(2)),
         "tcf_no_purpose_4": gdpr and tc is not None and not tc.consent(4),
         "tcf_no_special_feature_1": gdpr and tc is not None and not tc.opted_in(1),
@@ -203,10 +223,25 @@ def guard_bid_request(engine: Decider, request: Any, gpc: bool | None = None, su
             else:
                 notes.append(f"{g.id}: GPC signal seen, but the rule is unverified and not enforced")
     key = tuple(fired)
-    rules = _citations(engine, data, key, book.determining if book else {})
-    summary = {"on": day.isoformat(), "jurisdiction": jur, "rulebook_jurisdiction": book_jur, "age": age,
-               "age_source": age_source, "gpc": gpc_on, "tcf": tc is not None,
-               "gpp_sections": list(sig.gpp.section_ids) if sig.gpp else [], "usp": sig.usp is not None, **facts}
+    ckey = (id(data), key, id(book))
+    hit = _CITED.get(ckey)
+    if hit is None or hit[0] is not book:
+        if len(_CITED) > 4096:
+            _CITED.clear()
+        hit = _CITED[ckey] = (book, _citations(engine, data, key, book.determining if book else {}))
+    rules = dict(hit[1])
+    summary = {
+        "on": day.isoformat(),
+        "jurisdiction": jur,
+        "rulebook_jurisdiction": book_jur,
+        "age": age,
+        "age_source": age_source,
+        "gpc": gpc_on,
+        "tcf": tc is not None,
+        "gpp_sections": list(sig.gpp.section_ids) if sig.gpp else [],
+        "usp": sig.usp is not None,
+        **facts,
+    }
     by_id = {r.id: r for r in data.rules}
     if any(by_id[i].refuse for i in key if i in by_id):
         return AdReqResult("refuse", None, (), rules, summary, tuple(notes))

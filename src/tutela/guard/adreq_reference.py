@@ -46,8 +46,9 @@ def _valid(kind: str, v: Any) -> bool:
     checks = {
         "object": lambda: isinstance(v, dict),
         "array": lambda: isinstance(v, list),
-        "int_array": lambda: isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0
-                                                         for x in v),
+        "int_array": lambda: (
+            isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v)
+        ),
         "string": lambda: isinstance(v, str),
         "integer": lambda: is_int,
         "number": lambda: is_int or isinstance(v, float),
@@ -67,15 +68,32 @@ def _valid(kind: str, v: Any) -> bool:
         return False
 
 
-WANT = {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
-        "number": "a number", "flag": "0 or 1", "ipv4": "an IPv4 address string", "ipv6": "an IPv6 address string",
-        "int_array": "an array of non-negative integers"}
+WANT = {
+    "object": "an object",
+    "array": "an array",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "flag": "0 or 1",
+    "ipv4": "an IPv4 address string",
+    "ipv6": "an IPv6 address string",
+    "int_array": "an array of non-negative integers",
+}
 
 
 def _decide(engine: Decider, jur: str, age: int, grants: list[dict[str, Any]], day: dt.date) -> Any:
-    return engine.decide({"subject": {"jurisdiction": jur, "age": age, "grants": grants},
-                          "act": {"category": "user.behavior", "use": "marketing.advertising.third_party.targeted",
-                                  "recipient": "third_party", "at": day.isoformat()}}, reference=True)
+    return engine.decide(
+        {
+            "subject": {"jurisdiction": jur, "age": age, "grants": grants},
+            "act": {
+                "category": "user.behavior",
+                "use": "marketing.advertising.third_party.targeted",
+                "recipient": "third_party",
+                "at": day.isoformat(),
+            },
+        },
+        reference=True,
+    )
 
 
 def _rule_citation(engine: Decider, rule_id: str) -> dict[str, Any]:
@@ -89,8 +107,14 @@ def _rule_citation(engine: Decider, rule_id: str) -> dict[str, Any]:
     raise KeyError(rule_id)
 
 
-def guard_reference(engine: Decider, request: Any, gpc: bool | None = None, subject: Any = None,
-                    on: dt.date | None = None, data: AdReqData | None = None) -> AdReqResult:
+def guard_reference(
+    engine: Decider,
+    request: Any,
+    gpc: bool | None = None,
+    subject: Any = None,
+    on: dt.date | None = None,
+    data: AdReqData | None = None,
+) -> AdReqResult:
     data = data or load_adreq()
     day = on or today()
     # 1. the shape of the known fields
@@ -121,8 +145,11 @@ def guard_reference(engine: Decider, request: Any, gpc: bool | None = None, subj
     gpp = decode_gpp(gpp_text, "regs.gpp") if found and gpp_text else None
     found, sid = _get(request, "regs.gpp_sid")
     if gpp is not None and found and sorted(set(sid)) != sorted(set(gpp.section_ids)):
-        raise InputError(f"lists sections {sorted(set(sid))} but regs.gpp holds {list(gpp.section_ids)}",
-                         where="regs.gpp_sid", hint="send the section ids of the GPP string")
+        raise InputError(
+            f"lists sections {sorted(set(sid))} but regs.gpp holds {list(gpp.section_ids)}",
+            where="regs.gpp_sid",
+            hint="send the section ids of the GPP string",
+        )
     if gpp is not None and tc is None:
         tc = gpp.tcfeuv2
     if gpp is not None and usp is None:
@@ -174,8 +201,11 @@ def guard_reference(engine: Decider, request: Any, gpc: bool | None = None, subj
     determining: dict[str, list[str]] = {}
     if book_jur is not None and age is not None:
         grants = [g.model_dump(mode="json", exclude_none=True) for g in subj.grants] if subj else []
-        everything = [{"scopes": [s], "by": b, "assurance": "verified"}
-                      for s in engine.rulebook.scopes for b in ("self", "parent")]
+        everything = [
+            {"scopes": [s], "by": b, "assurance": "verified"}
+            for s in engine.rulebook.scopes
+            for b in ("self", "parent")
+        ]
         d_actual = _decide(engine, book_jur, age, grants, day)
         d_all = _decide(engine, book_jur, age, everything, day)
         denied = d_actual.effect == "deny"
@@ -201,14 +231,19 @@ def guard_reference(engine: Decider, request: Any, gpc: bool | None = None, subj
     in_eea = country in data.eu_eea
     gdpr = in_eea or gdpr_flag
     facts = {
-        "coppa_flag": coppa, "minor": minor, "us_child": us_child, "profiling_banned": banned,
-        "targeting_denied": denied, "gdpr_scope": in_eea, "gdpr_without_consent_string": gdpr and tc is None,
+        "coppa_flag": coppa,
+        "minor": minor,
+        "us_child": us_child,
+        "profiling_banned": banned,
+        "targeting_denied": denied,
+        "gdpr_scope": in_eea,
+        "gdpr_without_consent_string": gdpr and tc is None,
         "tcf_no_purpose_2": gdpr and tc is not None and 2 not in tc.purpose_consents and 2 not in tc.purpose_li,
         "tcf_no_purpose_4": gdpr and tc is not None and 4 not in tc.purpose_consents,
         "tcf_no_special_feature_1": gdpr and tc is not None and 1 not in tc.special_feature_optins,
         "usp_opt_out": usp is not None and usp.opt_out_sale == "Y",
-        "usnat_opt_out": usnat is not None and 1 in (usnat.fields["SaleOptOut"], usnat.fields["SharingOptOut"],
-                                                     usnat.fields["TargetedAdvertisingOptOut"]),
+        "usnat_opt_out": usnat is not None
+        and 1 in (usnat.fields["SaleOptOut"], usnat.fields["SharingOptOut"], usnat.fields["TargetedAdvertisingOptOut"]),
         "usnat_known_child": usnat is not None and 1 in usnat.known_child_sensitive_data_consents,
     }
     gpc_on = gpc is True or (usnat is not None and usnat.gpc is True)
@@ -230,31 +265,44 @@ def guard_reference(engine: Decider, request: Any, gpc: bool | None = None, subj
                 notes.append(f"{g.id}: GPC signal seen, but the rule is unverified and not enforced")
                 continue
             fired.append((g.id, {"remove": data.gpc_actions.remove, "truncate": {}, "set": {}}))
-            explained[g.id] = {"title": f"Global Privacy Control opt-out honoured in {', '.join(g.jurisdictions)}",
-                               "citation": g.citation.model_dump(mode="json", exclude_none=True)}
-    summary = {"on": day.isoformat(), "jurisdiction": jur, "rulebook_jurisdiction": book_jur, "age": age,
-               "age_source": age_source, "gpc": gpc_on, "tcf": tc is not None,
-               "gpp_sections": list(gpp.section_ids) if gpp else [], "usp": usp is not None, **facts}
+            explained[g.id] = {
+                "title": f"Global Privacy Control opt-out honoured in {', '.join(g.jurisdictions)}",
+                "citation": g.citation.model_dump(mode="json", exclude_none=True),
+            }
+    summary = {
+        "on": day.isoformat(),
+        "jurisdiction": jur,
+        "rulebook_jurisdiction": book_jur,
+        "age": age,
+        "age_source": age_source,
+        "gpc": gpc_on,
+        "tcf": tc is not None,
+        "gpp_sections": list(gpp.section_ids) if gpp else [],
+        "usp": usp is not None,
+        **facts,
+    }
     if refuse:
         return AdReqResult("refuse", None, (), explained, summary, tuple(notes))
     # 7. the scrub: per field, remove beats truncate (most bits) beats set
     paths: list[str] = []
     wanted: dict[str, dict[str, Any]] = {}
     for rid, actions in fired:
-        items = [(p, "remove", None) for group in actions["remove"] for p in data.fields[group]]
+        items: list[tuple[str, str, Any]] = [
+            (p, "remove", None) for group in actions["remove"] for p in data.fields[group]
+        ]
         items += [(p, "truncate", bits) for p, bits in actions["truncate"].items()]
         items += [(p, "set", v) for p, v in actions["set"].items()]
-        for path, kind, arg in items:
+        for path, action, arg in items:
             if path not in wanted:
                 paths.append(path)
                 wanted[path] = {"rules": []}
             w = wanted[path]
             if rid not in w["rules"]:
                 w["rules"].append(rid)
-            if kind == "truncate":
+            if action == "truncate":
                 w["truncate"] = max(w.get("truncate", 0), arg)
-            elif kind not in w:
-                w[kind] = arg
+            elif action not in w:
+                w[action] = arg
     out = copy.deepcopy(request)
     changes: list[Change] = []
     for path in paths:

@@ -4,6 +4,8 @@ big-endian, left to right. Every read checks the length: a truncated string is a
 
 from __future__ import annotations
 
+import builtins
+
 from tutela.errors import InputError
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -17,7 +19,7 @@ while len(_FIB) < 64:
 class Bits:
     """A base64url segment as one big integer plus its bit length; `pos` is the next bit."""
 
-    __slots__ = ("n", "length", "pos", "where")
+    __slots__ = ("length", "n", "pos", "where")
 
     def __init__(self, text: str, where: str):
         if not text:
@@ -40,21 +42,21 @@ class Bits:
                              f"only {self.length - self.pos} left", where=self.where,
                              hint="the string is cut short; it is not read as consent")
 
-    def int(self, k: int, field: str) -> int:
+    def int(self, k: builtins.int, field: str) -> builtins.int:
         self.need(k, field)
         shift = self.length - self.pos - k
         self.pos += k
         return (self.n >> shift) & ((1 << k) - 1)
 
-    def bool(self, field: str) -> bool:
+    def bool(self, field: str) -> builtins.bool:
         return self.int(1, field) == 1
 
-    def bitfield(self, k: int, field: str) -> tuple[int, ...]:
+    def bitfield(self, k: builtins.int, field: str) -> tuple[builtins.int, ...]:
         """The 1-based ids whose bit is set in the next `k` bits."""
         value = self.int(k, field) if k else 0
         return tuple(i + 1 for i in range(k) if value >> (k - 1 - i) & 1)
 
-    def letters(self, count: int, field: str) -> str:
+    def letters(self, count: builtins.int, field: str) -> str:
         out = []
         for _ in range(count):
             v = self.int(6, field)
@@ -64,7 +66,7 @@ class Bits:
             out.append(chr(ord("A") + v))
         return "".join(out)
 
-    def fibonacci(self, field: str) -> int:
+    def fibonacci(self, field: str) -> builtins.int:
         """One Fibonacci-coded integer (terminated by two consecutive 1 bits)."""
         start = self.pos
         total, prev, i = 0, 0, 0
@@ -80,6 +82,6 @@ class Bits:
             prev = bit
             i += 1
 
-    def rest_is_zero(self) -> bool:
+    def rest_is_zero(self) -> builtins.bool:
         left = self.length - self.pos
         return left <= 0 or self.n & ((1 << left) - 1) == 0

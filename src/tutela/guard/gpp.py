@@ -4,7 +4,8 @@ ids, the US national section (`usnat`, id 7), the TCF EU section (id 2) and US P
 usnat core layouts, told apart by length since the field sizes changed without a bump of the
 section's own version 1 (github.com/InteractiveAdvertisingBureau/Global-Privacy-Platform,
 Sections/US-National; the same rule as the IAB Tech Lab reference library iabgpp-java):
-  * version 1, 10 or 11 characters (60 bits, padded to 6 or to 8): 12 SensitiveDataProcessing entries, 2 KnownChildSensitiveDataConsents;
+  * version 1, 10 or 11 characters (60 bits, padded to 6 or to 8): 12 SensitiveDataProcessing
+    entries, 2 KnownChildSensitiveDataConsents;
   * version 1 or 2, 12 characters: 16 entries and 3 KnownChildSensitiveDataConsents.
 Anything else is an `InputError`; so are values outside 0-2 and padding bits that are not zero."""
 
@@ -17,11 +18,31 @@ from tutela.guard.bits import Bits
 from tutela.guard.tcf import TCString, decode_tcf
 from tutela.guard.usp import USPrivacy, decode_usp
 
-SECTION_NAMES = {1: "tcfeuv1", 2: "tcfeuv2", 3: "gpp_header", 4: "gpp_signal_integrity", 5: "tcfcav1",
-                 6: "uspv1", 7: "usnat", 8: "usca", 9: "usva", 10: "usco", 11: "usut", 12: "usct"}
-_NOTICE_FIELDS = ("SharingNotice", "SaleOptOutNotice", "SharingOptOutNotice", "TargetedAdvertisingOptOutNotice",
-                  "SensitiveDataProcessingOptOutNotice", "SensitiveDataLimitUseNotice", "SaleOptOut",
-                  "SharingOptOut", "TargetedAdvertisingOptOut")
+SECTION_NAMES = {
+    1: "tcfeuv1",
+    2: "tcfeuv2",
+    3: "gpp_header",
+    4: "gpp_signal_integrity",
+    5: "tcfcav1",
+    6: "uspv1",
+    7: "usnat",
+    8: "usca",
+    9: "usva",
+    10: "usco",
+    11: "usut",
+    12: "usct",
+}
+_NOTICE_FIELDS = (
+    "SharingNotice",
+    "SaleOptOutNotice",
+    "SharingOptOutNotice",
+    "TargetedAdvertisingOptOutNotice",
+    "SensitiveDataProcessingOptOutNotice",
+    "SensitiveDataLimitUseNotice",
+    "SaleOptOut",
+    "SharingOptOut",
+    "TargetedAdvertisingOptOut",
+)
 _TAIL_FIELDS = ("PersonalDataConsents", "MspaCoveredTransaction", "MspaOptOutOptionMode", "MspaServiceProviderMode")
 
 
@@ -54,8 +75,11 @@ class GPPString:
 def _two_bit(b: Bits, field: str) -> int:
     v = b.int(2, field)
     if v == 3:
-        raise InputError(f"field `{field}` has value 3 at bit offset {b.pos - 2}; only 0, 1, 2 are defined",
-                         where=b.where, hint="an undefined value is never read as consent")
+        raise InputError(
+            f"field `{field}` has value 3 at bit offset {b.pos - 2}; only 0, 1, 2 are defined",
+            where=b.where,
+            hint="an undefined value is never read as consent",
+        )
     return v
 
 
@@ -69,15 +93,21 @@ def decode_usnat(text: str, where: str = "usnat") -> UsNat:
     elif version in (1, 2) and len(core) == 12:
         n_sensitive, n_child = 16, 3
     else:
-        raise InputError(f"usnat core segment of version {version} and {len(core)} characters is not a known layout",
-                         where=where, hint="version 1 has 10-11 (legacy) or 12 characters, version 2 has 12")
+        raise InputError(
+            f"usnat core segment of version {version} and {len(core)} characters is not a known layout",
+            where=where,
+            hint="version 1 has 10-11 (legacy) or 12 characters, version 2 has 12",
+        )
     fields = {name: _two_bit(b, name) for name in _NOTICE_FIELDS}
     sensitive = tuple(_two_bit(b, "SensitiveDataProcessing") for _ in range(n_sensitive))
     child = tuple(_two_bit(b, "KnownChildSensitiveDataConsents") for _ in range(n_child))
     fields.update({name: _two_bit(b, name) for name in _TAIL_FIELDS})
     if not b.rest_is_zero():
-        raise InputError(f"usnat core segment has non-zero bits after the last field (bit offset {b.pos})",
-                         where=where, hint="a third child-consent entry in an 11-character string is ambiguous")
+        raise InputError(
+            f"usnat core segment has non-zero bits after the last field (bit offset {b.pos})",
+            where=where,
+            hint="a third child-consent entry in an 11-character string is ambiguous",
+        )
     gpc: bool | None = None
     for i, sub in enumerate(parts[1:], start=1):
         sb = Bits(sub, f"{where}[sub-section {i}]")
@@ -115,14 +145,19 @@ def decode_gpp(text: str, where: str = "regs.gpp") -> GPPString:
     b = Bits(parts[0], f"{where}[header]")
     kind = b.int(6, "Type")
     if kind != 3:
-        raise InputError(f"GPP header type is {kind}, not 3", where=f"{where}[header]", hint="a GPP string starts with D")
+        raise InputError(
+            f"GPP header type is {kind}, not 3", where=f"{where}[header]", hint="a GPP string starts with D"
+        )
     version = b.int(6, "Version")
     if version != 1:
         raise InputError(f"GPP version {version} is not supported", where=f"{where}[header]")
     ids = _section_ids(b)
     if len(ids) != len(parts) - 1:
-        raise InputError(f"the header lists {len(ids)} section(s) but the string has {len(parts) - 1}",
-                         where=where, hint="sections are joined by `~` in the header's order")
+        raise InputError(
+            f"the header lists {len(ids)} section(s) but the string has {len(parts) - 1}",
+            where=where,
+            hint="sections are joined by `~` in the header's order",
+        )
     tcf = usp = nat = None
     for sid, section in zip(ids, parts[1:], strict=True):
         name = SECTION_NAMES.get(sid, f"section {sid}")

@@ -18,11 +18,26 @@ from tutela.guard.tcf import TCString, decode_tcf
 from tutela.guard.usp import USPrivacy, decode_usp
 
 _MISSING = object()
-_JSON = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
-         float: "a number", type(None): "null"}
-_WANT = {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
-         "number": "a number", "flag": "0 or 1", "ipv4": "an IPv4 address string", "ipv6": "an IPv6 address string",
-         "int_array": "an array of non-negative integers"}
+_JSON = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    type(None): "null",
+}
+_WANT = {
+    "object": "an object",
+    "array": "an array",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "flag": "0 or 1",
+    "ipv4": "an IPv4 address string",
+    "ipv6": "an IPv6 address string",
+    "int_array": "an array of non-negative integers",
+}
 ACT = {"category": "user.behavior", "use": "marketing.advertising.third_party.targeted", "recipient": "third_party"}
 
 
@@ -41,8 +56,7 @@ def _ok(kind: str, v: Any) -> bool:
     if kind == "object":
         return isinstance(v, dict)
     if kind in ("array", "int_array"):
-        return isinstance(v, list) and (kind == "array" or all(
-            type(x) is int and x >= 0 for x in v))
+        return isinstance(v, list) and (kind == "array" or all(type(x) is int and x >= 0 for x in v))
     if kind == "string":
         return isinstance(v, str)
     if kind == "integer":
@@ -115,8 +129,11 @@ def read_signals(req: dict[str, Any]) -> Signals:
     usp = _usp(usp_text, where) if usp_text is not _MISSING and usp_text != "" else None
     gpp = _gpp(regs["gpp"], "regs.gpp") if regs.get("gpp") else None
     if gpp is not None and "gpp_sid" in regs and sorted(set(regs["gpp_sid"])) != sorted(set(gpp.section_ids)):
-        raise InputError(f"lists sections {sorted(set(regs['gpp_sid']))} but regs.gpp holds {list(gpp.section_ids)}",
-                         where="regs.gpp_sid", hint="send the section ids of the GPP string")
+        raise InputError(
+            f"lists sections {sorted(set(regs['gpp_sid']))} but regs.gpp holds {list(gpp.section_ids)}",
+            where="regs.gpp_sid",
+            hint="send the section ids of the GPP string",
+        )
     if gpp is not None:
         tc = tc if tc is not None else gpp.tcfeuv2
         usp = usp if usp is not None else gpp.uspv1
@@ -158,7 +175,9 @@ class BookFacts:
 
 
 def _all_grants(engine: Decider) -> list[dict[str, Any]]:
-    return [{"scopes": [s], "by": b, "assurance": "verified"} for s in engine.rulebook.scopes for b in ("self", "parent")]
+    return [
+        {"scopes": [s], "by": b, "assurance": "verified"} for s in engine.rulebook.scopes for b in ("self", "parent")
+    ]
 
 
 @lru_cache(maxsize=8192)
@@ -178,14 +197,22 @@ def book_facts(engine: Decider, jur: str, age: int, grants: list[dict[str, Any]]
     age_driven = denied and age < 18 and not decide(30, grants)[0]
     dc = engine.rulebook.digital_consent(jur, day)
     child = dc is not None and age < dc.age
-    minor_by = ([dc.id] if child and dc else []) + (list(banned_by) if banned else []) + (
-        list(denied_by) if age_driven else [])
-    det = {"minor": tuple(dict.fromkeys(minor_by)), "profiling_banned": banned_by if banned else (),
-           "targeting_denied": denied_by if denied else (), "us_child": (dc.id,) if child and dc else ()}
+    minor_by = (
+        ([dc.id] if child and dc else [])
+        + (list(banned_by) if banned else [])
+        + (list(denied_by) if age_driven else [])
+    )
+    det = {
+        "minor": tuple(dict.fromkeys(minor_by)),
+        "profiling_banned": banned_by if banned else (),
+        "targeting_denied": denied_by if denied else (),
+        "us_child": (dc.id,) if child and dc else (),
+    }
     return BookFacts(child, child and jur.startswith("US"), child or banned or age_driven, banned, denied, det)
 
 
 def cached_book_facts(engine: Decider, jur: str, age: int, subject: AdReqSubject | None, day: dt.date) -> BookFacts:
-    grants = json.dumps([g.model_dump(mode="json", exclude_none=True) for g in subject.grants] if subject else [],
-                        sort_keys=True)
-    return _book_cached(engine, jur, age, grants, day)
+    grants = json.dumps(
+        [g.model_dump(mode="json", exclude_none=True) for g in subject.grants] if subject else [], sort_keys=True
+    )
+    return _book_cached(engine, jur, age, grants, day)  # type: ignore[arg-type]  # Engine hashes by identity

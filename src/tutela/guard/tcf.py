@@ -68,8 +68,11 @@ def _ranges(b: Bits, field: str, max_id: int | None) -> tuple[int, ...]:
         start = b.int(16, f"{field}.StartOrOnlyVendorId")
         end = b.int(16, f"{field}.EndVendorId") if is_range else start
         if start < 1 or end < start or (max_id is not None and end > max_id):
-            raise InputError(f"field `{field}` has an invalid vendor range {start}-{end} before bit offset "
-                             f"{b.pos}", where=b.where, hint="a range is 1 <= start <= end <= MaxVendorId")
+            raise InputError(
+                f"field `{field}` has an invalid vendor range {start}-{end} before bit offset {b.pos}",
+                where=b.where,
+                hint="a range is 1 <= start <= end <= MaxVendorId",
+            )
         if end - start > 65535:
             raise InputError(f"field `{field}` range too wide", where=b.where)
         ids.update(range(start, end + 1))
@@ -91,7 +94,9 @@ def decode_tcf(text: str, where: str = "tcf") -> TCString:
     b = Bits(parts[0], where)
     version = b.int(6, "Version")
     if version != 2:
-        raise InputError(f"TC string version {version} is not supported", where=where, hint="TCF v2.x strings start with C")
+        raise InputError(
+            f"TC string version {version} is not supported", where=where, hint="TCF v2.x strings start with C"
+        )
     created = _time(b, "Created")
     updated = _time(b, "LastUpdated")
     cmp_id = b.int(12, "CmpId")
@@ -123,6 +128,25 @@ def decode_tcf(text: str, where: str = "tcf") -> TCString:
         if kind not in SEGMENT_TYPES:
             raise InputError(f"segment {i} has unknown type {kind}", where=where, hint="types are 1, 2 and 3")
         segments.append(SEGMENT_TYPES[kind])
-    return TCString(version, created, updated, cmp_id, cmp_version, screen, language, vlv, policy,
-                    service_specific, non_standard, special, consents, li, p1, cc, vendor_consents,
-                    vendor_li, tuple(restrictions), tuple(segments))
+    return TCString(
+        version,
+        created,
+        updated,
+        cmp_id,
+        cmp_version,
+        screen,
+        language,
+        vlv,
+        policy,
+        service_specific,
+        non_standard,
+        special,
+        consents,
+        li,
+        p1,
+        cc,
+        vendor_consents,
+        vendor_li,
+        tuple(restrictions),
+        tuple(segments),
+    )
