@@ -5,6 +5,7 @@ bid requests including hostile ones (wrong types, huge arrays, nested junk, miss
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +16,7 @@ from tutela.engine import Engine
 from tutela.errors import InputError
 from tutela.guard import guard_bid_request
 from tutela.guard.adreq_reference import guard_reference
+from tutela.guard.signals import is_ipv4
 
 junk = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
@@ -142,6 +144,17 @@ subjects = st.none() | st.fixed_dictionaries(
         "grants": grants,
     },
 )
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(alphabet="0123456789.x:", max_size=16) | st.ip_addresses(v=4).map(str))
+def test_fast_ipv4_check_equals_ipaddress(text: str) -> None:
+    try:
+        ipaddress.IPv4Address(text)
+        expected = True
+    except ValueError:
+        expected = False
+    assert is_ipv4(text) == expected
 
 
 def _outcome(fn: Any, engine: Engine, req: Any, gpc: Any, subject: Any, day: dt.date) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from typing import Any
 
 from tutela.guard.result import AdReqResult, Change
@@ -18,27 +19,32 @@ from tutela.guard.rules import AdReqData, AdReqSubject, Decider, load_adreq, par
 from tutela.guard.signals import (
     _MISSING,
     BookFacts,
+    RawSignals,
     cached_book_facts,
     check_types,
     geo_jurisdiction,
+    grants_key,
+    raw_signals,
     read_signals,
     request_age,
 )
 from tutela.policy.compiled import today
 
 Step = tuple[tuple[str, ...], str, Any, tuple[str, ...]]  # path parts, kind, argument, rule ids
+Member = tuple[int, str, str, Any, tuple[str, ...], str]  # order, key, kind, argument, rules, path
+# a parent object's path, the keys removed or truncated there (and how), the keys set there
+Group = tuple[tuple[str, ...], frozenset[str], dict[str, Member], tuple[Member, ...]]
 
 
-_CITED: dict[tuple[int, tuple[str, ...], int], tuple[Any, dict[str, dict[str, Any]]]] = {}
-_PLANS: dict[tuple[int, tuple[str, ...]], tuple[AdReqData, tuple[Step, ...]]] = {}
+_PLANS: dict[tuple[int, tuple[str, ...]], tuple[AdReqData, tuple[Group, ...]]] = {}
 
 
-def _plan(data: AdReqData, fired: tuple[str, ...]) -> tuple[Step, ...]:
+def _plan(data: AdReqData, fired: tuple[str, ...]) -> tuple[Group, ...]:
     hit = _PLANS.get((id(data), fired))
     if hit is None or hit[0] is not data:
         if len(_PLANS) > 4096:
             _PLANS.clear()
-        hit = _PLANS[(id(data), fired)] = (data, _make_plan(data, fired))
+        hit = _PLANS[(id(data), fired)] = (data, _grouped(_make_plan(data, fired)))
     return hit[1]
 
 
@@ -75,58 +81,68 @@ def _make_plan(data: AdReqData, fired: tuple[str, ...]) -> tuple[Step, ...]:
 
 
 def _truncate(value: str, bits: int) -> tuple[str, str]:
+    if bits == 8 and value.count(".") == 3 and ":" not in value:  # a valid IPv4 (checked) is canonical
+        return value[: value.rindex(".")] + ".0", "/24"
     addr = ipaddress.ip_address(value)
     width = addr.max_prefixlen
     net = ipaddress.ip_network(f"{addr}/{width - bits}", strict=False)
     return str(net.network_address), f"/{width - bits}"
 
 
-def _apply(req: dict[str, Any], steps: tuple[Step, ...]) -> tuple[dict[str, Any], tuple[Change, ...]]:
+def _grouped(steps: tuple[Step, ...]) -> tuple[Group, ...]:
+    groups: dict[tuple[str, ...], list[Member]] = {}
+    for i, (parts, kind, arg, rules) in enumerate(steps):
+        groups.setdefault(parts[:-1], []).append((i, parts[-1], kind, arg, rules, ".".join(parts)))
+    out = []
+    for parent, members in groups.items():
+        edits = {m[1]: m for m in members if m[2] != "set"}
+        out.append((parent, frozenset(edits), edits, tuple(m for m in members if m[2] == "set")))
+    return tuple(out)
+
+
+def _apply(req: dict[str, Any], groups: tuple[Group, ...]) -> tuple[dict[str, Any], tuple[Change, ...]]:
+    """Copy-on-write: only the objects along a changed path are copied."""
     out = dict(req)
     copied = {id(out)}
-    changes: list[Change] = []
-
-    def writable(parts: tuple[str, ...], create: bool) -> dict[str, Any] | None:
+    found: list[tuple[int, Change]] = []
+    for parent_parts, keys, edits, sets in groups:
+        probe: Any = out
+        for p in parent_parts:
+            probe = probe.get(p, _MISSING) if type(probe) is dict else _MISSING
+        if type(probe) is dict:
+            todo = [edits[k] for k in probe.keys() & keys]
+            todo += [m for m in sets if probe.get(m[1], _MISSING) != m[3]]
+        else:
+            todo = list(sets) if probe is _MISSING else []
+        if not todo:
+            continue
         obj = out
-        for p in parts:
+        for p in parent_parts:  # make the path writable, creating objects only for `set`
             child = obj.get(p, _MISSING)
             if child is _MISSING:
-                if not create:
-                    return None
                 child = {}
-            elif not isinstance(child, dict):
-                return None
+            elif type(child) is not dict:
+                break
             if id(child) not in copied:
                 child = dict(child)
                 copied.add(id(child))
             obj[p] = child
             obj = child
-        return obj
-
-    for parts, kind, arg, rules in steps:
-        path = ".".join(parts)
-        if kind == "set":
-            parent = writable(parts[:-1], create=True)
-            if parent is not None and parent.get(parts[-1]) != arg:
-                parent[parts[-1]] = arg
-                changes.append(Change(path, "set", rules, str(arg)))
-            continue
-        probe: Any = out
-        for p in parts[:-1]:
-            probe = probe.get(p, _MISSING) if isinstance(probe, dict) else _MISSING
-        if not isinstance(probe, dict) or parts[-1] not in probe:
-            continue
-        parent = writable(parts[:-1], create=False)
-        assert parent is not None
-        if kind == "remove":
-            del parent[parts[-1]]
-            changes.append(Change(path, "removed", rules))
         else:
-            value, kept = _truncate(parent[parts[-1]], arg)
-            if value != parent[parts[-1]]:
-                parent[parts[-1]] = value
-                changes.append(Change(path, "truncated", rules, f"kept {kept}"))
-    return out, tuple(changes)
+            for i, key, kind, arg, rules, path in todo:
+                if kind == "remove":
+                    del obj[key]
+                    found.append((i, Change(path, "removed", rules)))
+                elif kind == "set":
+                    obj[key] = arg
+                    found.append((i, Change(path, "set", rules, str(arg))))
+                else:
+                    value, kept = _truncate(obj[key], arg)
+                    if value != obj[key]:
+                        obj[key] = value
+                        found.append((i, Change(path, "truncated", rules, f"kept {kept}")))
+    found.sort(key=lambda x: x[0])
+    return out, tuple(c for _, c in found)
 
 
 def _citations(
@@ -161,6 +177,26 @@ def _book_citation(engine: Decider, rule_id: str) -> dict[str, Any]:
     return {"id": rule_id, **c.model_dump(mode="json", exclude_none=True)}
 
 
+_SUBJECTS: dict[tuple[Any, Any], AdReqSubject] = {}
+_JUR = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,3})?")
+
+
+def _subject(raw: Any) -> AdReqSubject | None:
+    """The common shapes ({jurisdiction, age}) without a Pydantic pass; anything else validated."""
+    if type(raw) is dict and raw.keys() <= {"jurisdiction", "age"}:
+        jur, age = raw.get("jurisdiction"), raw.get("age")
+        if (jur is None or (type(jur) is str and _JUR.fullmatch(jur))) and (
+            age is None or (type(age) is int and 0 <= age <= 130)
+        ):
+            hit = _SUBJECTS.get((jur, age))
+            if hit is None:
+                if len(_SUBJECTS) > 4096:
+                    _SUBJECTS.clear()
+                hit = _SUBJECTS[(jur, age)] = AdReqSubject.model_construct(jurisdiction=jur, age=age)
+            return hit
+    return parse_subject(raw)
+
+
 def guard_bid_request(
     engine: Decider,
     request: Any,
@@ -174,9 +210,40 @@ def guard_bid_request(
     data = data or load_adreq()
     day = on or today()
     check_types(request, data)
-    subj: AdReqSubject | None = subject if isinstance(subject, AdReqSubject) else parse_subject(subject)
-    sig = read_signals(request)
+    subj: AdReqSubject | None = subject if isinstance(subject, AdReqSubject) else _subject(subject)
+    raw = raw_signals(request)
     geo = geo_jurisdiction(request, data)
+    age, age_source = request_age(subj, request, day)
+    key = (raw, geo, subj.jurisdiction if subj else None, age, age_source, grants_key(subj), gpc is True, day)
+    hit = _DECIDED.get(key)
+    if hit is None or hit[0] is not engine or hit[1] is not data:
+        if len(_DECIDED) > 16384:
+            _DECIDED.clear()
+        hit = _DECIDED[key] = (engine, data, _decide(engine, data, raw, geo, subj, age, age_source, gpc, day))
+    summary, rules, notes, refused, groups = hit[2]
+    if refused:
+        return AdReqResult("refuse", None, (), dict(rules), dict(summary), notes)
+    out, changes = _apply(request, groups)
+    return AdReqResult("auction", out, changes, dict(rules), dict(summary), notes)
+
+
+Decided = tuple[dict[str, Any], dict[str, dict[str, Any]], tuple[str, ...], bool, tuple[Group, ...]]
+_DECIDED: dict[tuple[Any, ...], tuple[Decider, AdReqData, Decided]] = {}
+
+
+def _decide(
+    engine: Decider,
+    data: AdReqData,
+    raw: RawSignals,
+    geo: str | None,
+    subj: AdReqSubject | None,
+    age: int | None,
+    age_source: str | None,
+    gpc: bool | None,
+    day: dt.date,
+) -> Decided:
+    """Everything that depends on the signals and the subject, not on the rest of the request."""
+    sig = read_signals(raw)
     jur = (subj.jurisdiction if subj and subj.jurisdiction else None) or geo
     if subj and subj.jurisdiction:
         engine.rulebook.jurisdiction(subj.jurisdiction, where="subject.jurisdiction")
@@ -187,11 +254,10 @@ def guard_bid_request(
             if jur in engine.rulebook.jurisdictions
             else (jur.split("-")[0] if jur.split("-")[0] in engine.rulebook.jurisdictions else None)
         )
-    age, age_source = request_age(subj, request, day)
     notes: list[str] = []
     book: BookFacts | None = None
     if book_jur is not None and age is not None:
-        book = cached_book_facts(engine, book_jur, age, subj, day)
+        book = cached_book_facts(engine, book_jur, age, grants_key(subj), day)
     elif age is None:
         notes.append("age unknown: not treated as a known minor; regs.coppa and consent signals still apply")
     if book_jur is None:
@@ -223,13 +289,7 @@ def guard_bid_request(
             else:
                 notes.append(f"{g.id}: GPC signal seen, but the rule is unverified and not enforced")
     key = tuple(fired)
-    ckey = (id(data), key, id(book))
-    hit = _CITED.get(ckey)
-    if hit is None or hit[0] is not book:
-        if len(_CITED) > 4096:
-            _CITED.clear()
-        hit = _CITED[ckey] = (book, _citations(engine, data, key, book.determining if book else {}))
-    rules = dict(hit[1])
+    rules = _citations(engine, data, key, book.determining if book else {})
     summary = {
         "on": day.isoformat(),
         "jurisdiction": jur,
@@ -243,7 +303,5 @@ def guard_bid_request(
         **facts,
     }
     by_id = {r.id: r for r in data.rules}
-    if any(by_id[i].refuse for i in key if i in by_id):
-        return AdReqResult("refuse", None, (), rules, summary, tuple(notes))
-    out, changes = _apply(request, _plan(data, key))
-    return AdReqResult("auction", out, changes, rules, summary, tuple(notes))
+    refused = any(by_id[i].refuse for i in key if i in by_id)
+    return summary, rules, tuple(notes), refused, _plan(data, key)

@@ -84,7 +84,57 @@ def _typed(data: AdReqData) -> tuple[tuple[str, tuple[str, ...], str], ...]:
     return hit[1]
 
 
+def is_ipv4(v: str) -> bool:
+    """The same answer as `ipaddress.IPv4Address(v)` accepting `v`, without the exception cost."""
+    parts = v.split(".")
+    if len(parts) != 4:
+        return False
+    for p in parts:
+        if not (p.isascii() and p.isdigit()) or len(p) > 3 or (len(p) > 1 and p[0] == "0") or int(p) > 255:
+            return False
+    return True
+
+
+Tree = dict[str, tuple[str, "Tree"]]
+_TREES: dict[int, tuple[AdReqData, Tree]] = {}
+
+
+def _tree(data: AdReqData) -> Tree:
+    hit = _TREES.get(id(data))
+    if hit is None or hit[0] is not data:
+        root: Tree = {}
+        for path, kind in data.types.items():
+            node = root
+            *parents, last = path.split(".")
+            for p in parents:
+                node = node.setdefault(p, ("", {}))[1]
+            node[last] = (kind, node.get(last, ("", {}))[1])
+        hit = _TREES[id(data)] = (data, root)
+    return hit[1]
+
+
+def _fast_ok(obj: dict[str, Any], tree: Tree) -> bool:
+    for key, (kind, sub) in tree.items():
+        v = obj.get(key, _MISSING)
+        if v is _MISSING:
+            continue
+        if kind == "object":
+            if type(v) is not dict:
+                return False
+        elif kind == "ipv4":
+            if type(v) is not str or not is_ipv4(v):
+                return False
+        elif kind and not _ok(kind, v):
+            return False
+        if sub and type(v) is dict and not _fast_ok(v, sub):
+            return False
+    return True
+
+
 def check_types(req: Any, data: AdReqData) -> None:
+    """The first known field (in the data file's order) with a wrong type is the error."""
+    if type(req) is dict and all(k in req for k in data.required) and _fast_ok(req, _tree(data)):
+        return
     if not isinstance(req, dict):
         raise InputError(f"a bid request must be a JSON object, got {_JSON.get(type(req), 'a value')}", where="request")
     for path in data.required:
@@ -111,33 +161,65 @@ _usp = lru_cache(maxsize=256)(decode_usp)
 _gpp = lru_cache(maxsize=4096)(decode_gpp)
 
 
+_PATHS = {
+    p: tuple(p.split("."))
+    for p in (
+        "regs.gdpr",
+        "regs.ext.gdpr",
+        "user.consent",
+        "user.ext.consent",
+        "regs.us_privacy",
+        "regs.ext.us_privacy",
+    )
+}
+
+
 def _first(req: dict[str, Any], *paths: str) -> tuple[str, Any]:
     for path in paths:
-        v = lookup(req, tuple(path.split(".")))
+        v = lookup(req, _PATHS[path])
         if v is not _MISSING:
             return path, v
     return paths[0], _MISSING
 
 
-def read_signals(req: dict[str, Any]) -> Signals:
+RawSignals = tuple[Any, ...]
+
+
+def raw_signals(req: dict[str, Any]) -> RawSignals:
+    """The signal values as they stand in the request (types already checked): a cache key."""
     regs = req.get("regs")
     regs = regs if isinstance(regs, dict) else {}
     _, gdpr = _first(req, "regs.gdpr", "regs.ext.gdpr")
-    where, consent = _first(req, "user.consent", "user.ext.consent")
-    tc = _tcf(consent, where) if consent is not _MISSING and consent != "" else None
-    where, usp_text = _first(req, "regs.us_privacy", "regs.ext.us_privacy")
-    usp = _usp(usp_text, where) if usp_text is not _MISSING and usp_text != "" else None
-    gpp = _gpp(regs["gpp"], "regs.gpp") if regs.get("gpp") else None
-    if gpp is not None and "gpp_sid" in regs and sorted(set(regs["gpp_sid"])) != sorted(set(gpp.section_ids)):
+    cwhere, consent = _first(req, "user.consent", "user.ext.consent")
+    uwhere, usp = _first(req, "regs.us_privacy", "regs.ext.us_privacy")
+    sid = regs.get("gpp_sid", _MISSING)
+    return (
+        regs.get("coppa") == 1,
+        gdpr == 1,
+        cwhere,
+        consent,
+        uwhere,
+        usp,
+        regs.get("gpp") or None,
+        tuple(sid) if sid is not _MISSING else None,
+    )
+
+
+def read_signals(raw: RawSignals) -> Signals:
+    coppa, gdpr, cwhere, consent, uwhere, usp_text, gpp_text, sid = raw
+    tc = _tcf(consent, cwhere) if consent is not _MISSING and consent != "" else None
+    usp = _usp(usp_text, uwhere) if usp_text is not _MISSING and usp_text != "" else None
+    gpp = _gpp(gpp_text, "regs.gpp") if gpp_text else None
+    if gpp is not None and sid is not None and sorted(set(sid)) != sorted(set(gpp.section_ids)):
         raise InputError(
-            f"lists sections {sorted(set(regs['gpp_sid']))} but regs.gpp holds {list(gpp.section_ids)}",
+            f"lists sections {sorted(set(sid))} but regs.gpp holds {list(gpp.section_ids)}",
             where="regs.gpp_sid",
             hint="send the section ids of the GPP string",
         )
     if gpp is not None:
         tc = tc if tc is not None else gpp.tcfeuv2
         usp = usp if usp is not None else gpp.uspv1
-    return Signals(regs.get("coppa") == 1, gdpr == 1, tc, usp, gpp, gpp.usnat if gpp else None)
+    return Signals(coppa, gdpr, tc, usp, gpp, gpp.usnat if gpp else None)
 
 
 def geo_jurisdiction(req: dict[str, Any], data: AdReqData) -> str | None:
@@ -211,8 +293,11 @@ def book_facts(engine: Decider, jur: str, age: int, grants: list[dict[str, Any]]
     return BookFacts(child, child and jur.startswith("US"), child or banned or age_driven, banned, denied, det)
 
 
-def cached_book_facts(engine: Decider, jur: str, age: int, subject: AdReqSubject | None, day: dt.date) -> BookFacts:
-    grants = json.dumps(
-        [g.model_dump(mode="json", exclude_none=True) for g in subject.grants] if subject else [], sort_keys=True
-    )
+def grants_key(subject: AdReqSubject | None) -> str:
+    if subject is None or not subject.grants:
+        return "[]"
+    return json.dumps([g.model_dump(mode="json", exclude_none=True) for g in subject.grants], sort_keys=True)
+
+
+def cached_book_facts(engine: Decider, jur: str, age: int, grants: str, day: dt.date) -> BookFacts:
     return _book_cached(engine, jur, age, grants, day)  # type: ignore[arg-type]  # Engine hashes by identity
