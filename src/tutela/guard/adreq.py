@@ -31,7 +31,7 @@ from tutela.guard.signals import (
 from tutela.policy.compiled import today
 
 Step = tuple[tuple[str, ...], str, Any, tuple[str, ...]]  # path parts, kind, argument, rule ids
-Member = tuple[int, str, str, Any, tuple[str, ...], str]  # order, key, kind, argument, rules, path
+Member = tuple[int, str, str, Any, Change]  # order, key, kind, argument, the change it makes
 # a parent object's path, the keys removed or truncated there (and how), the keys set there
 Group = tuple[tuple[str, ...], frozenset[str], dict[str, Member], tuple[Member, ...]]
 
@@ -92,7 +92,13 @@ def _truncate(value: str, bits: int) -> tuple[str, str]:
 def _grouped(steps: tuple[Step, ...]) -> tuple[Group, ...]:
     groups: dict[tuple[str, ...], list[Member]] = {}
     for i, (parts, kind, arg, rules) in enumerate(steps):
-        groups.setdefault(parts[:-1], []).append((i, parts[-1], kind, arg, rules, ".".join(parts)))
+        path = ".".join(parts)
+        done = {
+            "remove": Change(path, "removed", rules),
+            "set": Change(path, "set", rules, str(arg)),
+            "truncate": Change(path, "truncated", rules, f"kept /{(32 if path == 'device.ip' else 128) - (arg or 0)}"),
+        }
+        groups.setdefault(parts[:-1], []).append((i, parts[-1], kind, arg, done[kind]))
     out = []
     for parent, members in groups.items():
         edits = {m[1]: m for m in members if m[2] != "set"}
@@ -111,7 +117,8 @@ def _apply(req: dict[str, Any], groups: tuple[Group, ...]) -> tuple[dict[str, An
             probe = probe.get(p, _MISSING) if type(probe) is dict else _MISSING
         if type(probe) is dict:
             todo = [edits[k] for k in probe.keys() & keys]
-            todo += [m for m in sets if probe.get(m[1], _MISSING) != m[3]]
+            if sets:
+                todo += [m for m in sets if probe.get(m[1], _MISSING) != m[3]]
         else:
             todo = list(sets) if probe is _MISSING else []
         if not todo:
@@ -129,19 +136,26 @@ def _apply(req: dict[str, Any], groups: tuple[Group, ...]) -> tuple[dict[str, An
             obj[p] = child
             obj = child
         else:
-            for i, key, kind, arg, rules, path in todo:
+            for i, key, kind, arg, change in todo:
                 if kind == "remove":
                     del obj[key]
-                    found.append((i, Change(path, "removed", rules)))
+                    found.append((i, change))
                 elif kind == "set":
                     obj[key] = arg
-                    found.append((i, Change(path, "set", rules, str(arg))))
+                    found.append((i, change))
                 else:
                     value, kept = _truncate(obj[key], arg)
                     if value != obj[key]:
                         obj[key] = value
-                        found.append((i, Change(path, "truncated", rules, f"kept {kept}")))
-    found.sort(key=lambda x: x[0])
+                        found.append(
+                            (
+                                i,
+                                change
+                                if change.detail == f"kept {kept}"
+                                else Change(change.path, "truncated", change.rules, f"kept {kept}"),
+                            )
+                        )
+    found.sort()  # by step order; the indexes are unique, so Changes are never compared
     return out, tuple(c for _, c in found)
 
 

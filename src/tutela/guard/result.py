@@ -22,7 +22,7 @@ class Change:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AdReqResult:
     outcome: Literal["auction", "refuse"]
     request: dict[str, Any] | None  # None when refused: nothing goes to the auction
