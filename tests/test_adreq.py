@@ -7,16 +7,19 @@ import datetime as dt
 import json
 import subprocess
 import sys
+from importlib import resources
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 
 from consent_encode import TC, encode_tc, encode_usnat
 from tutela.api.app import create_app
 from tutela.engine import Engine
-from tutela.errors import InputError
+from tutela.errors import InputError, RulebookError
 from tutela.guard import guard_bid_request
+from tutela.guard.rules import FILE, parse_data
 
 DAY = dt.date(2026, 12, 3)
 PREBID = {
@@ -218,3 +221,34 @@ def test_api(engine: Engine) -> None:
     bad = client.post("/v1/adreq/guard", json={"request": {"id": "x", "imp": [], "device": {"ip": []}}})
     assert bad.status_code == 422 and bad.json()["where"] == "device.ip"
     assert "/v1/adreq/guard" in client.get("/openapi.json").json()["paths"]
+
+
+def test_explanation_carries_paths_not_values(engine: Engine) -> None:
+    r = guard_bid_request(engine, bid(regs={"coppa": 1}), on=DAY)
+    text = json.dumps([c.to_dict() for c in r.changes]) + json.dumps(r.notes)
+    for secret in ("ifa", "203.0.113.77", "94110", "SF"):
+        assert f'"{secret}"' not in text
+
+
+def _data_text() -> str:
+    return resources.files("tutela.data").joinpath("adreq.yaml").read_text("utf-8")
+
+
+def test_data_file_errors_name_file_and_key() -> None:
+    raw = yaml.safe_load(_data_text())
+    raw["rules"][0]["when"] = "sometimes"
+    with pytest.raises(RulebookError) as err:
+        parse_data(raw)
+    assert err.value.where == f"{FILE}: rules.0.when"
+    raw = yaml.safe_load(_data_text())
+    raw["rules"][0]["citation"]["colour"] = "red"
+    with pytest.raises(RulebookError, match="unknown field"):
+        parse_data(raw)
+
+
+def test_api_example_is_a_working_request(engine: Engine) -> None:
+    client = TestClient(create_app(engine))
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["GuardIn"]
+    r = client.post("/v1/adreq/guard", json=schema["example"])
+    assert r.status_code == 200 and r.json()["outcome"] == "auction"
+    assert {c["path"] for c in r.json()["changes"]} >= {"device.ifa", "user.id", "user.eids", "device.geo.lat"}
