@@ -252,3 +252,24 @@ def test_api_example_is_a_working_request(engine: Engine) -> None:
     r = client.post("/v1/adreq/guard", json=schema["example"])
     assert r.status_code == 200 and r.json()["outcome"] == "auction"
     assert {c["path"] for c in r.json()["changes"]} >= {"device.ifa", "user.id", "user.eids", "device.geo.lat"}
+
+
+def test_india_children_rules_apply_only_once_in_force(engine: Engine) -> None:
+    subject = {"jurisdiction": "IN", "age": 15}
+    before = guard_bid_request(engine, bid(), subject=subject, on=DAY)
+    after = guard_bid_request(engine, bid(), subject=subject, on=dt.date(2027, 6, 1))
+    assert "ADREQ.profiling-ban" not in before.rules
+    assert [d["id"] for d in after.rules["ADREQ.profiling-ban"]["determined_by"]] == ["IN-DPDP.s9-3"]
+
+
+def test_subject_age_range_and_birth_date_and_bad_subject(engine: Engine) -> None:
+    r = guard_bid_request(engine, bid(), subject={"jurisdiction": "US", "age_range": [10, 14]}, on=DAY)
+    assert r.facts["age"] == 10 and r.facts["us_child"]
+    r = guard_bid_request(engine, bid(), subject={"jurisdiction": "US", "birth_date": "2014-12-04"}, on=DAY)
+    assert r.facts["age"] == 11
+    with pytest.raises(InputError) as err:
+        guard_bid_request(engine, bid(), subject={"jurisdiction": "ZZ", "age": 9}, on=DAY)
+    assert err.value.where == "subject.jurisdiction"
+    with pytest.raises(InputError) as err:
+        guard_bid_request(engine, bid(), subject={"age": "nine"}, on=DAY)
+    assert err.value.where == "subject.age"
