@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from consent_encode import TC, encode_gpp_header, encode_tc, encode_usnat
 from tutela.engine import Engine
 from tutela.errors import InputError
-from tutela.guard import guard_bid_request
+from tutela.guard import consent_reference as consent
+from tutela.guard import decode_gpp, decode_tcf, decode_usnat, decode_usp, guard_bid_request
 from tutela.guard.adreq_reference import guard_reference
 from tutela.guard.signals import is_ipv4
 
@@ -175,3 +176,49 @@ def test_fast_path_equals_reference(engine: Engine, req: Any, gpc: Any, subject:
     assert _outcome(guard_bid_request, engine, req, gpc, subject, day) == _outcome(
         guard_reference, engine, req, gpc, subject, day
     )
+
+
+B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _same(fast: Any, slow: Any, text: str) -> None:
+    def run(fn: Any) -> Any:
+        try:
+            return fn(text, "x")
+        except InputError as exc:
+            return ("error", exc.where, exc.message)
+
+    assert run(fast) == run(slow)
+
+
+@st.composite
+def mutated(draw: st.DrawFn, base: st.SearchStrategy[str]) -> str:
+    """A valid string, then perhaps cut, perhaps a character changed, perhaps a piece appended."""
+    text = draw(base)
+    if draw(st.booleans()):
+        text = text[: draw(st.integers(0, len(text)))]
+    if text and draw(st.booleans()):
+        i = draw(st.integers(0, len(text) - 1))
+        text = text[:i] + draw(st.sampled_from(B64 + ".~!")) + text[i + 1 :]
+    if draw(st.booleans()):
+        text += draw(st.text(alphabet=B64 + ".~", max_size=6))
+    return text
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=mutated(tc) | st.text(alphabet=B64 + ".", max_size=60))
+def test_tcf_decoders_agree(text: str) -> None:
+    _same(decode_tcf, consent.tcf, text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=mutated(gpp.map(lambda g: g[0])) | mutated(usnat) | st.text(alphabet=B64 + ".~", max_size=30))
+def test_gpp_and_usnat_decoders_agree(text: str) -> None:
+    _same(decode_gpp, consent.gpp, text)
+    _same(decode_usnat, consent.usnat, text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=st.text(alphabet="1YN-2x", max_size=5))
+def test_usp_decoders_agree(text: str) -> None:
+    _same(decode_usp, consent.usp, text)

@@ -1,7 +1,8 @@
 """The ad-request guard as a plain specification: one request at a time, no caches, a deep
 copy, the rulebook's reference evaluator, the rules walked one by one. It reads the same data
-(`adreq.yaml`), the same consent-string decoders and returns the same result type as the fast
-path (`adreq.py`); it shares no other code with it. Tests hold the two equal (Hypothesis)."""
+(`adreq.yaml`) and the subject model and returns the same result type as the fast path
+(`adreq.py`); it decodes consent strings with its own `consent_reference.py` and shares no
+other code with it. Tests hold the two equal (Hypothesis)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,9 @@ import ipaddress
 from typing import Any
 
 from tutela.errors import InputError
-from tutela.guard.gpp import decode_gpp
+from tutela.guard import consent_reference as consent
 from tutela.guard.result import AdReqResult, Change
 from tutela.guard.rules import AdReqData, AdReqSubject, Decider, load_adreq, parse_subject
-from tutela.guard.tcf import decode_tcf
-from tutela.guard.usp import decode_usp
 from tutela.policy.compiled import today
 
 
@@ -133,16 +132,16 @@ def guard_reference(
     for path in ("user.consent", "user.ext.consent"):
         found, value = _get(request, path)
         if found:
-            tc = decode_tcf(value, path) if value != "" else None
+            tc = consent.tcf(value, path) if value != "" else None
             break
     usp = None
     for path in ("regs.us_privacy", "regs.ext.us_privacy"):
         found, value = _get(request, path)
         if found:
-            usp = decode_usp(value, path) if value != "" else None
+            usp = consent.usp(value, path) if value != "" else None
             break
     found, gpp_text = _get(request, "regs.gpp")
-    gpp = decode_gpp(gpp_text, "regs.gpp") if found and gpp_text else None
+    gpp = consent.gpp(gpp_text, "regs.gpp") if found and gpp_text else None
     found, sid = _get(request, "regs.gpp_sid")
     if gpp is not None and found and sorted(set(sid)) != sorted(set(gpp.section_ids)):
         raise InputError(
