@@ -273,3 +273,17 @@ def test_subject_age_range_and_birth_date_and_bad_subject(engine: Engine) -> Non
     with pytest.raises(InputError) as err:
         guard_bid_request(engine, bid(), subject={"age": "nine"}, on=DAY)
     assert err.value.where == "subject.age"
+
+
+def test_precise_geo_needs_its_own_consent_in_the_eu(engine: Engine) -> None:
+    req = bid(regs={"gdpr": 1})
+    req["device"]["geo"] = {"country": "ITA", "lat": 45.0, "lon": 9.0, "city": "Milano"}
+    req["user"]["consent"] = encode_tc(TC(consents=tuple(range(1, 12)), special=(1,)))
+    grants = [{"scopes": ["marketing"], "by": "self"}]
+    r = guard_bid_request(engine, req, subject={"age": 30, "grants": grants}, on=DAY)
+    assert {"device.geo.lat", "device.geo.lon", "device.geo.city"} <= changed(r) and "user.eids" not in changed(r)
+    by = [d["id"] for d in r.rules["ADREQ.precise-geo-unlawful"]["determined_by"]]
+    assert "EU-EPRIVACY.art5-3.location" in by
+    with_location = {"age": 30, "grants": [*grants, {"scopes": ["location"], "by": "self"}]}
+    r = guard_bid_request(engine, req, subject=with_location, on=DAY)
+    assert "ADREQ.precise-geo-unlawful" not in r.rules

@@ -285,6 +285,7 @@ def _decide(
         "us_child": bool(book and book.us_child),
         "profiling_banned": bool(book and book.profiling_banned),
         "targeting_denied": bool(book and book.targeting_denied),
+        "location_denied": bool(book and book.location_denied),
         "gdpr_scope": country in data.eu_eea,
         "gdpr_without_consent_string": gdpr and tc is None,
         "tcf_no_purpose_2": gdpr and tc is not None and not (tc.consent(2) or tc.legitimate_interest(2)),

@@ -80,12 +80,14 @@ WANT = {
 }
 
 
-def _decide(engine: Decider, jur: str, age: int, grants: list[dict[str, Any]], day: dt.date) -> Any:
+def _decide(
+    engine: Decider, jur: str, age: int, grants: list[dict[str, Any]], day: dt.date, category: str = "user.behavior"
+) -> Any:
     return engine.decide(
         {
             "subject": {"jurisdiction": jur, "age": age, "grants": grants},
             "act": {
-                "category": "user.behavior",
+                "category": category,
                 "use": "marketing.advertising.third_party.targeted",
                 "recipient": "third_party",
                 "at": day.isoformat(),
@@ -196,7 +198,7 @@ def guard_reference(
     if book_jur is None:
         notes.append("jurisdiction unknown or not in the rulebook: no rulebook age rules applied")
     # 5. what the rulebook says about targeted ads for this user
-    child = minor = us_child = banned = denied = False
+    child = minor = us_child = banned = denied = located = False
     determining: dict[str, list[str]] = {}
     if book_jur is not None and age is not None:
         grants = [g.model_dump(mode="json", exclude_none=True) for g in subj.grants] if subj else []
@@ -208,6 +210,10 @@ def guard_reference(
         d_actual = _decide(engine, book_jur, age, grants, day)
         d_all = _decide(engine, book_jur, age, everything, day)
         denied = d_actual.effect == "deny"
+        d_location = _decide(engine, book_jur, age, grants, day, "user.location.precise")
+        located = d_location.effect == "deny"
+        if located:
+            determining["location_denied"] = list(d_location.rule_ids())
         banned = d_all.effect == "deny"
         age_driven = denied and age < 18 and _decide(engine, book_jur, 30, grants, day).effect != "deny"
         dc = engine.rulebook.digital_consent(book_jur, day)
@@ -235,6 +241,7 @@ def guard_reference(
         "us_child": us_child,
         "profiling_banned": banned,
         "targeting_denied": denied,
+        "location_denied": located,
         "gdpr_scope": in_eea,
         "gdpr_without_consent_string": gdpr and tc is None,
         "tcf_no_purpose_2": gdpr and tc is not None and 2 not in tc.purpose_consents and 2 not in tc.purpose_li,

@@ -20,9 +20,9 @@ from tutela.rulebook import Rulebook
 from tutela.rulebook.models import Citation
 
 FieldType = Literal["object", "array", "string", "integer", "number", "flag", "ipv4", "ipv6", "int_array"]
-Fact = Literal["coppa_flag", "minor", "us_child", "profiling_banned", "targeting_denied", "gdpr_scope",
-               "gdpr_without_consent_string", "tcf_no_purpose_2", "tcf_no_purpose_4", "tcf_no_special_feature_1",
-               "usp_opt_out", "usnat_opt_out", "usnat_known_child"]
+Fact = Literal["coppa_flag", "minor", "us_child", "profiling_banned", "targeting_denied", "location_denied",
+               "gdpr_scope", "gdpr_without_consent_string", "tcf_no_purpose_2", "tcf_no_purpose_4",
+               "tcf_no_special_feature_1", "usp_opt_out", "usnat_opt_out", "usnat_known_child"]
 FILE = "tutela/data/adreq.yaml"
 
 

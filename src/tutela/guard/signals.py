@@ -271,6 +271,7 @@ class BookFacts:
     minor: bool
     profiling_banned: bool
     targeting_denied: bool
+    location_denied: bool
     determining: dict[str, tuple[str, ...]]  # fact -> rulebook rule ids
 
 
@@ -288,11 +289,14 @@ def _book_cached(engine: Decider, jur: str, age: int, grants: str, day: dt.date)
 def book_facts(engine: Decider, jur: str, age: int, grants: list[dict[str, Any]], day: dt.date) -> BookFacts:
     act = {**ACT, "at": day.isoformat()}
 
-    def decide(a: int, g: list[dict[str, Any]]) -> tuple[bool, tuple[str, ...]]:
-        d = engine.decide({"subject": {"jurisdiction": jur, "age": a, "grants": g}, "act": act})
+    def decide(a: int, g: list[dict[str, Any]], category: str = "user.behavior") -> tuple[bool, tuple[str, ...]]:
+        d = engine.decide(
+            {"subject": {"jurisdiction": jur, "age": a, "grants": g}, "act": {**act, "category": category}}
+        )
         return d.effect == "deny", d.rule_ids()
 
     denied, denied_by = decide(age, grants)
+    located, located_by = decide(age, grants, "user.location.precise")
     banned, banned_by = decide(age, _all_grants(engine))
     age_driven = denied and age < 18 and not decide(30, grants)[0]
     dc = engine.rulebook.digital_consent(jur, day)
@@ -306,9 +310,10 @@ def book_facts(engine: Decider, jur: str, age: int, grants: list[dict[str, Any]]
         "minor": tuple(dict.fromkeys(minor_by)),
         "profiling_banned": banned_by if banned else (),
         "targeting_denied": denied_by if denied else (),
+        "location_denied": located_by if located else (),
         "us_child": (dc.id,) if child and dc else (),
     }
-    return BookFacts(child, child and jur.startswith("US"), child or banned or age_driven, banned, denied, det)
+    return BookFacts(child, child and jur.startswith("US"), child or banned or age_driven, banned, denied, located, det)
 
 
 def grants_key(subject: AdReqSubject | None) -> str:
