@@ -287,3 +287,11 @@ def test_precise_geo_needs_its_own_consent_in_the_eu(engine: Engine) -> None:
     with_location = {"age": 30, "grants": [*grants, {"scopes": ["location"], "by": "self"}]}
     r = guard_bid_request(engine, req, subject=with_location, on=DAY)
     assert "ADREQ.precise-geo-unlawful" not in r.rules
+
+
+def test_api_refusal_has_null_request(engine: Engine) -> None:
+    req = bid(regs={"gdpr": 1})
+    req["user"]["consent"] = encode_tc(TC(consents=(1,)))
+    r = TestClient(create_app(engine)).post("/v1/adreq/guard", json={"request": req, "subject": {"jurisdiction": "DE"}})
+    assert r.status_code == 200 and r.json()["outcome"] == "refuse" and r.json()["request"] is None
+    assert "ADREQ.tcf-no-basic-ads" in r.json()["rules"]

@@ -47,7 +47,7 @@ class GuardOut(BaseModel):
 def install(app: FastAPI, engine: Engine) -> None:
     """Mount `POST /v1/adreq/guard` on `app`."""
 
-    @app.post("/v1/adreq/guard", response_model=GuardOut, response_model_exclude_none=True)
+    @app.post("/v1/adreq/guard", response_model=GuardOut)
     def guard(body: GuardIn, sec_gpc: str | None = Header(None, alias="Sec-GPC")) -> dict[str, Any]:
         gpc = True if (body.gpc is True or (sec_gpc or "").strip() == "1") else body.gpc
         return engine.adreq_guard(body.request, gpc=gpc, subject=body.subject).to_dict()
