@@ -19,7 +19,8 @@ from tutela.api.app import create_app
 from tutela.engine import Engine
 from tutela.errors import InputError, RulebookError
 from tutela.guard import guard_bid_request
-from tutela.guard.rules import FILE, parse_data
+from tutela.guard.adreq_reference import guard_reference
+from tutela.guard.rules import FILE, load_adreq, parse_data
 
 DAY = dt.date(2026, 12, 3)
 PREBID = {
@@ -295,3 +296,16 @@ def test_api_refusal_has_null_request(engine: Engine) -> None:
     r = TestClient(create_app(engine)).post("/v1/adreq/guard", json={"request": req, "subject": {"jurisdiction": "DE"}})
     assert r.status_code == 200 and r.json()["outcome"] == "refuse" and r.json()["request"] is None
     assert "ADREQ.tcf-no-basic-ads" in r.json()["rules"]
+
+
+def test_a_removed_object_takes_its_children_with_it(engine: Engine) -> None:
+    data = load_adreq()
+    rules = list(data.rules)
+    rules[0] = rules[0].model_copy(update={"remove": ("user_ext", *rules[0].remove)})
+    fields = {**data.fields, "user_ext": ("user.ext",)}
+    custom = data.model_copy(update={"rules": tuple(rules), "fields": fields})
+    req = bid(regs={"coppa": 1})
+    req["user"]["ext"]["eids"] = [1]
+    fast = guard_bid_request(engine, req, on=DAY, data=custom)
+    assert fast.request is not None and "ext" not in fast.request["user"]
+    assert fast.to_dict() == guard_reference(engine, req, on=DAY, data=custom).to_dict()

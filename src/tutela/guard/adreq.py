@@ -32,14 +32,14 @@ from tutela.policy.compiled import today
 
 Step = tuple[tuple[str, ...], str, Any, tuple[str, ...]]  # path parts, kind, argument, rule ids
 Member = tuple[int, str, str, Any, Change]  # order, key, kind, argument, the change it makes
-# a parent object's path, the keys removed or truncated there (and how), the keys set there
-Group = tuple[tuple[str, ...], frozenset[str], dict[str, Member], tuple[Member, ...]]
+# per object: keys removed or truncated there, how, the keys set there, and child objects
+Node = tuple[frozenset[str], dict[str, Member], tuple[Member, ...], tuple[tuple[str, "Node"], ...]]
 
 
-_PLANS: dict[tuple[int, tuple[str, ...]], tuple[AdReqData, tuple[Group, ...]]] = {}
+_PLANS: dict[tuple[int, tuple[str, ...]], tuple[AdReqData, Node]] = {}
 
 
-def _plan(data: AdReqData, fired: tuple[str, ...]) -> tuple[Group, ...]:
+def _plan(data: AdReqData, fired: tuple[str, ...]) -> Node:
     hit = _PLANS.get((id(data), fired))
     if hit is None or hit[0] is not data:
         if len(_PLANS) > 4096:
@@ -89,74 +89,84 @@ def _truncate(value: str, bits: int) -> tuple[str, str]:
     return str(net.network_address), f"/{width - bits}"
 
 
-def _grouped(steps: tuple[Step, ...]) -> tuple[Group, ...]:
-    groups: dict[tuple[str, ...], list[Member]] = {}
+def _grouped(steps: tuple[Step, ...]) -> Node:
+    """The plan as a tree of objects: per object, the keys edited (removed or truncated), the
+    keys set, and the child objects below it that have changes of their own."""
+    tree: dict[str, Any] = {}
     for i, (parts, kind, arg, rules) in enumerate(steps):
         path = ".".join(parts)
-        done = {
+        width = 32 if path == "device.ip" else 128
+        change = {
             "remove": Change(path, "removed", rules),
             "set": Change(path, "set", rules, str(arg)),
-            "truncate": Change(path, "truncated", rules, f"kept /{(32 if path == 'device.ip' else 128) - (arg or 0)}"),
-        }
-        groups.setdefault(parts[:-1], []).append((i, parts[-1], kind, arg, done[kind]))
-    out = []
-    for parent, members in groups.items():
+            "truncate": Change(path, "truncated", rules, f"kept /{width - (arg or 0)}"),
+        }[kind]
+        node = tree
+        for p in parts[:-1]:
+            node = node.setdefault("children", {}).setdefault(p, {})
+        node.setdefault("members", []).append((i, parts[-1], kind, arg, change))
+
+    def freeze(node: dict[str, Any]) -> Node:
+        members = node.get("members", [])
         edits = {m[1]: m for m in members if m[2] != "set"}
-        out.append((parent, frozenset(edits), edits, tuple(m for m in members if m[2] == "set")))
-    return tuple(out)
+        children = tuple((k, freeze(v)) for k, v in node.get("children", {}).items())
+        return frozenset(edits), edits, tuple(m for m in members if m[2] == "set"), children
+
+    return freeze(tree)
 
 
-def _apply(req: dict[str, Any], groups: tuple[Group, ...]) -> tuple[dict[str, Any], tuple[Change, ...]]:
-    """Copy-on-write: only the objects along a changed path are copied."""
-    out = dict(req)
-    copied = {id(out)}
-    found: list[tuple[int, Change]] = []
-    for parent_parts, keys, edits, sets in groups:
-        probe: Any = out
-        for p in parent_parts:
-            probe = probe.get(p, _MISSING) if type(probe) is dict else _MISSING
-        if type(probe) is dict:
-            todo = [edits[k] for k in probe.keys() & keys]
-            if sets:
-                todo += [m for m in sets if probe.get(m[1], _MISSING) != m[3]]
-        else:
-            todo = list(sets) if probe is _MISSING else []
-        if not todo:
-            continue
-        obj = out
-        for p in parent_parts:  # make the path writable, creating objects only for `set`
-            child = obj.get(p, _MISSING)
-            if child is _MISSING:
-                child = {}
-            elif type(child) is not dict:
-                break
-            if id(child) not in copied:
-                child = dict(child)
-                copied.add(id(child))
-            obj[p] = child
-            obj = child
-        else:
-            for i, key, kind, arg, change in todo:
-                if kind == "remove":
-                    del obj[key]
-                    found.append((i, change))
-                elif kind == "set":
-                    obj[key] = arg
-                    found.append((i, change))
-                else:
-                    value, kept = _truncate(obj[key], arg)
-                    if value != obj[key]:
-                        obj[key] = value
-                        found.append(
-                            (
-                                i,
-                                change
-                                if change.detail == f"kept {kept}"
-                                else Change(change.path, "truncated", change.rules, f"kept {kept}"),
-                            )
+def _walk(obj: dict[str, Any], node: Node, found: list[tuple[int, Change]]) -> dict[str, Any] | None:
+    """The changed copy of `obj` (None when nothing under it changes); unchanged parts are shared."""
+    keys, edits, sets, children = node
+    new: dict[str, Any] | None = None
+    if keys:
+        for k in obj.keys() & keys:
+            i, key, kind, arg, change = edits[k]
+            if new is None:
+                new = dict(obj)
+            if kind == "remove":
+                del new[key]
+                found.append((i, change))
+            else:
+                value, kept = _truncate(new[key], arg)
+                if value != new[key]:
+                    new[key] = value
+                    found.append(
+                        (
+                            i,
+                            change
+                            if change.detail == f"kept {kept}"
+                            else Change(change.path, "truncated", change.rules, f"kept {kept}"),
                         )
+                    )
+    for i, key, _, arg, change in sets:
+        if obj.get(key, _MISSING) != arg:
+            if new is None:
+                new = dict(obj)
+            new[key] = arg
+            found.append((i, change))
+    for key, child in children:
+        v = obj.get(key, _MISSING)
+        if new is not None and v is not _MISSING and key not in new:
+            continue  # removed at this level: nothing below it survives
+        if type(v) is dict:
+            r = _walk(v, child, found)
+        elif v is _MISSING:
+            r = _walk({}, child, found)  # only `set` creates anything in an empty object
+        else:
+            continue
+        if r is not None:
+            if new is None:
+                new = dict(obj)
+            new[key] = r
+    return new
+
+
+def _apply(req: dict[str, Any], plan: Node) -> tuple[dict[str, Any], tuple[Change, ...]]:
+    found: list[tuple[int, Change]] = []
+    out = _walk(req, plan, found)
     found.sort()  # by step order; the indexes are unique, so Changes are never compared
-    return out, tuple(c for _, c in found)
+    return (out if out is not None else dict(req)), tuple(c for _, c in found)
 
 
 def _citations(
@@ -234,14 +244,14 @@ def guard_bid_request(
         if len(_DECIDED) > 16384:
             _DECIDED.clear()
         hit = _DECIDED[key] = (engine, data, _decide(engine, data, raw, geo, subj, age, age_source, gpc, day))
-    summary, rules, notes, refused, groups = hit[2]
+    summary, rules, notes, refused, plan = hit[2]
     if refused:
         return AdReqResult("refuse", None, (), dict(rules), dict(summary), notes)
-    out, changes = _apply(request, groups)
+    out, changes = _apply(request, plan)
     return AdReqResult("auction", out, changes, dict(rules), dict(summary), notes)
 
 
-Decided = tuple[dict[str, Any], dict[str, dict[str, Any]], tuple[str, ...], bool, tuple[Group, ...]]
+Decided = tuple[dict[str, Any], dict[str, dict[str, Any]], tuple[str, ...], bool, Node]
 _DECIDED: dict[tuple[Any, ...], tuple[Decider, AdReqData, Decided]] = {}
 
 
