@@ -179,37 +179,31 @@ _usp = lru_cache(maxsize=256)(decode_usp)
 _gpp = lru_cache(maxsize=4096)(decode_gpp)
 
 
-_PATHS = {
-    p: tuple(p.split("."))
-    for p in (
-        "regs.gdpr",
-        "regs.ext.gdpr",
-        "user.consent",
-        "user.ext.consent",
-        "regs.us_privacy",
-        "regs.ext.us_privacy",
-    )
-}
-
-
-def _first(req: dict[str, Any], *paths: str) -> tuple[str, Any]:
-    for path in paths:
-        v = lookup(req, _PATHS[path])
-        if v is not _MISSING:
-            return path, v
-    return paths[0], _MISSING
-
-
 RawSignals = tuple[Any, ...]
 
 
+def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    v = parent.get(key)
+    return v if type(v) is dict else {}
+
+
 def raw_signals(req: dict[str, Any]) -> RawSignals:
-    """The signal values as they stand in the request (types already checked): a cache key."""
-    regs = req.get("regs")
-    regs = regs if isinstance(regs, dict) else {}
-    _, gdpr = _first(req, "regs.gdpr", "regs.ext.gdpr")
-    cwhere, consent = _first(req, "user.consent", "user.ext.consent")
-    uwhere, usp = _first(req, "regs.us_privacy", "regs.ext.us_privacy")
+    """The signal values as they stand in the request (types already checked): a cache key.
+    The OpenRTB 2.6 place wins over the 2.5 `ext` place."""
+    regs = _obj(req, "regs")
+    rext, user = _obj(regs, "ext"), _obj(req, "user")
+    uext = _obj(user, "ext")
+    gdpr = regs["gdpr"] if "gdpr" in regs else rext.get("gdpr", _MISSING)
+    if "consent" in user:
+        cwhere, consent = "user.consent", user["consent"]
+    else:
+        cwhere, consent = ("user.ext.consent", uext["consent"]) if "consent" in uext else ("user.consent", _MISSING)
+    if "us_privacy" in regs:
+        uwhere, usp = "regs.us_privacy", regs["us_privacy"]
+    else:
+        uwhere, usp = (
+            ("regs.ext.us_privacy", rext["us_privacy"]) if "us_privacy" in rext else ("regs.us_privacy", _MISSING)
+        )
     sid = regs.get("gpp_sid", _MISSING)
     return (
         regs.get("coppa") == 1,
