@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python bench/media.py --quick
 	$(BIN)/python bench/age_combine.py --quick
 	$(BIN)/python bench/startup.py --quick
+	$(BIN)/python bench/adreq.py --quick
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from tutela.audit import Finding, Progress
     from tutela.connectors.estate import EstateConfig as RightsEstate
     from tutela.datamap.check import Problem
+    from tutela.guard import AdReqResult
     from tutela.media import MediaResult, OnRefuse
     from tutela.policy import CompiledPolicy, Facts
     from tutela.policy.batch import BatchResult
@@ -340,3 +341,12 @@ class Engine:
         from tutela.age import load_age_requirements
 
         return load_age_requirements(path)
+
+    # -- guards (docs/guard.md) -------------------------------------------------------------
+
+    def adreq_guard(self, request: dict[str, Any], gpc: bool | None = None,
+                    subject: dict[str, Any] | None = None) -> AdReqResult:
+        """Guard one OpenRTB 2.6 bid request: a lawful request or a refusal, every change explained."""
+        from tutela.guard import guard_bid_request
+
+        return guard_bid_request(self, request, gpc=gpc, subject=subject)

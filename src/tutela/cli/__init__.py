@@ -14,6 +14,7 @@ from typer import Abort
 from typer._click.exceptions import UsageError  # typer 0.29 vendors Click; its usage errors are these
 
 from tutela.cli import (
+    adreq_guard,
     age_read,
     age_requirements,
     audit,
@@ -76,6 +77,9 @@ age = typer.Typer(help="Age assurance: read and verify age signals; the levels e
 app.add_typer(age, name="age")
 age.command("read")(age_read.run)
 age.command("requirements")(age_requirements.run)
+adreq = typer.Typer(help="Guard OpenRTB 2.6 bid requests.", no_args_is_help=True)
+app.add_typer(adreq, name="adreq")
+adreq.command("guard")(adreq_guard.run)
 
 
 def main() -> None:

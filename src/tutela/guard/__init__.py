@@ -1,0 +1,10 @@
+"""Guards in the data path. The ad-request guard (OpenRTB 2.6) and the consent-string decoders."""
+
+from tutela.guard.adreq import guard_bid_request
+from tutela.guard.gpp import GPPString, UsNat, decode_gpp, decode_usnat
+from tutela.guard.result import AdReqResult, Change
+from tutela.guard.tcf import TCString, decode_tcf
+from tutela.guard.usp import USPrivacy, decode_usp
+
+__all__ = ["AdReqResult", "Change", "GPPString", "TCString", "USPrivacy", "UsNat", "decode_gpp", "decode_tcf",
+           "decode_usnat", "decode_usp", "guard_bid_request"]
