@@ -18,6 +18,7 @@ import pyarrow as pa
 from tutela.datamap import load_datamap
 from tutela.datamap.check import Problem
 from tutela.errors import InputError
+from tutela.ledger import Ledger
 from tutela.media import MediaResult, OnRefuse, clean_many
 from tutela.policy import CompiledPolicy, Decision, DecisionRequest, Facts, derive, reference_facts
 from tutela.policy import reference as spec
@@ -159,3 +160,7 @@ class Engine:
         """Rights requests (access, erasure) against `estate`; close the desk when done."""
         return RightsDesk(self.rulebook, self.taxonomy, estate, state)
 
+    @staticmethod
+    def ledger(url: str | None = None, prefix: str = "", create: bool = True) -> Ledger:
+        """The tamper-evident ledger at `url` (None: TUTELA_LEDGER_URL; see docs/ledger.md); close it when done."""
+        return Ledger(url, prefix=prefix, create=create)

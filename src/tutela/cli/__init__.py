@@ -17,6 +17,9 @@ from tutela.cli import (
     demo,
     estate_generate,
     estate_truth,
+    ledger_append,
+    ledger_checkpoint,
+    ledger_verify,
     media_clean,
     remediate,
     requests_approve,
@@ -66,6 +69,11 @@ app.command("serve")(serve.run)
 app.command("demo")(demo.run)
 app.command("audit")(audit.run)
 app.command("remediate")(remediate.run)
+ledger = typer.Typer(help="The tamper-evident ledger: append, checkpoint, verify.", no_args_is_help=True)
+app.add_typer(ledger, name="ledger")
+for _name, _fn in (("verify", ledger_verify.run), ("checkpoint", ledger_checkpoint.run),
+                   ("append", ledger_append.run), ("key", ledger_checkpoint.key)):
+    ledger.command(_name)(_fn)
 
 
 def main() -> None:
