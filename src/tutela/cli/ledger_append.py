@@ -21,7 +21,8 @@ def _object(text: str, where: str) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise InputError(f"not JSON: {exc}", where=where, hint='a JSON object, e.g. \'{"version": "2026.1", …}\'') from None
+        raise InputError(f"not JSON: {exc}", where=where,
+                         hint='a JSON object, e.g. \'{"version": "2026.1", …}\'') from None
 
 
 def run(

@@ -50,4 +50,5 @@ def key(fmt: Format = typer.Option(Format.table, "--format", help="table or json
         print_json(data)
     else:
         console.print(f"TUTELA_LEDGER_KEY={data['private_key']}\n"
-                      f"TUTELA_LEDGER_PUBLIC_KEYS={data['public_key']}\nkey id {data['key_id']}", highlight=False, soft_wrap=True)
+                      f"TUTELA_LEDGER_PUBLIC_KEYS={data['public_key']}\nkey id {data['key_id']}",
+                      highlight=False, soft_wrap=True)

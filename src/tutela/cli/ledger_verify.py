@@ -30,8 +30,8 @@ def read_checkpoint(path: Path) -> Checkpoint:
 def run(
     db: str | None = typer.Option(None, "--db", help="the ledger's database URL (default: TUTELA_LEDGER_URL)"),
     prefix: str = typer.Option("", "--prefix", help="the ledger's table prefix"),
-    public_key: list[str] = typer.Option([], "--public-key",
-                                         help="a trusted Ed25519 public key (base64); default TUTELA_LEDGER_PUBLIC_KEYS"),
+    public_key: list[str] = typer.Option(
+        [], "--public-key", help="a trusted Ed25519 public key (base64); default TUTELA_LEDGER_PUBLIC_KEYS"),
     checkpoint: list[Path] = typer.Option([], "--checkpoint", help="a checkpoint kept outside the database (JSON)"),
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:

@@ -20,8 +20,16 @@ import pyarrow as pa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from tutela.errors import InputError
-from tutela.ledger.chain import (GENESIS, chain, check_kind, encode_table, entry_bytes, format_time, table_bodies,
-                                 validate_body)
+from tutela.ledger.chain import (
+    GENESIS,
+    chain,
+    check_kind,
+    encode_table,
+    entry_bytes,
+    format_time,
+    table_bodies,
+    validate_body,
+)
 from tutela.ledger.checkpoint import Checkpoint, key_id, private_key, public_key
 from tutela.ledger.config import environment
 from tutela.ledger.store import Store

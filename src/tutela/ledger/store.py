@@ -15,15 +15,27 @@ from __future__ import annotations
 
 import hashlib
 import re
-from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, create_engine, event,
-                        inspect, select)
+import psycopg
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    select,
+)
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from tutela.errors import InputError
@@ -48,6 +60,14 @@ def _open(url: str) -> Engine:
     elif engine.dialect.name != "postgresql":
         raise InputError(f"the ledger runs on SQLite or PostgreSQL, not {engine.dialect.name}", where="--db")
     return engine
+
+
+def _blob(value: Any) -> bytes:
+    """A stored value as bytes: an edit through SQL can leave text (or worse) where a blob was;
+    text is read as its UTF-8 bytes, anything else as no bytes (so its hash cannot match)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else b""
 
 
 class Store:
@@ -121,13 +141,17 @@ class Store:
     def insert(self, conn: Connection, rows: list[tuple[int, bytes, bytes]]) -> None:
         name = self.entries.name
         if self.sqlite:
-            conn.exec_driver_sql(f"INSERT INTO {name} (seq, entry, hash) VALUES (?, ?, ?)", rows)  # type: ignore[arg-type]
+            conn.exec_driver_sql(f"INSERT INTO {name} (seq, entry, hash) VALUES (?, ?, ?)", rows)
             return
         raw: Any = conn.connection.dbapi_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {name} (seq, entry, hash) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["int8", "bytea", "bytea"])
-            for row in rows:
-                copy.write_row(row)
+        sql = f"COPY {name} (seq, entry, hash) FROM STDIN (FORMAT BINARY)"
+        try:
+            with raw.cursor() as cur, cur.copy(sql) as copy:
+                copy.set_types(["int8", "bytea", "bytea"])
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.IntegrityError as exc:  # as SQLAlchemy reports it on SQLite
+            raise IntegrityError(sql, None, exc) from exc
 
     def add_checkpoint(self, conn: Connection, row: dict[str, Any]) -> None:
         conn.execute(self.checkpoints.insert(), row)
@@ -155,8 +179,8 @@ class Store:
                 if not rows:
                     return
                 seqs, entries, hashes = (list(col) for col in zip(*rows, strict=True))
-                if not self.sqlite:
-                    entries, hashes = [bytes(e) for e in entries], [bytes(h) for h in hashes]
+                if not self.sqlite or set(map(type, entries)) | set(map(type, hashes)) != {bytes}:
+                    entries, hashes = [_blob(e) for e in entries], [_blob(h) for h in hashes]
                 yield seqs, entries, hashes
                 after = seqs[-1]
         except SQLAlchemyError as exc:

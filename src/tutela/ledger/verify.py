@@ -130,19 +130,25 @@ def verify(store: Store, trusted: dict[str, Ed25519PublicKey] | None = None,
     report.checkpoints = len(kept) + len(outside)
     problems: list[Problem] = []
     good: dict[int, list[Checkpoint]] = {}
+    beyond: list[tuple[str, Checkpoint]] = []
     for cp in kept + outside:
         origin = "the checkpoint kept outside" if cp in outside else "the checkpoint"
         why = cp.problem(trusted)
         if why is not None:
             problems.append(Problem(cp.seq, f"{origin} at seq {cp.seq} is not valid: {why}"))
         elif cp.seq > upto:
-            problems.append(Problem(upto + 1, f"the ledger ends at seq {upto}, but {origin} at seq {cp.seq} "
-                                              f"signed more: entries {upto + 1}..{cp.seq} were removed"))
+            beyond.append((origin, cp))
         else:
             good.setdefault(cp.seq, []).append(cp)
     chain_problem = _chain(store, upto, good, report)
     if chain_problem is not None:
         problems.append(chain_problem)
+    elif beyond:
+        origin, cp = max(beyond, key=lambda b: b[1].seq)
+        doubt = (f"; entries {report.proven_upto + 1}..{upto} are not vouched for either"
+                 if report.proven_upto < upto else "")
+        problems.append(Problem(upto + 1, f"the ledger ends at seq {upto}, but {origin} at seq {cp.seq} signed "
+                                          f"more: entries {upto + 1}..{cp.seq} were removed{doubt}"))
     report.first_bad = min(problems, key=lambda p: p.seq) if problems else None
     if not report.pinned:
         report.notes.append("no trusted public key given: checkpoints were checked against the keys they carry, "
