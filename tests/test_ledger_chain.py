@@ -23,7 +23,7 @@ from tutela.ledger.kinds import KINDS, MAX_INT, PATTERNS, SPECS, FieldSpec, Kind
 
 TIME = "2026-12-03T12:00:00.000000Z"
 BAD = {"ref": ["has space", "é", "", "-lead", "x" * 129, 7], "date": ["2026-1-01", "today", 20260101],
-       "hex": ["ABC", "0" * 63, "g" * 64], "rules": ["a\nb", "ü", 3], "count": [-1, MAX_INT + 1, "3", True],
+       "hex": ["ABC", "0" * 63, "g" * 64], "words": ["a\nb", "ü", 3], "count": [-1, MAX_INT + 1, "3", True],
        "bool": [1, "true", None]}
 
 
@@ -163,3 +163,12 @@ def test_engine_opens_the_ledger(tmp_path: Path) -> None:
     with Engine.ledger(f"sqlite:///{tmp_path / 'l.db'}") as ledger:
         ledger.append("rulebook_version", {"version": "2026.12", "digest": "ab" * 32, "rules": 412})
         assert ledger.verify().ok
+
+
+def test_docs_list_every_kind_and_field() -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "ledger.md").read_text(encoding="utf-8")
+    for kind, specs in SPECS.items():
+        row = next((line for line in doc.splitlines() if line.startswith(f"| `{kind}` |")), "")
+        assert row, f"docs/ledger.md has no row for {kind}"
+        for spec in specs:
+            assert f"`{spec.name}`{'?' if spec.optional else ''} (" in row, f"{kind}.{spec.name} undocumented"

@@ -3,7 +3,7 @@ Pydantic model (the reference validator) and the columnar validator (`chain.enco
 made, so the two cannot drift apart.
 
 No field holds free text. Strings are references (`REF`: letters, digits and `_ . : -`, up to
-128 characters), dates, SHA-256 hex digests or space-separated rule ids: a name, an e-mail
+128 characters), dates, SHA-256 hex digests or words (space-separated references): a name, an e-mail
 address or a street cannot be written into the ledger by mistake. A subject is a keyed
 pseudonym (`Ledger.pseudonym(id)`: `ps:` and 32 hex digits of HMAC-SHA-256) or the caller's
 own opaque id.
@@ -21,13 +21,13 @@ from tutela.ledger.canonical import MAX_INT
 REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 HEX_PATTERN = r"^[0-9a-f]{64}$"
-RULES_PATTERN = r"^[A-Za-z0-9_.: \-]{0,1000}$"
-PATTERNS = {"ref": REF_PATTERN, "date": DATE_PATTERN, "hex": HEX_PATTERN, "rules": RULES_PATTERN}
+WORDS_PATTERN = r"^[A-Za-z0-9_.: \-]{0,1000}$"
+PATTERNS = {"ref": REF_PATTERN, "date": DATE_PATTERN, "hex": HEX_PATTERN, "words": WORDS_PATTERN}
 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """`type`: ref | date | hex | rules | count | bool, or a tuple of allowed strings."""
+    """`type`: ref | date | hex | words | count | bool, or a tuple of allowed strings."""
 
     name: str
     type: str | tuple[str, ...]
@@ -47,7 +47,7 @@ SPECS: dict[str, tuple[FieldSpec, ...]] = {
     "age_assurance": (_f("subject", "ref"), _f("method", "ref"), _f("result", ("pass", "fail", "inconclusive")),
                       _f("age_band", "ref", True), _f("assurance", ASSURANCE), _f("jurisdiction", "ref", True)),
     "erasure_receipt": (_f("job_id", "ref"), _f("subject", "ref", True), _f("store", "ref"),
-                        _f("collection", "ref"), _f("rows", "count"), _f("fields", "rules", True),
+                        _f("collection", "ref"), _f("rows", "count"), _f("fields", "words", True),
                         _f("receipt", "hex", True)),
     "remediation_receipt": (_f("job_id", "ref"), _f("rule_id", "ref"), _f("store", "ref"), _f("collection", "ref"),
                             _f("action", "ref"), _f("rows", "count"), _f("dry_run", "bool"),
@@ -64,7 +64,7 @@ SPECS: dict[str, tuple[FieldSpec, ...]] = {
     "decision": (_f("source", ("api", "stream")), _f("rulebook_version", "ref"),
                  _f("effect", ("allow", "deny", "allow_with_obligations"), True), _f("subject", "ref", True),
                  _f("jurisdiction", "ref", True), _f("category", "ref", True), _f("use", "ref", True),
-                 _f("basis", "ref", True), _f("rules", "rules", True), _f("batch_id", "ref", True),
+                 _f("basis", "ref", True), _f("rules", "words", True), _f("batch_id", "ref", True),
                  _f("total", "count", True), _f("allow", "count", True), _f("deny", "count", True),
                  _f("obligations", "count", True)),
 }
