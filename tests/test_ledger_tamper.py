@@ -21,6 +21,7 @@ from tutela.ledger import Checkpoint, Ledger, canonical_json
 from tutela.ledger.chain import GENESIS
 from tutela.ledger.checkpoint import key_id, new_key_text, private_key
 from tutela.ledger.store import Store
+from tutela.ledger.verify import _block_holds, _rows_problem
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 KEY = private_key(new_key_text())
@@ -97,6 +98,20 @@ def forged(rows: Rows, k: int) -> bytes:
     return canonical_json(entry)
 
 
+def fast_and_reference(store: Store, size: int) -> tuple[bool, bool]:
+    """Does the chain hold by the fast reading (aggregated blocks) and by the reference (row by row)?"""
+    upto = store.last_seq()
+    prev, expected, fast = GENESIS, 1, True
+    for block in store.blocks(0, upto, size):
+        fast = fast and _block_holds(block, prev, expected)
+        prev, expected = block.hashes[-32:], block.last + 1
+    prev, expected, reference = GENESIS, 1, True
+    for seqs, entries, hashes in store.chunks(0, upto, size):
+        reference = reference and _rows_problem(seqs, entries, hashes, prev, expected) is None
+        prev, expected = hashes[-1], seqs[-1] + 1
+    return fast, reference
+
+
 ATTACKS = ["edit_byte", "edit_hash", "delete", "delete_renumber", "swap", "insert_lazy",
            "edit_rechain", "delete_rechain", "insert_rechain", "swap_rechain", "truncate"]
 
@@ -158,6 +173,8 @@ def test_random_tampering_is_found_and_the_first_bad_seq_named(new_url: Callable
             expected = (max([s for s in signed if s < k], default=0) + 1 if any(k <= s <= last for s in signed)
                         else last + 1 if any(s > last for s in signed) else None)
         write(store, rows)
+        fast, reference = fast_and_reference(store, data.draw(st.integers(1, 16), label="block size"))
+        assert fast == reference
         report = ledger.verify(TRUSTED, outside)
         if expected is None:
             assert report.ok, report.to_dict()  # the limit: no signed head covers the change
