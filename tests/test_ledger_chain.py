@@ -172,3 +172,9 @@ def test_docs_list_every_kind_and_field() -> None:
         assert row, f"docs/ledger.md has no row for {kind}"
         for spec in specs:
             assert f"`{spec.name}`{'?' if spec.optional else ''} (" in row, f"{kind}.{spec.name} undocumented"
+
+
+def test_an_in_memory_ledger_is_one_database() -> None:
+    with Ledger("sqlite://") as ledger:
+        ledger.append_many("rulebook_version", [{"version": f"v{i}", "digest": "ab" * 32, "rules": i} for i in range(3)])
+        assert ledger.verify(None).entries == 3
