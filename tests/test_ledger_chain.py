@@ -176,5 +176,6 @@ def test_docs_list_every_kind_and_field() -> None:
 
 def test_an_in_memory_ledger_is_one_database() -> None:
     with Ledger("sqlite://") as ledger:
-        ledger.append_many("rulebook_version", [{"version": f"v{i}", "digest": "ab" * 32, "rules": i} for i in range(3)])
+        bodies = [{"version": f"v{i}", "digest": "ab" * 32, "rules": i} for i in range(3)]
+        ledger.append_many("rulebook_version", bodies)
         assert ledger.verify(None).entries == 3
