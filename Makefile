@@ -39,6 +39,7 @@ bench: setup
 	$(BIN)/python bench/age_combine.py --quick
 	$(BIN)/python bench/startup.py --quick
 	$(BIN)/python bench/adreq.py --quick
+	$(BIN)/python bench/ledger.py --quick
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from tutela.connectors.estate import EstateConfig as RightsEstate
     from tutela.datamap.check import Problem
     from tutela.guard import AdReqResult
+    from tutela.ledger import Ledger
     from tutela.media import MediaResult, OnRefuse
     from tutela.policy import CompiledPolicy, Facts
     from tutela.policy.batch import BatchResult
@@ -350,3 +351,12 @@ class Engine:
         from tutela.guard import guard_bid_request
 
         return guard_bid_request(self, request, gpc=gpc, subject=subject)
+
+    # -- the ledger (docs/ledger.md) --------------------------------------------------------
+
+    @staticmethod
+    def ledger(url: str | None = None, prefix: str = "", create: bool = True) -> Ledger:
+        """The tamper-evident ledger at `url` (None: TUTELA_LEDGER_URL; see docs/ledger.md); close it when done."""
+        from tutela.ledger import Ledger
+
+        return Ledger(url, prefix=prefix, create=create)

@@ -30,6 +30,10 @@ SETTINGS: dict[str, str] = {
     "TUTELA_AGE_TRUST": "trust file for age credentials: OIDC issuers and their keys, the audience, mdoc issuer "
                         "certificates (unset: no issuer is trusted)",
     "TUTELA_AGE_DB": "SQLAlchemy URL where sticky age results and used single-use proofs are kept (unset: memory)",
+    "TUTELA_LEDGER_URL": "SQLAlchemy URL of the ledger (default sqlite:///$TUTELA_HOME/ledger.db)",
+    "TUTELA_LEDGER_KEY": "Ed25519 private key that signs ledger checkpoints: PEM, or base64 of the 32-byte seed",
+    "TUTELA_LEDGER_PUBLIC_KEYS": "public keys `tutela ledger verify` trusts (base64 or PEM, comma-separated)",
+    "TUTELA_LEDGER_PSEUDONYM_KEY": "HMAC key that turns subject ids into pseudonyms in the ledger (16+ bytes)",
     "TUTELA_STORE_PASSWORD_<STORE>": "password of a declared store (e.g. TUTELA_STORE_PASSWORD_REDIS), never "
                                      "recorded with a request",
 }

@@ -24,6 +24,9 @@ from tutela.cli import (
     demo,
     estate_generate,
     estate_truth,
+    ledger_append,
+    ledger_checkpoint,
+    ledger_verify,
     media_clean,
     remediate,
     requests_approve,
@@ -80,6 +83,11 @@ age.command("requirements")(age_requirements.run)
 adreq = typer.Typer(help="Guard OpenRTB 2.6 bid requests.", no_args_is_help=True)
 app.add_typer(adreq, name="adreq")
 adreq.command("guard")(adreq_guard.run)
+ledger = typer.Typer(help="The tamper-evident ledger: append, checkpoint, verify.", no_args_is_help=True)
+app.add_typer(ledger, name="ledger")
+for _name, _fn in (("verify", ledger_verify.run), ("checkpoint", ledger_checkpoint.run),
+                   ("append", ledger_append.run), ("key", ledger_checkpoint.key)):
+    ledger.command(_name)(_fn)
 
 
 def main() -> None:
