@@ -18,6 +18,8 @@ import pyarrow as pa
 from tutela.datamap import load_datamap
 from tutela.datamap.check import Problem
 from tutela.errors import InputError
+from tutela.guard.stream import StreamGuard
+from tutela.guard.stream_config import Keyring
 from tutela.media import MediaResult, OnRefuse, clean_many
 from tutela.policy import CompiledPolicy, Decision, DecisionRequest, Facts, derive, reference_facts
 from tutela.policy import reference as spec
@@ -159,3 +161,10 @@ class Engine:
         """Rights requests (access, erasure) against `estate`; close the desk when done."""
         return RightsDesk(self.rulebook, self.taxonomy, estate, state)
 
+
+    def stream_guard(self, state: pa.Table | Path | str, keys: Keyring | None = None, config: Path | None = None,
+                     refresh_ms: int = 1000) -> StreamGuard:
+        """The stream guard over platform events (docs/guard.md): `state` a subject-state table or a
+        Parquet/Arrow file re-read when it changes (checked every `refresh_ms`); keys from
+        TUTELA_STREAM_KEYS unless given."""
+        return StreamGuard.build(self.compiled, state, keys=keys, config=config, refresh_ms=refresh_ms)

@@ -127,6 +127,14 @@ def read_events(batch: pa.RecordBatch | pa.Table, index: dict[str, int], where: 
         odd = pc.xor(pc.is_null(cols["lat"]), pc.is_null(cols["lon"]))
         if pc.any(odd).as_py():
             raise InputError("`lat` and `lon` must be null together", where=f"{where}[{_first(odd)}]")
+    if "ip" in cols:  # every distinct IP once, kept or not: a bad batch fails whole
+        enc_ip = cols["ip"] if pa.types.is_dictionary(cols["ip"].type) else pc.dictionary_encode(cols["ip"])
+        for i, v in enumerate(enc_ip.dictionary.to_pylist()):
+            try:
+                ipaddress.ip_address(v)
+            except ValueError:
+                raise InputError(f"not an IP address: `{v}`",
+                                 where=f"{where}[{_first(pc.equal(enc_ip.indices, i))}].ip") from None
     per_day = _PER_DAY[ts.type.unit]
     day = np.floor_divide(np.asarray(ts.cast(pa.int64())), per_day)
     sid = cols["subject_id"]
