@@ -32,6 +32,7 @@ from tutela.cli import (
     rules_list,
     rules_show,
     serve,
+    stream_guard,
 )
 from tutela.cli._output import fail
 from tutela.errors import TutelaError
@@ -66,6 +67,7 @@ app.command("serve")(serve.run)
 app.command("demo")(demo.run)
 app.command("audit")(audit.run)
 app.command("remediate")(remediate.run)
+app.add_typer(stream_guard.group, name="stream")
 
 
 def main() -> None:
