@@ -17,12 +17,13 @@ treatment, counted under `TUTELA-STREAM.unknown-subject`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from tutela.guard.stream_apply import Pseudonyms, guard_events
@@ -51,6 +52,7 @@ class StreamGuard:
         self.policy, self.source, self.cfg = policy, state, cfg
         self.pseudonyms = Pseudonyms(keys)
         self._indexed: tuple[SubjectState, dict[str, int]] | None = None
+        self._last_rows: tuple[pa.Array, npt.NDArray[np.int64]] | None = None
         bucket = policy.t.age_bucket.tolist()  # ages in one band of the rulebook decide alike
         self._plans = PlanCache(policy, cfg)
         self._band = np.array([bucket.index(b) for b in bucket], np.int64)
@@ -75,14 +77,25 @@ class StreamGuard:
         """A new state, in force for every batch guarded after this returns."""
         self.source.set(table)
 
-    def _index(self, state: SubjectState) -> dict[str, int]:
+    def _rows_of(self, state: SubjectState) -> Callable[[pa.Array], npt.NDArray[np.int64]]:
+        """Subject ids -> state rows (-1: not in the state), remembering the last id dictionary."""
         if self._indexed is None or self._indexed[0] is not state:
             self._indexed = (state, {v: i for i, v in enumerate(state.ids.to_pylist())})
-        return self._indexed[1]
+            self._last_rows = None
+        index = self._indexed[1]
+
+        def rows_of(ids: pa.Array) -> npt.NDArray[np.int64]:
+            if self._last_rows is not None and self._last_rows[0].equals(ids):
+                return self._last_rows[1]
+            rows = np.array([index.get(v, -1) for v in ids.to_pylist()], np.int64)
+            self._last_rows = (ids, rows)
+            return rows
+
+        return rows_of
 
     def guard(self, batch: pa.RecordBatch | pa.Table, where: str = "events") -> GuardedBatch:
         state = self.source.current()
-        events = read_events(batch, self._index(state), where)
+        events = read_events(batch, self._rows_of(state), where)
         table, counts = guard_events(self._plans, state, events, self.pseudonyms, self._band)
         return GuardedBatch(table, counts, state.version)
 

@@ -27,6 +27,7 @@ from tutela.guard.stream_state import SubjectState
 I64 = npt.NDArray[np.int64]
 _DENSE_LIMIT = 1 << 24
 _DAYS = 1 << 16  # event days since 1970 a key can hold
+_KR = len(KINDS) * len(RECIPIENTS)
 _NOUN = {"lat_lon": "coarsen", "ip": "truncate", "device_id": "pseudonymise", "subject_id": "pseudonymise"}
 
 
@@ -36,6 +37,7 @@ class Pseudonyms:
     def __init__(self, keys: Keyring, limit: int = 1 << 20):
         self.keys, self.limit = keys, limit
         self._memo: dict[tuple[str, str], str] = {}
+        self._last: dict[str, tuple[pa.Array, pa.Array]] = {}
 
     def of(self, field: str, values: list[str]) -> list[str]:
         memo, key = self._memo, self.keys.secret
@@ -47,6 +49,18 @@ class Pseudonyms:
             if p is None:
                 p = memo[(field, v)] = hmac.new(key, f"{field}\x00{v}".encode(), hashlib.sha256).hexdigest()[:32]
             out.append(p)
+        return out
+
+
+    def dictionary(self, field: str, values: pa.Array) -> pa.Array:
+        """`values` then their pseudonyms, as one string array; an Arrow stream usually sends one
+        dictionary for many batches, so the last one per field is kept."""
+        last = self._last.get(field)
+        if last is not None and last[0].equals(values):
+            return last[1]
+        plain = values.to_pylist()
+        out = pa.array(plain + self.of(field, plain), pa.string())
+        self._last[field] = (values, out)
         return out
 
 
@@ -62,17 +76,10 @@ def _dense_ids(key: I64, space: int) -> tuple[I64, I64]:
     return uniq, inverse.ravel()
 
 
-def _combo_keys(ev: Events, state: SubjectState, band: I64) -> tuple[I64, I64]:
-    """Each event's decision input as one integer (distinct keys, each event's index into them):
-    (profile, age band, day, kind, recipient). `band[age]` is a representative age of the
-    rulebook's age band holding `age`: decisions depend on the age only through its band."""
-    nk, nr = len(KINDS), len(RECIPIENTS)
-    d_off = ev.day - ev.day_lo
-    span = int(ev.day_hi - ev.day_lo + 1)
-    key1 = ((ev.state_row + 1) * span + d_off) * (nk * nr) + ev.kind * nr + ev.recipient
-    u1, inv1 = _dense_ids(key1, (len(state) + 1) * span * nk * nr)
-    kr = u1 % (nk * nr)
-    day, row = (u1 // (nk * nr)) % span + ev.day_lo, (u1 // (nk * nr)) // span - 1
+def _key2(row: I64, day: I64, kr: I64, ev: Events, state: SubjectState, band: I64) -> I64:
+    """The decision input as one integer: (profile, age band, day, kind * recipient), for distinct
+    (state row, day, kind * recipient). `band[age]` is a representative age of the rulebook's age
+    band holding `age`: decisions depend on the age only through its band."""
     years, mds = (a[day - ev.day_lo] for a in ev.calendar(np.arange(ev.day_lo, ev.day_hi + 1)))
     safe = np.maximum(row, 0)
     fixed = state.fixed_age[safe]
@@ -80,14 +87,47 @@ def _combo_keys(ev: Events, state: SubjectState, band: I64) -> tuple[I64, I64]:
     known = (row >= 0) & (fixed != -2) & (age >= 0) & (age <= 130)
     prof = np.where(known, state.profile[safe], -1).astype(np.int64)
     age = np.where(known, band[np.where(known, age, 0)], 0)
-    key2 = (((prof + 1) * 131 + age) * _DAYS + np.where(known, day, 0)) * (nk * nr) + kr
-    u2, inv2 = np.unique(key2, return_inverse=True)
-    return u2, inv2.ravel()[inv1]
+    return (((prof + 1) * 131 + age) * _DAYS + np.where(known, day, 0)) * _KR + kr
+
+
+def _combo_index(cache: PlanCache, ev: Events, state: SubjectState, band: I64) -> I64:
+    """Each event's position in `cache.plan`. Per event: one integer key and one gather from a
+    per-day map (state row, kind, recipient) -> plan; only keys not mapped yet are worked out."""
+    cache.ensure(state)
+    span = int(ev.day_hi - ev.day_lo + 1)
+    size = (len(state) + 1) * _KR
+    sub = (ev.state_row + 1) * _KR + ev.kind * len(RECIPIENTS) + ev.recipient
+    if size * span > _DENSE_LIMIT:  # a huge state or a long span: distinct keys by sorting
+        u1, inv1 = _dense_ids(sub + (ev.day - ev.day_lo) * size, size * span)
+        keys = _key2(u1 % size // _KR - 1, u1 // size + ev.day_lo, u1 % _KR, ev, state, band)
+        u2, inv2 = np.unique(keys, return_inverse=True)
+        return cache.lookup(u2, lambda new: _decode(new, state))[inv2.ravel()[inv1]]
+    days = range(ev.day_lo, ev.day_hi + 1)
+    idx = sub if span == 1 else sub + (ev.day - ev.day_lo) * size
+
+    def flat() -> npt.NDArray[np.int32]:
+        maps = [cache.day_map(d, size) for d in days]
+        return maps[0] if span == 1 else np.concatenate(maps)
+
+    combo = flat()[idx]
+    miss = combo < 0
+    if miss.any():
+        need = np.unique(idx[miss])
+        doff, s = need // size, need % size
+        keys = _key2(s // _KR - 1, doff + ev.day_lo, s % _KR, ev, state, band)
+        u2, inv2 = np.unique(keys, return_inverse=True)
+        pos = cache.lookup(u2, lambda new: _decode(new, state))[inv2.ravel()]
+        for d in np.unique(doff).tolist():
+            sel = doff == d
+            cache.day_map(ev.day_lo + d, size)[s[sel]] = pos[sel]
+        combo = flat()[idx]
+    out: I64 = combo.astype(np.int64)
+    return out
 
 
 def _decode(keys: I64, state: SubjectState) -> Combos:
-    nk, nr = len(KINDS), len(RECIPIENTS)
-    kr, rest = keys % (nk * nr), keys // (nk * nr)
+    nr = len(RECIPIENTS)
+    kr, rest = keys % _KR, keys // _KR
     return Combos((rest // _DAYS) // 131 - 1, (rest // _DAYS) % 131, kr // nr, kr % nr, rest % _DAYS,
                   state.jurisdictions, state.grants)
 
@@ -103,11 +143,11 @@ def _tally(counts: Counter[tuple[str, str, str]], action: str, field: str, codes
 
 def _ident(col: pa.DictionaryArray, act: npt.NDArray[np.int8], field: str, ps: Pseudonyms) -> pa.Array:
     """An identifier column: raw where kept, pseudonym where LESSER, null where NULL."""
-    values = col.dictionary.to_pylist()
+    n_values = len(col.dictionary)
     idx = np.asarray(col.indices.fill_null(0), dtype=np.int32)
-    out = np.where(act == LESSER, idx + len(values), idx).astype(np.int32)
-    mask = (act == NULL) | np.asarray(col.is_null())
-    dictionary = pa.array(values + ps.of(field, values), pa.string())
+    out = np.where(act == LESSER, idx + n_values, idx).astype(np.int32)
+    mask = (act == NULL) | np.asarray(col.is_null()) if col.null_count else act == NULL
+    dictionary = ps.dictionary(field, col.dictionary.cast(pa.string()))
     return pa.DictionaryArray.from_arrays(pa.array(out, mask=mask), dictionary)
 
 
@@ -131,8 +171,7 @@ def guard_events(cache: PlanCache, state: SubjectState, ev: Events, ps: Pseudony
     cfg = cache.cfg
     if ev.day_lo < 0 or ev.day_hi >= _DAYS:
         raise InputError("event time out of range", where="events.ts", hint="1970-01-01 to 2149-06-06")
-    keys, inv = _combo_keys(ev, state, band)
-    combo = cache.lookup(state, keys, lambda new: _decode(new, state))[inv]
+    combo = _combo_index(cache, ev, state, band)
     p = cache.plan
     counts: Counter[tuple[str, str, str]] = Counter()
     per_combo = np.bincount(combo, minlength=len(p.keep))

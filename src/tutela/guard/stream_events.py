@@ -15,6 +15,7 @@ Any other column is of no known data category and is removed (counted as `drop_c
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,8 +96,10 @@ class Events:
         return np.asarray(pc.is_valid(kept.column(name).combine_chunks()))
 
 
-def read_events(batch: pa.RecordBatch | pa.Table, index: dict[str, int], where: str = "events") -> Events:
-    """Validate the whole batch before anything is guarded: a bad row fails the batch."""
+def read_events(batch: pa.RecordBatch | pa.Table, rows_of: Callable[[pa.Array], I64],
+                where: str = "events") -> Events:
+    """`rows_of(subject ids)` is each id's row in the state table, -1 for a subject not in it."""
+    # Validate the whole batch before anything is guarded: a bad row fails the batch.
     table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
     n = table.num_rows
     for name in ("subject_id", "ts", "kind"):
@@ -139,7 +142,7 @@ def read_events(batch: pa.RecordBatch | pa.Table, index: dict[str, int], where: 
     day = np.floor_divide(np.asarray(ts.cast(pa.int64())), per_day)
     sid = cols["subject_id"]
     enc = sid if pa.types.is_dictionary(sid.type) else pc.dictionary_encode(sid)
-    rows = np.array([index.get(v, -1) for v in enc.dictionary.to_pylist()], np.int64)
+    rows = rows_of(enc.dictionary.cast(pa.string()))
     state_row = rows[np.asarray(enc.indices)] if len(rows) else np.zeros(n, np.int64)
     kind = _codes(cols["kind"], KINDS, "kind")
     recipient = np.zeros(n, np.int64)

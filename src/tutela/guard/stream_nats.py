@@ -80,7 +80,7 @@ class NatsConsumer:
             while self.idle_exit_s is None or idle < self.idle_exit_s:
                 try:
                     msgs = await sub.fetch(self.batch, timeout=1.0)
-                except NatsTimeout:
+                except (NatsTimeout, TimeoutError):  # nats-py raises either, by code path
                     idle += 1.0
                     continue
                 idle = 0.0
@@ -88,7 +88,7 @@ class NatsConsumer:
                     await self._one(js, msg)
             return self.stats
         finally:
-            await nc.drain()
+            await nc.close()  # every ack was confirmed (ack_sync); nothing is left to flush
 
     async def _one(self, js: JetStreamContext, msg: Msg) -> None:
         seq = msg.metadata.sequence.stream
@@ -101,8 +101,15 @@ class NatsConsumer:
             return
         headers = {"Nats-Msg-Id": f"{self.stream}:{seq}", "Tutela-Counts": json.dumps(out.summary()),
                    "Tutela-State-Version": str(out.state_version)}
-        await js.publish(self.subject_out, to_ipc(out.table), headers=headers)  # waits for the PubAck
-        await msg.ack_sync()
+        payload = to_ipc(out.table)
+        for attempt in range(1, 4):  # the same Nats-Msg-Id each time: JetStream keeps one copy
+            try:
+                await js.publish(self.subject_out, payload, timeout=10.0, headers=headers)  # waits for the PubAck
+                break
+            except (NatsTimeout, TimeoutError):
+                if attempt == 3:
+                    raise  # the input stays unacked and is redelivered
+        await msg.ack_sync(timeout=10.0)
         self.stats.messages += 1
         self.stats.events_in += sum(n for (a, _, _), n in out.counts.items() if a in ("keep", "drop"))
         self.stats.events_out += out.table.num_rows

@@ -167,11 +167,25 @@ class PlanCache:
         self.owner = owner
         self.reasons: list[str] = []
         self._code: dict[str, int] = {}
-        self.keys = np.empty(0, np.int64)
+        self.keys = np.empty(0, np.int64)  # in insertion order: a plan's position never changes
+        self._sorted, self._at = np.empty(0, np.int64), np.empty(0, np.int64)
         self.plan = Plan(np.empty(0, np.bool_), np.empty(0, np.int64), {f: np.empty(0, np.int8) for f in FIELDS},
                          {f: np.empty(0, np.int64) for f in FIELDS}, np.empty(0, np.int64),
                          np.empty(0, np.int64), np.empty(0, np.int64), [], self.reasons)
         self.passed: dict[int, list[tuple[str, int]]] = {}
+        self.day_maps: dict[int, npt.NDArray[np.int32]] = {}
+
+    def ensure(self, owner: object) -> None:
+        """Start afresh for a new state, or when the cache has grown past its limit."""
+        if owner is not self.owner or len(self.keys) > self.limit or len(self.day_maps) > 8:
+            self.reset(owner)
+
+    def day_map(self, day: int, size: int) -> npt.NDArray[np.int32]:
+        """For one day: (state row, kind, recipient) -> plan position, -1 where not known yet."""
+        m = self.day_maps.get(day)
+        if m is None or len(m) != size:
+            m = self.day_maps[day] = np.full(size, -1, np.int32)
+        return m
 
     def _global(self, p: Plan) -> I64:
         lut = np.empty(len(p.reasons), np.int64)
@@ -181,14 +195,12 @@ class PlanCache:
                 self.reasons.append(r)
         return lut
 
-    def lookup(self, owner: object, keys: I64, combos_of: Callable[[I64], Combos]) -> I64:
-        """Index into `self.plan` of each of `keys` (distinct), planning the ones not seen yet."""
-        if owner is not self.owner or len(self.keys) + len(keys) > self.limit:
-            self.reset(owner)
-        pos = np.searchsorted(self.keys, keys)
+    def lookup(self, keys: I64, combos_of: Callable[[I64], Combos]) -> I64:
+        """Position in `self.plan` of each of `keys` (distinct), planning the ones not seen yet."""
+        pos = np.searchsorted(self._sorted, keys)
         seen = np.zeros(len(keys), np.bool_)
-        if len(self.keys):
-            seen = (pos < len(self.keys)) & (self.keys[np.minimum(pos, len(self.keys) - 1)] == keys)
+        if len(self._sorted):
+            seen = (pos < len(self._sorted)) & (self._sorted[np.minimum(pos, len(self._sorted) - 1)] == keys)
         new = keys[~seen]
         if len(new):
             p = plan(self.policy, self.cfg, combos_of(new))
@@ -198,17 +210,17 @@ class PlanCache:
                     self.passed[int(lut[e])] = [(label, int(lut[w])) for label, w in items]
             old = self.plan
             entry = np.where(p.entry >= 0, lut[np.maximum(p.entry, 0)], -1)
-            merged = np.concatenate([self.keys, new])
-            order = np.argsort(merged, kind="stable")
-            self.keys = merged[order]
+            self.keys = np.concatenate([self.keys, new])
+            order = np.argsort(self.keys, kind="stable")
+            self._sorted, self._at = self.keys[order], order
 
             def cat(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[Any]:
-                return np.concatenate([a, b])[order]
+                return np.concatenate([a, b])
 
             self.plan = Plan(cat(old.keep, p.keep), cat(old.drop_reason, lut[p.drop_reason]),
                              {f: cat(old.action[f], p.action[f]) for f in FIELDS},
                              {f: cat(old.reason[f], lut[p.reason[f]]) for f in FIELDS},
                              cat(old.ttl_days, p.ttl_days), cat(old.ttl_reason, lut[p.ttl_reason]),
                              cat(old.entry, entry), [], self.reasons)
-            pos = np.searchsorted(self.keys, keys)
-        return pos
+            pos = np.searchsorted(self._sorted, keys)
+        return self._at[pos]
