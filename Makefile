@@ -36,6 +36,7 @@ bench: setup
 	$(BIN)/python bench/audit.py --quick
 	$(BIN)/python bench/erasure.py --quick
 	$(BIN)/python bench/media.py --quick
+	$(BIN)/python bench/stream_guard.py --quick
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -4,6 +4,7 @@ mid-stream and restarted loses no event and leaks none unguarded (duplicates all
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -126,6 +127,8 @@ def test_sigkill_mid_stream_loses_nothing_and_leaks_nothing(engine: Engine, tmp_
         second = _consumer(tag, state_path, idle_exit=4, log=tmp_path / "second.log")
         out, _ = second.communicate(timeout=400)
         assert second.returncode == 0, (tmp_path / "second.log").read_text()[-3000:]
+        stats = json.loads(out)
+        assert stats["terminated"] == 0 and stats["messages"] > 0
         msgs, consumer = asyncio.run(_read_out(tag))
         assert consumer.num_pending == 0 and consumer.num_ack_pending == 0  # every input acked
 
@@ -142,8 +145,10 @@ def test_sigkill_mid_stream_loses_nothing_and_leaks_nothing(engine: Engine, tmp_
                 seen[row["event_id"]] = seen.get(row["event_id"], 0) + 1
         assert set(seen) == set(expected), "a guarded event was lost"
         duplicates = sum(n - 1 for n in seen.values())
-        assert len(msgs) >= MESSAGES - 0 and duplicates == sum(seen.values()) - len(expected)
-        print(f"kill at {at_kill}/{MESSAGES} outputs; {len(msgs)} output messages; {duplicates} duplicate events")
+        assert len(msgs) >= MESSAGES  # one output per input (dropped-only batches publish empty)
+        print(f"killed at {at_kill}/{MESSAGES} outputs; {len(msgs)} output messages; "
+              f"{duplicates} duplicate events; the restarted consumer guarded {stats['messages']} message(s), "
+              f"{stats['redelivered']} of them redelivered")
     finally:
         asyncio.run(_cleanup(tag))
 

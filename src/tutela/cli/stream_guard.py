@@ -98,7 +98,7 @@ def nats(
                             progress)
     stats = consumer.run_sync()
     data = {"messages": stats.messages, "events_in": stats.events_in, "events_out": stats.events_out,
-            "terminated": stats.terminated, "actions": stats.actions}
+            "terminated": stats.terminated, "redelivered": stats.redelivered, "actions": stats.actions}
     if fmt is Format.json:
         print_json(data)
     else:

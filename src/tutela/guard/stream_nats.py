@@ -38,6 +38,7 @@ class ConsumerStats:
     events_in: int = 0
     events_out: int = 0
     terminated: int = 0
+    redelivered: int = 0  # inputs seen again (an earlier consumer died before its ack)
     actions: dict[str, int] = field(default_factory=dict)
 
 
@@ -111,6 +112,7 @@ class NatsConsumer:
                     raise  # the input stays unacked and is redelivered
         await msg.ack_sync(timeout=10.0)
         self.stats.messages += 1
+        self.stats.redelivered += msg.metadata.num_delivered > 1
         self.stats.events_in += sum(n for (a, _, _), n in out.counts.items() if a in ("keep", "drop"))
         self.stats.events_out += out.table.num_rows
         for (action, _, _), n in out.counts.items():
