@@ -93,6 +93,10 @@ class StreamGuard:
 
         return rows_of
 
+    def forget_ids(self) -> None:
+        """Drop the remembered subject-id dictionary (a bench of batches that share none)."""
+        self._last_rows = None
+
     def guard(self, batch: pa.RecordBatch | pa.Table, where: str = "events") -> GuardedBatch:
         state = self.source.current()
         events = read_events(batch, self._rows_of(state), where)

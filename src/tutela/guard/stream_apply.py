@@ -52,6 +52,10 @@ class Pseudonyms:
         return out
 
 
+    def forget(self) -> None:
+        """Drop the remembered dictionaries (the memo of pseudonyms stays)."""
+        self._last.clear()
+
     def dictionary(self, field: str, values: pa.Array) -> pa.Array:
         """`values` then their pseudonyms, as one string array; an Arrow stream usually sends one
         dictionary for many batches, so the last one per field is kept."""
