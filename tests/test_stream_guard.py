@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tutela.engine import Engine
 from tutela.errors import InputError, RulebookError
-from tutela.guard import StreamGuard
+from tutela.guard import StreamGuard, stream_apply
 from tutela.guard.stream_config import KINDS, UNKNOWN_SUBJECT, Keyring, keys_from_env
 from tutela.guard.stream_reference import reference_guard
 from tutela.guard.stream_synth import synthetic_events, synthetic_state
@@ -258,3 +258,15 @@ def test_duplicate_subjects_and_bad_config(engine: Engine, tmp_path: Path) -> No
     cfg.write_text("version: 1\nkinds: {}\n")
     with pytest.raises(RulebookError):
         guard_of(engine, state_table([US_CHILD]), config=cfg)
+
+
+def test_the_sorting_path_for_huge_states_agrees_too(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """States too big for the per-day maps take the sorting path: same rows, same counts."""
+    monkeypatch.setattr(stream_apply, "_DENSE_LIMIT", 64)
+    state = synthetic_state(120, seed=8, random_masks=True)
+    guard = guard_of(engine, state)
+    for seed in (9, 10):
+        evs = synthetic_events(120, 800, seed=seed)
+        fast = guard.guard(evs)
+        rows, counts = reference_guard(engine.rulebook, guard.cfg, state, evs, KEYS)
+        assert fast.table.to_pylist() == rows and fast.counts == counts
