@@ -270,3 +270,19 @@ def test_the_sorting_path_for_huge_states_agrees_too(engine: Engine, monkeypatch
         fast = guard.guard(evs)
         rows, counts = reference_guard(engine.rulebook, guard.cfg, state, evs, KEYS)
         assert fast.table.to_pylist() == rows and fast.counts == counts
+
+
+def test_an_unreadable_state_file_is_an_error_until_it_reads(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "state.parquet"
+    pq.write_table(state_table([US_CHILD]), path)
+    guard = guard_of(engine, path, refresh_ms=10)
+    assert guard.guard(_one()).table.num_rows == 1
+    path.write_bytes(b"half a parquet file")  # a non-atomic writer caught mid-write
+    time.sleep(0.02)
+    for _ in range(2):  # at every check, not once: never silently on with the older state
+        with pytest.raises(InputError, match="not a Parquet or Arrow file"):
+            guard.guard(_one())
+        time.sleep(0.02)
+    pq.write_table(state_table([{**US_CHILD, "grants": 0, "grant_by": None, "version": 2}]), path)
+    time.sleep(0.02)
+    assert guard.guard(_one()).table.num_rows == 0

@@ -30,7 +30,7 @@ from tutela.guard.stream_apply import Pseudonyms, guard_events
 from tutela.guard.stream_config import Keyring, StreamConfig, keys_from_env, load_config
 from tutela.guard.stream_events import read_events
 from tutela.guard.stream_plan import PlanCache
-from tutela.guard.stream_state import StateSource, SubjectState, read_table
+from tutela.guard.stream_state import StateSource, SubjectState
 from tutela.policy import CompiledPolicy
 from tutela.taxonomy import load_taxonomy
 
@@ -97,8 +97,10 @@ class StreamGuard:
         """Drop the remembered subject-id dictionary (a bench of batches that share none)."""
         self._last_rows = None
 
-    def guard(self, batch: pa.RecordBatch | pa.Table, where: str = "events") -> GuardedBatch:
-        state = self.source.current()
+    def guard(self, batch: pa.RecordBatch | pa.Table, where: str = "events",
+              state: SubjectState | None = None) -> GuardedBatch:
+        """Guard one batch under `state` (default: the source's current state)."""
+        state = self.source.current() if state is None else state
         events = read_events(batch, self._rows_of(state), where)
         table, counts = guard_events(self._plans, state, events, self.pseudonyms, self._band)
         return GuardedBatch(table, counts, state.version)
@@ -115,7 +117,3 @@ class StreamGuard:
 
     def verify(self, field_name: str, value: str, pseudonym: str, key_id: str) -> bool:
         return self.keys.verify(field_name, value, pseudonym, key_id)
-
-
-def read_events_file(path: Path) -> pa.Table:
-    return read_table(path)

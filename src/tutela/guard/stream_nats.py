@@ -8,7 +8,8 @@ At-least-once, and never unguarded:
   3. only once JetStream has acknowledged that publish (PubAck), ack the input message.
 A consumer killed anywhere in between leaves the input unacked: it is redelivered after `ack_wait`
 and guarded again; nothing reaches the output subject but what the guard produced. A message that
-is not a valid event batch is terminated (never redelivered, never published) and counted.
+is not a valid event batch is terminated (never redelivered, never published) and counted; when
+the state file cannot be read, the message is nak'ed and comes back (the state is not its fault).
 """
 
 from __future__ import annotations
@@ -94,7 +95,13 @@ class NatsConsumer:
     async def _one(self, js: JetStreamContext, msg: Msg) -> None:
         seq = msg.metadata.sequence.stream
         try:
-            out = self.guard.guard(from_ipc(msg.data), where=f"message[{seq}]")
+            state = self.guard.source.current()
+        except InputError as exc:  # the state, not the message, is at fault: it comes back later
+            log.warning("message %s left for redelivery: the state is unreadable at %s", seq, exc.where)
+            await msg.nak(delay=1.0)
+            return
+        try:
+            out = self.guard.guard(from_ipc(msg.data), where=f"message[{seq}]", state=state)
         except InputError as exc:  # logged by position only: the message may hold personal data
             log.warning("terminated message %s: %s at %s", seq, type(exc).__name__, exc.where)
             await msg.term()

@@ -12,6 +12,8 @@ Columns (one row per subject):
 
 Revocation: `StateSource` re-reads its file when the file changed, checking at most every
 `refresh_ms`; a revocation written at time T governs every batch guarded from T + refresh_ms on.
+A file that does not read or validate raises (at every check until it does): the guard never
+goes on silently with a state older than the file.
 """
 
 from __future__ import annotations
@@ -199,11 +201,16 @@ class StateSource:
 
     def _file_stamp(self) -> tuple[int, int]:
         assert self.path is not None
-        st = os.stat(self.path)
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            raise InputError(f"cannot read the state: {exc.strerror}", where=str(self.path)) from None
         return st.st_mtime_ns, st.st_size
 
     def _read(self) -> SubjectState:
         assert self.path is not None
-        self._stamp = self._file_stamp()
+        stamp = self._file_stamp()
+        state = load_state(read_table(self.path), self.book, self.cfg, where=str(self.path))
+        self._stamp = stamp  # only once read: a file that fails is tried again at the next check
         self._checked = time.monotonic()
-        return load_state(read_table(self.path), self.book, self.cfg, where=str(self.path))
+        return state
