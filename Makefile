@@ -40,6 +40,7 @@ bench: setup
 	$(BIN)/python bench/startup.py --quick
 	$(BIN)/python bench/adreq.py --quick
 	$(BIN)/python bench/ledger.py --quick
+	$(BIN)/python bench/stream_guard.py --quick
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from tutela.audit import Finding, Progress
     from tutela.connectors.estate import EstateConfig as RightsEstate
     from tutela.datamap.check import Problem
-    from tutela.guard import AdReqResult
+    from tutela.guard import AdReqResult, StreamGuard
+    from tutela.guard.stream_config import Keyring
     from tutela.ledger import Ledger
     from tutela.media import MediaResult, OnRefuse
     from tutela.policy import CompiledPolicy, Facts
@@ -351,6 +352,15 @@ class Engine:
         from tutela.guard import guard_bid_request
 
         return guard_bid_request(self, request, gpc=gpc, subject=subject)
+
+    def stream_guard(self, state: pa.Table | Path | str, keys: Keyring | None = None, config: Path | None = None,
+                     refresh_ms: int = 1000) -> StreamGuard:
+        """The stream guard over platform events: `state` a subject-state table or a Parquet/Arrow
+        file re-read when it changes (checked every `refresh_ms`); keys from TUTELA_STREAM_KEYS
+        unless given."""
+        from tutela.guard import StreamGuard
+
+        return StreamGuard.build(self.compiled, state, keys=keys, config=config, refresh_ms=refresh_ms)
 
     # -- the ledger (docs/ledger.md) --------------------------------------------------------
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from tutela.clipstream.examples import CASES as CASES
     from tutela.connectors.estate import EstateConfig as EstateConfig
     from tutela.engine import DatamapCheck as DatamapCheck
+    from tutela.guard.stream_nats import NatsConsumer as NatsConsumer
     from tutela.media import QUARANTINE as QUARANTINE
     from tutela.media import STATUSES as STATUSES
     from tutela.media import MediaResult as MediaResult
@@ -43,9 +44,12 @@ _RENAMED = {  # public name -> (module, its name there)
     "stick_age": ("tutela.age", "stick"), "age_to_rulebook": ("tutela.age", "to_rulebook"),
     "AgeTrust": ("tutela.age.config", "Trust"), "age_from_env": ("tutela.age.config", "from_env"),
     "load_age_trust": ("tutela.age.config", "load_trust"),
+    "StreamConsumerStats": ("tutela.guard.stream_nats", "ConsumerStats"),
+    "read_arrow_file": ("tutela.guard.stream_state", "read_table"),
 }
 _WHERE = {
-    "AgeGate": "tutela.age", "RateLimited": "tutela.age", "RateLimiter": "tutela.age", "NonceBook": "tutela.age.nonces",
+    "AgeGate": "tutela.age", "NatsConsumer": "tutela.guard.stream_nats", "RateLimited": "tutela.age",
+    "RateLimiter": "tutela.age", "NonceBook": "tutela.age.nonces",
     "AS_OF": "tutela.clipstream", "CASES": "tutela.clipstream.examples", "DatamapCheck": "tutela.engine",
     "Decision": "tutela.policy.model", "DecisionRequest": "tutela.policy.model", "EngineName": "tutela.query",
     "EstateConfig": "tutela.connectors.estate", "Finding": "tutela.audit", "MediaResult": "tutela.media",

@@ -42,6 +42,7 @@ from tutela.cli import (
     rules_list,
     rules_show,
     serve,
+    stream_guard,
 )
 from tutela.cli._output import EXIT_INPUT, EXIT_UNAVAILABLE, fail
 from tutela.errors import StoreUnavailable, TutelaError
@@ -88,6 +89,7 @@ app.add_typer(ledger, name="ledger")
 for _name, _fn in (("verify", ledger_verify.run), ("checkpoint", ledger_checkpoint.run),
                    ("append", ledger_append.run), ("key", ledger_checkpoint.key)):
     ledger.command(_name)(_fn)
+app.add_typer(stream_guard.group, name="stream")
 
 
 def main() -> None:
