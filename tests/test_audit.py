@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from estate_fixture import EXPECTED, UNVERIFIED_PARENT, server_database, write_parquet, write_sql
 from tutela.engine import Engine
-from tutela.errors import InputError
+from tutela.errors import InputError, StoreUnavailable
 
 AS_OF = dt.date(2026, 11, 1)
 
@@ -76,7 +76,9 @@ def test_estate_not_matching_its_data_map(engine: Engine, tmp_path: Path) -> Non
     ("ftp://x", "unsupported estate URL scheme"),
 ])
 def test_bad_estates(engine: Engine, url: str, message: str) -> None:
-    with pytest.raises(InputError, match=message):
+    """Bad input is an InputError; a server that does not answer is StoreUnavailable (exit 4)."""
+    expected = StoreUnavailable if "127.0.0.1:1" in url else InputError
+    with pytest.raises(expected, match=message):
         engine.audit(url, as_of=AS_OF)
 
 

@@ -163,3 +163,25 @@ def test_demo_generates_audits_and_reports_without_serving(tmp_path: Path) -> No
     assert first["effect"] == "deny"
     assert "EU-EPRIVACY.art5-3.location" in [d["id"] for d in first["determining"]]
     assert all(d["url"].startswith("http") for c in data["decisions"] for d in c["decision"]["determining"])
+
+
+def test_exit_codes_are_distinct(tmp_path: Path) -> None:
+    """0 ok/allowed, 1 a check found problems, 2 denied, 3 bad input (usage errors included),
+    4 a store unavailable — the mapping docs/reference.md states."""
+    req = tmp_path / "req.json"
+    req.write_text(json.dumps({"subject": {"jurisdiction": "NL", "age": 12},
+                               "act": {"category": "user.location.precise", "use": "marketing.advertising"}}))
+    assert tutela("decide", str(req)).returncode == 2
+    adult = json.loads(req.read_text())
+    adult["subject"]["age"] = 30
+    adult["act"] = {"category": "user.contact.email", "use": "essential.service"}
+    req.write_text(json.dumps(adult))
+    assert tutela("decide", str(req)).returncode == 0
+    usage = tutela("decide", "--no-such-option")
+    assert usage.returncode == 3 and "No such option" in usage.stderr
+    assert tutela("rules", "show").returncode == 3  # a missing argument
+    down = tutela("audit", "--estate", "postgresql+psycopg://postgres@127.0.0.1:1/x")
+    assert down.returncode == 4 and "cannot open the estate database" in down.stderr and "Traceback" not in down.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("repairs: [{repair: burn}]")
+    assert tutela("rules", "check", "--remediation", str(broken)).returncode == 1

@@ -21,7 +21,7 @@ from estate_fixture import ROWS, server_database, write_sql
 from tutela.clipstream import schema as S
 from tutela.connectors import ConnectorUnavailable, SqlConnector, Target, open_connector
 from tutela.connectors.strategies import KEY_ENV, Strategy
-from tutela.errors import InputError
+from tutela.errors import InputError, StoreUnavailable
 
 KEY = "test-key-not-a-secret-0123456789"
 SUBJECTS = pa.table({"account_id": [1, 2, 7, 999]})  # 999: no rows anywhere
@@ -181,7 +181,7 @@ def test_unreachable_server_raises_connector_unavailable_without_the_password(ki
     c = open_connector(url)
     with pytest.raises(ConnectorUnavailable) as info:
         c.check({"accounts": {"account_id"}})
-    assert isinstance(info.value, InputError)
+    assert isinstance(info.value, StoreUnavailable) and not isinstance(info.value, InputError)  # exit 4, not 3
     assert info.value.where is not None and "127.0.0.1:1" in info.value.where
     assert "s3cret-pw" not in str(info.value) and "s3cret-pw" not in repr(info.value.to_dict())
     c.close()

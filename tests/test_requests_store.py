@@ -13,7 +13,7 @@ import pytest
 
 from test_requests_estate import Estate, approved, file_state, make_estate, read_all, redis_state, split
 from tutela.engine import Engine
-from tutela.errors import InputError
+from tutela.errors import InputError, StoreUnavailable
 from tutela.rights.desk import RightsDesk
 from tutela.store.state import now
 
@@ -163,7 +163,7 @@ def test_a_lost_store_fails_the_run_cleanly_and_a_rerun_completes(estate: Estate
     try:
         rid = approved(good, {"kind": "erasure", "subject": "1", "scope": "account"})
         before = snapshot(estate)
-        with pytest.raises(InputError, match="cannot reach Redis"):
+        with pytest.raises(StoreUnavailable, match="cannot reach Redis"):
             bad.run(rid)
         failed = good.show(rid)
         assert failed["status"] == "failed" and "Redis" in failed["error"] and not failed["running"]

@@ -175,13 +175,17 @@ class Engine:
     def remediate(self, estate: str, findings: Path, execute: bool = False, datamap: Path | None = None,
                   as_of: dt.date | None = None, media: Path | None = None, redis: str | None = None,
                   progress: RemediationProgress | None = None, redis_prefix: str = "") -> dict[str, Any]:
-        """Repair the findings selected by `findings` (rows derived again from the estate now)."""
+        """Repair the findings selected by `findings` (rows derived again from the estate now). A dry
+        run writes nothing, not even an empty state store: it reads the one there is, if any."""
         from tutela.connectors.estate import EstateConfig as RightsEstate
         from tutela.policy.compiled import today
         from tutela.repair import read_findings
+        from tutela.store import StateStore
 
         rules = read_findings(findings, self.rulebook)
-        r = self.remediator(RightsEstate(estate, media=media, redis=redis, datamap=datamap, redis_prefix=redis_prefix))
+        state = None if execute else (StateStore.existing() or StateStore("sqlite://"))
+        r = self.remediator(RightsEstate(estate, media=media, redis=redis, datamap=datamap, redis_prefix=redis_prefix),
+                            state=state)
         try:
             day = as_of or today()
             return r.execute(rules, day, progress) if execute else r.dry_run(rules, day)

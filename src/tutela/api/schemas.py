@@ -21,7 +21,7 @@ NEW_REQUEST_EXAMPLE = {"kind": "access", "subject": "1", "requester": {"kind": "
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # "yes" is not true: no coercion
 
 
 class NoteBody(_Body):
