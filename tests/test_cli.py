@@ -185,3 +185,14 @@ def test_exit_codes_are_distinct(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("repairs: [{repair: burn}]")
     assert tutela("rules", "check", "--remediation", str(broken)).returncode == 1
+
+
+def test_help_loads_no_capability() -> None:
+    """`tutela --help` stays fast by construction (bench/startup.py times it): importing the CLI
+    loads none of the heavy libraries or capabilities; each loads when its command runs."""
+    heavy = ["presidio_analyzer", "spacy", "ibis", "duckdb", "numba", "pyspark", "sqlalchemy", "pyarrow", "nats",
+             "jwt", "tutela.audit", "tutela.repair", "tutela.rights", "tutela.age", "tutela.guard", "tutela.ledger",
+             "tutela.connectors", "tutela.policy.compiled"]
+    code = f"import sys, tutela.cli; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "", f"loaded at import: {out.stdout}"

@@ -46,6 +46,11 @@ _RENAMED = {  # public name -> (module, its name there)
     "load_age_trust": ("tutela.age.config", "load_trust"),
     "StreamConsumerStats": ("tutela.guard.stream_nats", "ConsumerStats"),
     "read_arrow_file": ("tutela.guard.stream_state", "read_table"),
+    "LedgerCheckpoint": ("tutela.ledger", "Checkpoint"), "trusted_ledger_keys": ("tutela.ledger", "trusted_keys"),
+    "ledger_key_id": ("tutela.ledger.checkpoint", "key_id"),
+    "new_ledger_key": ("tutela.ledger.checkpoint", "new_key_text"),
+    "ledger_private_key": ("tutela.ledger.checkpoint", "private_key"),
+    "ledger_raw_public": ("tutela.ledger.checkpoint", "raw_public"),
 }
 _WHERE = {
     "AgeGate": "tutela.age", "NatsConsumer": "tutela.guard.stream_nats", "RateLimited": "tutela.age",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -18,11 +19,9 @@ from rich.table import Table
 from tutela.cli._output import Format, console, print_json
 from tutela.engine import Engine
 from tutela.errors import InputError
-from tutela.models import AgeContext as Context
-from tutela.models import AgeSqlStore as SqlStore
-from tutela.models import age_from_env as from_env
-from tutela.models import age_to_rulebook as to_rulebook
-from tutela.models import load_age_trust as load_trust
+
+if TYPE_CHECKING:
+    pass
 
 
 def _now(value: str | None) -> dt.datetime:
@@ -46,6 +45,12 @@ def run(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Verify one age signal and print the normalised age record."""
+    from tutela.models import AgeContext as Context
+    from tutela.models import AgeSqlStore as SqlStore
+    from tutela.models import age_from_env as from_env
+    from tutela.models import age_to_rulebook as to_rulebook
+    from tutela.models import load_age_trust as load_trust
+
     try:
         payload = json.loads(signal.read_text("utf-8"))
     except OSError as exc:

@@ -5,6 +5,7 @@ when the file has problems."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -12,7 +13,9 @@ from rich.table import Table
 from tutela.cli._output import EXIT_PROBLEMS, Format, console, err_console, print_json
 from tutela.engine import Engine
 from tutela.errors import TutelaError
-from tutela.models import check_age_requirements as check
+
+if TYPE_CHECKING:
+    pass
 
 
 def run(
@@ -20,6 +23,8 @@ def run(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """List and check the age-assurance requirements and signal sources."""
+    from tutela.models import check_age_requirements as check
+
     engine = Engine()
     known = frozenset(engine.rulebook.jurisdictions) | frozenset(engine.rulebook.regimes)
     problems = check(path, known)

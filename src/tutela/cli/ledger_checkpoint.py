@@ -10,13 +10,16 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from tutela.cli._output import Format, console, print_json
 from tutela.engine import Engine
 from tutela.errors import InputError
-from tutela.ledger.checkpoint import key_id, new_key_text, private_key, raw_public
+
+if TYPE_CHECKING:
+    pass
 
 
 def run(
@@ -43,6 +46,11 @@ def run(
 
 def key(fmt: Format = typer.Option(Format.table, "--format", help="table or json")) -> None:
     """Make a new Ed25519 signing key: the private key for TUTELA_LEDGER_KEY, the public one to publish."""
+    from tutela.models import ledger_key_id as key_id
+    from tutela.models import ledger_private_key as private_key
+    from tutela.models import ledger_raw_public as raw_public
+    from tutela.models import new_ledger_key as new_key_text
+
     text = new_key_text()
     pub = private_key(text).public_key()
     data = {"private_key": text, "public_key": base64.b64encode(raw_public(pub)).decode(), "key_id": key_id(pub)}

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from tutela.cli._output import EXIT_PROBLEMS, Format, console, print_json
 from tutela.engine import Engine
 from tutela.errors import InputError
-from tutela.ledger import Checkpoint, trusted_keys
+
+if TYPE_CHECKING:
+    from tutela.models import LedgerCheckpoint as Checkpoint
 
 
 def read_checkpoint(path: Path) -> Checkpoint:
+    from tutela.models import LedgerCheckpoint as Checkpoint
+
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -36,6 +41,8 @@ def run(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Verify the ledger: edited, deleted, reordered, inserted or truncated entries."""
+    from tutela.models import trusted_ledger_keys as trusted_keys
+
     external = [read_checkpoint(p) for p in checkpoint]
     keys = trusted_keys(public_key)
     with Engine.ledger(db, prefix=prefix, create=False) as ledger:

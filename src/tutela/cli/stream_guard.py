@@ -10,8 +10,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import typer
 from rich.table import Table
 
@@ -20,6 +18,8 @@ from tutela.engine import Engine
 from tutela.errors import InputError
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from tutela.models import StreamConsumerStats as ConsumerStats
 
 group = typer.Typer(help="Guard platform events in the data path: drop, coarsen, pseudonymise.",
@@ -28,6 +28,9 @@ group = typer.Typer(help="Guard platform events in the data path: drop, coarsen,
 
 def _write(table: pa.Table, out: Path) -> None:
     """Whole or nothing: written beside the target, then renamed over it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     if out.suffix not in (".parquet", ".arrow"):
         raise InputError("unknown output format", where="--out", hint="end the name in .parquet or .arrow")
     tmp = out.with_name(out.name + ".tutela-tmp")

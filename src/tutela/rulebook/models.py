@@ -40,7 +40,9 @@ _ID = r"^[A-Z][A-Z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: schemas are built on first validation, so a warm start (tutela.warmstart) that
+    # unpickles a validated rulebook never pays for them
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Citation(Strict):

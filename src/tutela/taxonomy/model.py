@@ -22,14 +22,14 @@ _FILES = ("fideslang.yaml", "tutela.yaml")
 
 
 class TaxonomyEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     key: str
     name: str
     description: str | None = None
 
 
 class TaxonomyFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     data_category: list[TaxonomyEntry] = []
     data_use: list[TaxonomyEntry] = []
 
