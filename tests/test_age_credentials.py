@@ -8,7 +8,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +21,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 from fastapi.testclient import TestClient
 
+from cli_inprocess import run_cli as cli
 from tutela.age import Context, MemoryStore, SqlStore, read_signal
 from tutela.age.signals.mdoc import DOCTYPE, HANDOVER
 from tutela.api.app import create_app
-from tutela.cli import main
 from tutela.errors import InputError
 
 DATA = Path(__file__).parent / "data" / "age"
@@ -251,16 +250,6 @@ def test_a_refused_presentation_does_not_use_up_the_attestation() -> None:
 
 # ---- CLI --------------------------------------------------------------------------------
 
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
-    """`tutela.cli.main` (exit codes, errors) in this process."""
-    monkeypatch.setattr(sys, "argv", ["tutela", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def write_trust(folder: Path) -> Path:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_inprocess import run_cli as _cli
 from tutela.age import LEVELS, READERS, Context, check, load_age_requirements, read_signal, to_rulebook
 from tutela.age.levels import LEVEL_ORDER, at_least
 from tutela.age.record import category
-from tutela.cli import main
 from tutela.engine import Engine
 from tutela.errors import InputError, RulebookError
 from tutela.rulebook.models import ASSURANCE_ORDER
@@ -179,15 +178,6 @@ def test_docs_name_every_signal_level_and_requirement() -> None:
         assert f"`{name}`" in doc or f"| {name} |" in doc, name
 
 
-def _cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["tutela", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_cli_requirements_lists_and_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str],

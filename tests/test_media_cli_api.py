@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 import media_samples as ms
+from cli_inprocess import run_cli as cli
 from tutela.api import create_app
 from tutela.api import media as media_api
-from tutela.cli import main
 
 
 def tutela(*args: str) -> subprocess.CompletedProcess[str]:
@@ -23,16 +23,6 @@ def tutela(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "tutela", *args], capture_output=True, text=True, timeout=300)
 
 
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
-    """The same entry point (`tutela.cli.main`: exit codes, errors) in this process."""
-    monkeypatch.setattr(sys, "argv", ["tutela", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ def check_data(book: Rulebook, taxonomy: Taxonomy, deadlines: Path | None = None
     """Every problem found; an empty list when the data is consistent."""
     out: list[Problem] = []
     known = set(book.regimes) | set(book.jurisdictions)
-    out += [Problem(p.where, p.message) for p in check_age(age, frozenset(known))]
+    out += check_age(age, frozenset(known))
     try:
         for e in load_deadlines(deadlines).entries:
             out += [Problem(f"deadlines.yaml: {e.id}.applies_to", f"`{code}` is no regime or jurisdiction of the "

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -25,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from tutela.age.levels import LEVEL_ORDER, Level
 from tutela.age.record import Basis, LawStatus
+from tutela.datamap.check import Problem
 from tutela.errors import InputError, RulebookError, validation_message
 from tutela.rulebook.models import Citation
 from tutela.rulebook.yamlio import load_yaml
@@ -136,13 +136,7 @@ class AgeAssurance(Strict):
         return top.minimum, hits
 
 
-@dataclass(frozen=True)
-class AgeProblem:
-    where: str
-    message: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"where": self.where, "message": self.message}
+AgeProblem = Problem  # the one Problem of Tutela's checks (tutela.datamap.check)
 
 
 def _locate(raw: Any, loc: tuple[Any, ...]) -> str:

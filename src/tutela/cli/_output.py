@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, NoReturn
 
 from rich.console import Console
@@ -25,6 +26,25 @@ class Format(StrEnum):
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def parse_json(text: str, where: str) -> Any:
+    """JSON text, or an input error naming where it came from and the line and column at fault."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TutelaInputError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                               where=where) from None
+
+
+def read_json(file: Path | None) -> tuple[Any, str]:
+    """The JSON in `file` (None or `-`: standard input) and where it came from."""
+    where = "stdin" if file is None or str(file) == "-" else str(file)
+    try:
+        text = sys.stdin.read() if where == "stdin" else Path(where).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TutelaInputError(f"cannot read the input: {exc}", where=where) from None
+    return parse_json(text, where), where
 
 
 def parse_date(value: str, name: str) -> dt.date:

@@ -6,24 +6,13 @@ Exit codes: 0 the request may go to auction (as printed), 2 refused (nothing to 
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
 
-from tutela.cli._output import EXIT_DENY, Format, console, print_json
+from tutela.cli._output import EXIT_DENY, Format, console, parse_json, print_json, read_json
 from tutela.engine import Engine
-from tutela.errors import InputError
-
-
-def _json(text: str, where: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", where=where) from None
 
 
 def run(
@@ -34,13 +23,8 @@ def run(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Make a bid request lawful for this user, or refuse to auction it; explain every change."""
-    where = "stdin" if file is None or str(file) == "-" else str(file)
-    try:
-        text = sys.stdin.read() if where == "stdin" else Path(where).read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the input: {exc}", where=where) from None
-    request = _json(text, where)
-    subj = _json(subject, "--subject") if subject else None
+    request, _where = read_json(file)
+    subj = parse_json(subject, "--subject") if subject else None
     result = Engine().adreq_guard(request, gpc=gpc or None, subject=subj)
     if fmt is Format.json:
         print_json(result.to_dict())

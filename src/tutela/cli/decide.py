@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import typer
 
-from tutela.cli._output import EXIT_DENY, print_json
+from tutela.cli._output import EXIT_DENY, print_json, read_json
 from tutela.engine import Engine
-from tutela.errors import InputError
 
 
 def run(
@@ -19,16 +16,7 @@ def run(
     fmt: str = typer.Option("json", "--format", help="json (the only format)"),
 ) -> None:
     """Decide one request ({"subject", "act"}) or a list of them; print the decisions as JSON."""
-    where = "stdin" if file is None or str(file) == "-" else str(file)
-    try:
-        text = sys.stdin.read() if where == "stdin" else Path(where).read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the input: {exc}", where=where) from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                         where=where) from None
+    raw, _where = read_json(file)
     engine = Engine()
     if isinstance(raw, list):
         decisions = engine.decide_many(raw, reference=reference)  # all-or-nothing
