@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -19,9 +18,6 @@ from rich.table import Table
 from tutela.cli._output import Format, console, print_json
 from tutela.engine import Engine
 from tutela.errors import InputError
-
-if TYPE_CHECKING:
-    pass
 
 
 def _now(value: str | None) -> dt.datetime:

@@ -5,7 +5,6 @@ when the file has problems."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -13,9 +12,6 @@ from rich.table import Table
 from tutela.cli._output import EXIT_PROBLEMS, Format, console, err_console, print_json
 from tutela.engine import Engine
 from tutela.errors import TutelaError
-
-if TYPE_CHECKING:
-    pass
 
 
 def run(

@@ -10,16 +10,12 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
 from tutela.cli._output import Format, console, print_json
 from tutela.engine import Engine
 from tutela.errors import InputError
-
-if TYPE_CHECKING:
-    pass
 
 
 def run(

@@ -11,7 +11,7 @@ _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Loader(_Base):  # type: ignore[misc]  # libyaml's loader when present
-    pass
+    """The safe loader with YAML 1.1's yes/no/on/off booleans taken out (below)."""
 
 
 # Keep only true/false as booleans; YAML 1.1 also reads yes/no/on/off as booleans.
