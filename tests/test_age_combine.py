@@ -94,7 +94,7 @@ def store(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[MemorySt
         try:
             sa.create_engine(PG).connect().close()
         except sa.exc.OperationalError:
-            pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable")
+            pytest.fail("PostgreSQL at 127.0.0.1:5432 is not reachable (make test starts it)")
         s = SqlStore(PG, prefix=prefix)
     yield s
     s.drop()
