@@ -33,8 +33,8 @@ I64 = npt.NDArray[np.int64]
 
 def _ymd(days: I64) -> tuple[I64, I64, I64]:
     d = pa.array(days.astype(np.int32), pa.int32()).cast(pa.date32())
-    return tuple(np.asarray(f(d).to_numpy(zero_copy_only=False), np.int64)  # type: ignore[return-value]
-                 for f in (pc.year, pc.month, pc.day))
+    y, m, dd = (np.asarray(f(d).to_numpy(zero_copy_only=False), np.int64) for f in (pc.year, pc.month, pc.day))
+    return y, m, dd
 
 
 def _leap(y: I64) -> npt.NDArray[np.bool_]:

@@ -45,9 +45,10 @@ def run(
         t = Table(title=f"age assurance {book.version}")
         for col in ("id", "where", "service", "minimum", "enforced"):
             t.add_column(col, overflow="fold")
-        for r in reqs:
-            t.add_row(str(r["id"]), ", ".join(r["applies_to"]), str(r["service"]), str(r["minimum"]),  # type: ignore[arg-type]
-                      "yes" if r["enforced"] else "[yellow]no (unverified)[/]")
+        for req in book.requirements:
+            enforced = req.verified and req.effective_from <= day
+            t.add_row(req.id, ", ".join(req.applies_to), str(req.service), str(req.minimum),
+                      "yes" if enforced else "[yellow]no (unverified)[/]")
         console.print(t)
         s = Table(title="signal sources")
         for col in ("id", "kind", "status today", "effective from"):

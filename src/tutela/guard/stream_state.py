@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -76,7 +77,7 @@ def _strings(table: pa.Table, name: str, where: str, required: bool) -> list[str
         return [None] * table.num_rows
     if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
         raise InputError(f"column `{name}` must be strings", where=f"{where}.{name}")
-    return col.to_pylist()  # type: ignore[no-any-return]
+    return cast("list[str | None]", col.to_pylist())  # pyarrow is untyped
 
 
 def _ints(table: pa.Table, name: str, where: str) -> list[int | None]:
@@ -85,7 +86,7 @@ def _ints(table: pa.Table, name: str, where: str) -> list[int | None]:
         return [None] * table.num_rows
     if not pa.types.is_integer(col.type):
         raise InputError(f"column `{name}` must be integers", where=f"{where}.{name}")
-    return col.to_pylist()  # type: ignore[no-any-return]
+    return cast("list[int | None]", col.to_pylist())  # pyarrow is untyped
 
 
 def load_state(table: pa.Table, book: Rulebook, cfg: StreamConfig, where: str = "state") -> SubjectState:
