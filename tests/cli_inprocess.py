@@ -7,11 +7,15 @@ import sys
 
 import pytest
 
-from tutela.cli import main
+from tutela.cli import _output, main
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
     monkeypatch.setattr(sys, "argv", ["tutela", *args])
+    # a terminal of 200 columns whatever runs the tests: a table at 80 folds its long tmp paths
+    # mid-name, and how much depends on how long pytest's folder name is that day
+    monkeypatch.setattr(_output.console, "width", 200)
+    monkeypatch.setattr(_output.err_console, "width", 200)
     code = 0
     try:
         main()
