@@ -136,7 +136,8 @@ class Engine:
 
     def audit(self, estate: str, datamap: Path | None = None, as_of: dt.date | None = None,
               progress: Progress | None = None, engine: EngineName = "duckdb",
-              include_remediated: bool = False, state: StateStore | None = None) -> list[Finding]:
+              include_remediated: bool = False, state: StateStore | None = None,
+              declarations: Path | None = None) -> list[Finding]:
         """Every unlawful processing in the estate at `estate` (a URL), per rule: open findings
         (past transfers a remediation settled are not open), and with `include_remediated`
         what remediation jobs repaired, from their receipts."""
@@ -148,7 +149,7 @@ class Engine:
         from tutela.repair import remediated_findings
         from tutela.store import StateStore
 
-        dm = load_datamap(datamap)
+        dm = load_datamap(datamap, declarations)
         source = EstateSource.open(estate)
         store = state or StateStore.existing()  # an audit only reads: no state store, nothing settled
         key = estate_id(estate)
