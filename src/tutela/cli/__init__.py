@@ -19,6 +19,7 @@ from tutela.cli import (
     age_requirements,
     audit,
     datamap_check,
+    datamap_draft,
     datamap_import,
     decide,
     demo,
@@ -74,6 +75,7 @@ datamap = typer.Typer(help="Import and check data maps (Fides datasets).", no_ar
 app.add_typer(datamap, name="datamap")
 datamap.command("check")(datamap_check.run)
 datamap.command("import")(datamap_import.run)
+datamap.command("draft")(datamap_draft.run)
 estate = typer.Typer(help="Generate the synthetic ClipStream estate and read its ground truth.", no_args_is_help=True)
 app.add_typer(estate, name="estate")
 estate.command("generate")(estate_generate.run)
