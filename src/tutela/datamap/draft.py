@@ -206,7 +206,7 @@ def _declarations(tables: list[TableSchema], name: str, subject: TableSchema | N
             continue
         time = next((c.name for c in t.columns if re.search(r"(created|_at$|timestamp|_on$|_time$)", c.name.lower())),
                     None)
-        lines += [f"    {_s(t.name)}:", f"      subject: {_s(column)}"]
+        lines += [f"    {_s(t.name)}:", f"      subject: {_s(column)}  {REVIEW}"]
         if time:
             lines.append(f"      time: {_s(time)}  {REVIEW}: the day each row's processing happened")
         lines.append(f"      acts: [{{use: essential.service}}]  {REVIEW}: what is this data used for? "
