@@ -146,9 +146,9 @@ def test_draft_errors(tmp_path: Path, capsys: Cap, monkeypatch: MP) -> None:
                             "json")
     err = json.loads(text)
     assert code == 3 and err["where"] == "--url" and f"sqlite:///{tmp_path / 'x.db'}" in err["hint"]
-    code, text, _ = run_cli(capsys, monkeypatch, "datamap", "draft", "--url", "postgresql://postgres@127.0.0.1:1/x",
-                            "--format", "json")
-    assert code == 4 and json.loads(text)["error"] == "StoreUnavailable"
+    code, text, _ = run_cli(capsys, monkeypatch, "datamap", "draft", "--url",
+                            "postgresql://postgres:s3cret-pw@127.0.0.1:1/x", "--format", "json")
+    assert code == 4 and json.loads(text)["error"] == "StoreUnavailable" and "s3cret-pw" not in text
     empty = f"sqlite:///{tmp_path / 'empty.db'}"
     sa.create_engine(empty).connect().close()  # a database file without tables
     code, text, _ = run_cli(capsys, monkeypatch, "datamap", "draft", "--url", empty, "--format", "json")
