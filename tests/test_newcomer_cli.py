@@ -165,3 +165,21 @@ def test_a_plain_path_for_an_estate_suggests_the_url(capsys: Cap, monkeypatch: M
     code, out, _ = run_cli(capsys, monkeypatch, "requests", "create", "--estate", "shop.db", "--kind", "access",
                            "--subject", "1", "--by", "alice", "--format", "json")
     assert code == 3 and "did you mean `sqlite:///shop.db`?" in json.loads(out)["hint"]
+
+
+def test_an_arrow_batch_gets_the_same_jurisdiction_hint(engine: Engine) -> None:
+    import datetime as dt
+
+    import pyarrow as pa
+
+    table = pa.table({"jurisdiction": ["NL", "Netherlands"], "age": [12, 12],
+                      "category": ["user.location.precise"] * 2, "use": ["essential.service"] * 2,
+                      "at": pa.array([dt.date(2026, 12, 1)] * 2, pa.date32())})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    r = TestClient(create_app(engine)).post("/v1/decisions", content=sink.getvalue().to_pybytes(),
+                                            headers={"content-type": "application/vnd.apache.arrow.stream"})
+    assert r.status_code == 422
+    body = r.json()
+    assert body["where"] == "batch[1].jurisdiction" and body["hint"].startswith("did you mean `NL`")
