@@ -183,3 +183,9 @@ def test_an_arrow_batch_gets_the_same_jurisdiction_hint(engine: Engine) -> None:
     assert r.status_code == 422
     body = r.json()
     assert body["where"] == "batch[1].jurisdiction" and body["hint"].startswith("did you mean `NL`")
+
+
+def test_decide_on_a_terminal_without_input_says_how_instead_of_waiting(capsys: Cap, monkeypatch: MP) -> None:
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    code, _, err = run_cli(capsys, monkeypatch, "decide")
+    assert code == 3 and "no request given" in err and "tutela decide request.json" in err

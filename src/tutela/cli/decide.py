@@ -17,6 +17,7 @@ from rich.table import Table
 
 from tutela.cli._output import EXIT_DENY, Format, console, print_json, read_json
 from tutela.engine import Engine
+from tutela.errors import InputError
 
 if TYPE_CHECKING:
     from tutela.models import Decision
@@ -31,6 +32,10 @@ def run(
                                       help="table (for people) or json; default: table on a terminal, else json"),
 ) -> None:
     """Decide one request ({"subject", "act"}) or a list of them; show or print the decisions."""
+    if (file is None or str(file) == "-") and sys.stdin.isatty():  # a newcomer's `tutela decide` would wait forever
+        raise InputError("no request given", where="stdin",
+                         hint="give a JSON file (`tutela decide request.json`) or pipe one "
+                              "(`echo '{\"subject\": ..., \"act\": ...}' | tutela decide`); README shows one")
     raw, _where = read_json(file)
     engine = Engine()
     as_json = fmt is Format.json or (fmt is None and not sys.stdout.isatty())
