@@ -4,6 +4,7 @@ TOOLS := .tools
 UV    := $(TOOLS)/bin/uv
 VENV  := .venv
 BIN   := $(VENV)/bin
+PORT  ?= 8000
 
 .PHONY: setup demo test lint bench clean
 
@@ -18,7 +19,7 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 setup: $(VENV)/.synced
 
 demo: setup
-	$(BIN)/tutela demo
+	$(BIN)/tutela demo --port $(PORT)
 
 lint: setup
 	$(BIN)/ruff check src tests bench scripts

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from tutela.audit import Finding, Progress
     from tutela.connectors.estate import EstateConfig as RightsEstate
     from tutela.datamap.check import Problem
+    from tutela.datamap.draft import Draft as DatamapDraft
     from tutela.guard import AdReqResult, StreamGuard
     from tutela.guard.stream_config import Keyring
     from tutela.ledger import Ledger
@@ -136,7 +137,8 @@ class Engine:
 
     def audit(self, estate: str, datamap: Path | None = None, as_of: dt.date | None = None,
               progress: Progress | None = None, engine: EngineName = "duckdb",
-              include_remediated: bool = False, state: StateStore | None = None) -> list[Finding]:
+              include_remediated: bool = False, state: StateStore | None = None,
+              declarations: Path | None = None) -> list[Finding]:
         """Every unlawful processing in the estate at `estate` (a URL), per rule: open findings
         (past transfers a remediation settled are not open), and with `include_remediated`
         what remediation jobs repaired, from their receipts."""
@@ -148,7 +150,7 @@ class Engine:
         from tutela.repair import remediated_findings
         from tutela.store import StateStore
 
-        dm = load_datamap(datamap)
+        dm = load_datamap(datamap, declarations)
         source = EstateSource.open(estate)
         store = state or StateStore.existing()  # an audit only reads: no state store, nothing settled
         key = estate_id(estate)
@@ -265,6 +267,15 @@ class Engine:
         return DatamapCheck(dm.dataset.fides_key, len(dm.dataset.collections),
                             sum(len(c.fields) for c in dm.dataset.collections), dm.tutela is not None,
                             check(dm, self.taxonomy), notes(dm))
+
+    def draft_datamap(self, url: str, name: str | None = None, schema: str | None = None) -> DatamapDraft:
+        """A Fides dataset and a declarations skeleton drafted from a live database's schema, every
+        guess marked `# review` (docs/own-database.md); reads the catalogue only."""
+        from tutela.connectors.schema import dataset_name, read_schema
+        from tutela.connectors.urls import redact
+        from tutela.datamap.draft import draft
+
+        return draft(read_schema(url, schema), name or dataset_name(url), redact(url), self.taxonomy)
 
     def import_datamap(self, file: Path) -> tuple[DatamapCheck, Path | None]:
         """Check a data map and, when it has no problems, store it under $TUTELA_HOME/datamaps/

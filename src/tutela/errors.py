@@ -66,8 +66,15 @@ class RulebookError(TutelaError):
 def validation_message(err: Mapping[str, Any]) -> str:
     """A Pydantic error (one item of `ValidationError.errors()`) in Tutela's words: lowercase
     first letter (patterns and values keep their case), `unknown field` for extra keys."""
-    if err.get("type") == "extra_forbidden":
+    kind = str(err.get("type", ""))
+    if kind == "extra_forbidden":
         return "unknown field"
     msg = str(err.get("msg", "invalid value"))
+    if kind.startswith(("date_", "datetime_")):  # say the format: YYYY-MM-DD, not pydantic's words
+        expected = "YYYY-MM-DD" if kind.startswith("date_") else "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS+00:00"
+        reason = msg.split(", ", 1)[1] if ", " in msg else msg[:1].lower() + msg[1:]
+        got = err.get("input")
+        shown = f"`{got}`" if isinstance(got, str | int | float) else "this value"
+        return f"not a date: {shown}; expected {expected} ({reason})"
     msg = msg[:1].lower() + msg[1:]
     return msg.removeprefix("value error, ")

@@ -19,6 +19,7 @@ from tutela.cli import (
     age_requirements,
     audit,
     datamap_check,
+    datamap_draft,
     datamap_import,
     decide,
     demo,
@@ -43,6 +44,7 @@ from tutela.cli import (
     rules_show,
     serve,
     stream_guard,
+    taxonomy,
 )
 from tutela.cli._output import EXIT_INPUT, EXIT_UNAVAILABLE, fail
 from tutela.errors import StoreUnavailable, TutelaError
@@ -51,10 +53,29 @@ app = typer.Typer(help="Tutela: children's privacy compliance engine.", no_args_
                   pretty_exceptions_enable=False, add_completion=False)
 rules = typer.Typer(help="Browse and check the rulebook.", no_args_is_help=True)
 app.add_typer(rules, name="rules")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from tutela import __version__
+        from tutela.engine import Engine
+
+        typer.echo(f"tutela {__version__} (rulebook {Engine().version})")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
+                                       help="print Tutela's version and the rulebook's version, then exit")) -> None:
+    """Tutela: children's privacy compliance engine."""
+
+
+
 datamap = typer.Typer(help="Import and check data maps (Fides datasets).", no_args_is_help=True)
 app.add_typer(datamap, name="datamap")
 datamap.command("check")(datamap_check.run)
 datamap.command("import")(datamap_import.run)
+datamap.command("draft")(datamap_draft.run)
 estate = typer.Typer(help="Generate the synthetic ClipStream estate and read its ground truth.", no_args_is_help=True)
 app.add_typer(estate, name="estate")
 estate.command("generate")(estate_generate.run)
@@ -90,6 +111,7 @@ for _name, _fn in (("verify", ledger_verify.run), ("checkpoint", ledger_checkpoi
                    ("append", ledger_append.run), ("key", ledger_checkpoint.key)):
     ledger.command(_name)(_fn)
 app.add_typer(stream_guard.group, name="stream")
+app.add_typer(taxonomy.group, name="taxonomy")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tutela.cli._output import Format, console, err_console, print_json
+from tutela.cli._port import check_port
 from tutela.engine import Engine
 
 if TYPE_CHECKING:
@@ -30,7 +31,11 @@ def run(
                                                            "(redis://host:port/db) and serve requests with it"),
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
-    """Generate ClipStream, audit it, write the report, then serve the API and the report."""
+    """Generate ClipStream, audit it, write the report, then serve the API and the report.
+
+    The port is checked first: a busy one stops the demo (exit 3) before anything is generated."""
+    if serve:
+        check_port("127.0.0.1", port, make_hint=True)
     engine = Engine()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console,
                   transient=True, disable=fmt is Format.json) as bar:

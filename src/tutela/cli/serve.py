@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from tutela.cli._port import check_port
+
 
 def run(
     host: str = typer.Option("127.0.0.1", help="interface to bind"),
@@ -18,6 +20,7 @@ def run(
     redis_prefix: str = typer.Option("", "--redis-prefix", help="put before every Redis key (shared servers)"),
 ) -> None:
     """Serve the decision API with uvicorn (and rights requests, for staff, with --estate)."""
+    check_port(host, port)
     import uvicorn
 
     from tutela.api import create_app

@@ -19,7 +19,7 @@ from tutela.connectors.planner import ESTATE, Erasure, Plan, erasure_targets, ne
 from tutela.connectors.redis import RedisConnector
 from tutela.connectors.sql import SCHEMES, SqlConnector
 from tutela.connectors.strategies import Strategy, parse_strategy
-from tutela.connectors.urls import path_of, redact, scheme, variant
+from tutela.connectors.urls import path_of, redact, scheme, unsupported, url_hint, variant
 from tutela.datamap.models import FilesStoreDecl, RedisStoreDecl, StoreDecl
 from tutela.errors import InputError
 
@@ -55,6 +55,6 @@ def open_connector(url: str, *, store: StoreDecl | None = None, key_prefix: str 
             raise InputError("a media folder needs its file fields", where=url,
                              hint="pass the `kind: files` store declared under `tutela.stores`")
         return FilesConnector(path_of(url), {c: d.field for c, d in store.collections.items()})
-    raise InputError(f"unsupported store URL scheme `{kind}`", where=redact(url),
-                     hint="use sqlite:///file.db, postgresql+psycopg://..., mysql+pymysql://..., parquet:///dir, "
-                          "redis://host:6379/0 or file:///media-dir")
+    raise InputError(unsupported(url, "store"), where=redact(url),
+                     hint=url_hint(url, "sqlite:///file.db, postgresql+psycopg://..., mysql+pymysql://..., "
+                                        "parquet:///dir, redis://host:6379/0 or file:///media-dir"))

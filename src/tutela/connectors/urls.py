@@ -61,3 +61,23 @@ def estate_id(url: str) -> str:
         except ArgumentError:
             norm = url
     return hashlib.sha256(norm.encode()).hexdigest()[:32]
+
+
+ESTATE_FORMS = "sqlite:///file.db, postgresql+psycopg://..., mysql+pymysql://... or parquet:///dir"
+
+
+def unsupported(url: str, what: str = "estate") -> str:
+    """The message for a URL Tutela cannot open: a plain path says so instead of naming an empty scheme."""
+    kind = scheme(url)
+    return f"not a URL: `{redact(url)}`" if kind == "" else f"unsupported {what} URL scheme `{kind}`"
+
+
+def url_hint(url: str, forms: str = ESTATE_FORMS) -> str:
+    """The hint of an unsupported-URL error: a plain path gets the URL it probably meant
+    (`out/cs.db` -> `sqlite:///out/cs.db`, a folder -> `parquet:///folder`), else the forms."""
+    if scheme(url) == "" and url.strip():
+        path = Path(url)
+        if path.is_dir():
+            return f"a folder is given as a URL: did you mean `parquet://{path.resolve()}`? (use {forms})"
+        return f"a path is given as a URL: did you mean `sqlite:///{path}`? (use {forms})"
+    return f"use {forms}"

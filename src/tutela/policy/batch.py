@@ -15,7 +15,7 @@ Input columns (strings may be plain or dictionary-encoded):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -31,6 +31,7 @@ from tutela.policy.facts import GrantFact
 from tutela.policy.model import Grant, Verdict
 from tutela.policy.tables import RECIPIENTS
 from tutela.rulebook.models import ASSURANCE_ORDER
+from tutela.rulebook.suggest import jurisdiction_hint
 
 IntArray = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
@@ -88,8 +89,8 @@ class BatchResult:
         })
 
 
-def _encoded(table: pa.Table, name: str, mapping: Any, label: str,
-             required: bool = True, null_code: int = -1) -> tuple[npt.NDArray[Any], I32]:
+def _encoded(table: pa.Table, name: str, mapping: Any, label: str, required: bool = True, null_code: int = -1,
+             hint: Callable[[str], str] | None = None) -> tuple[npt.NDArray[Any], I32]:
     """Dictionary indices per row and a lookup table index -> code (last slot: null)."""
     col = _column(table, name, required=required)
     if col is None:
@@ -101,7 +102,8 @@ def _encoded(table: pa.Table, name: str, mapping: Any, label: str,
     for i, v in enumerate(values):
         if v not in mapping:
             row = pc.index(pc.equal(col.indices, i), True).as_py()
-            raise UnknownKeyError(f"unknown {label} `{v}`", where=f"batch[{row}].{name}")
+            raise UnknownKeyError(f"unknown {label} `{v}`", where=f"batch[{row}].{name}",
+                                  hint=hint(str(v)) if hint is not None else None)
         lut[i] = mapping[v]
     lut[len(values)] = null_code
     indices = col.indices.fill_null(len(values)) if col.null_count else col.indices
@@ -176,7 +178,8 @@ def decide_table(policy: CompiledPolicy, table: pa.Table, strict: bool = False) 
     hi = int(days.max()) if len(days) else 0
     ep_lut = np.searchsorted(t.bound_days, np.arange(lo, hi + 1) + EPOCH_ORDINAL, side="right").astype(np.int32)
     age = _ages(table, days)
-    jraw, j_lut = _encoded(table, "jurisdiction", t.jidx, "jurisdiction")
+    jraw, j_lut = _encoded(table, "jurisdiction", t.jidx, "jurisdiction",
+                           hint=lambda v: jurisdiction_hint(v, policy.book.jurisdictions))
     craw, c_lut = _encoded(table, "category", t.cat_class, "category")
     uraw, u_lut = _encoded(table, "use", t.use_class, "use")
     rraw, r_lut = _encoded(table, "recipient", {r: i for i, r in enumerate(RECIPIENTS)}, "recipient",

@@ -18,6 +18,7 @@ from tutela.errors import InvalidRequestError, UnknownKeyError
 from tutela.policy.model import DecisionRequest, DestClass, Facts, Grant, GrantFact
 from tutela.rulebook import Rulebook, ScopedRule
 from tutela.rulebook.models import DigitalConsent, Jurisdiction
+from tutela.rulebook.suggest import jurisdiction_hint
 from tutela.taxonomy import Taxonomy
 
 LEVELS = ("declared", "confirmed", "verified")
@@ -74,7 +75,7 @@ def derive(book: Rulebook, tax: Taxonomy, req: DecisionRequest, today: dt.date) 
     s, a = req.subject, req.act
     if s.jurisdiction not in book.jurisdictions:
         raise UnknownKeyError(f"unknown jurisdiction `{s.jurisdiction}`", where="subject.jurisdiction",
-                              hint="use an ISO 3166-1 alpha-2 or ISO 3166-2 code listed by `tutela rules list`")
+                              hint=jurisdiction_hint(s.jurisdiction, book.jurisdictions))
     tax.categories.check(a.category, "act.category")
     tax.uses.check(a.use, "act.use")
     for i, g in enumerate(s.grants):

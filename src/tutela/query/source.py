@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 
 from tutela.connectors.sqltypes import arrow_type, to_array
-from tutela.connectors.urls import SQL_SCHEMES, path_of, redact, scheme
+from tutela.connectors.urls import SQL_SCHEMES, path_of, redact, scheme, unsupported, url_hint
 from tutela.errors import InputError, StoreUnavailable
 
 
@@ -57,8 +57,7 @@ class EstateSource:
                     raise InputError(f"not a readable Parquet file: {exc}", where=str(f)) from None
             return src
         if kind not in SQL_SCHEMES:
-            raise InputError(f"unsupported estate URL scheme `{kind}`", where="--estate",
-                             hint="use sqlite:///file.db, postgresql+psycopg://..., mysql+pymysql://... or parquet:///dir")
+            raise InputError(unsupported(url), where="--estate", hint=url_hint(url))
         if kind == "sqlite":
             path = path_of(url)
             if not path.is_file():

@@ -9,6 +9,7 @@ from functools import cached_property
 
 from tutela.errors import UnknownKeyError
 from tutela.rulebook.models import Adequacy, DigitalConsent, Jurisdiction, Regime, Rule
+from tutela.rulebook.suggest import jurisdiction_hint
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Rulebook:
             raise UnknownKeyError(
                 f"unknown jurisdiction `{code}`",
                 where=where,
-                hint="use an ISO 3166-1 alpha-2 or ISO 3166-2 code listed by `tutela rules list`",
+                hint=jurisdiction_hint(code, self.jurisdictions),
             ) from None
 
     def rules_for(self, code: str) -> tuple[ScopedRule, ...]:

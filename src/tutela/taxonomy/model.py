@@ -6,6 +6,7 @@ Keys are dotted paths; a key covers itself and every descendant (`user.location`
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -16,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tutela.errors import RulebookError, UnknownKeyError
 
-Kind = Literal["data_category", "data_use"]
-KINDS: tuple[Kind, ...] = ("data_category", "data_use")
+Kind = Literal["data_category", "data_use", "data_subject"]
+KINDS: tuple[Kind, ...] = ("data_category", "data_use", "data_subject")
 _FILES = ("fideslang.yaml", "tutela.yaml")
 
 
@@ -32,6 +33,7 @@ class TaxonomyFile(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
     data_category: list[TaxonomyEntry] = []
     data_use: list[TaxonomyEntry] = []
+    data_subject: list[TaxonomyEntry] = []
 
 
 @dataclass(frozen=True)
@@ -50,11 +52,13 @@ class Tree:
 
     def check(self, key: str, where: str) -> str:
         if key not in self.entries:
-            close = [k for k in self.keys if k.startswith(key.rsplit(".", 1)[0])][:5]
+            close = (difflib.get_close_matches(key, self.keys, n=5, cutoff=0.8)
+                     or [k for k in self.keys if k.startswith(key.rsplit(".", 1)[0] + ".")][:5])
             raise UnknownKeyError(
                 f"unknown {self.kind.replace('_', ' ')} `{key}`",
                 where=where,
-                hint=f"did you mean one of {close}?" if close else "see `tutela taxonomy`",
+                hint=(f"did you mean one of {close}? " if close else "") + "list the keys with `tutela taxonomy` "
+                     "or find one with `tutela taxonomy search WORD`",
             )
         return key
 
@@ -62,6 +66,12 @@ class Tree:
         """`key` and every key below it."""
         prefix = key + "."
         return tuple(k for k in self.keys if k == key or k.startswith(prefix))
+
+    def search(self, term: str) -> list[TaxonomyEntry]:
+        """Entries whose key, name or description contains every word of `term` (any case)."""
+        words = term.lower().split()
+        return [e for k, e in sorted(self.entries.items())
+                if all(w in f"{k} {e.name} {e.description or ''}".lower() for w in words)]
 
 
 def covers(parent: str, key: str) -> bool:
@@ -73,9 +83,10 @@ def covers(parent: str, key: str) -> bool:
 class Taxonomy:
     categories: Tree
     uses: Tree
+    subjects: Tree
 
     def tree(self, kind: Kind) -> Tree:
-        return self.categories if kind == "data_category" else self.uses
+        return {"data_category": self.categories, "data_use": self.uses, "data_subject": self.subjects}[kind]
 
 
 def _read(name: str) -> TaxonomyFile:
@@ -106,4 +117,5 @@ def load_taxonomy() -> Taxonomy:
                         f"duplicate key `{entry.key}`", where=f"taxonomy/{name}: {kind}"
                     )
                 trees[kind][entry.key] = entry
-    return Taxonomy(Tree("data_category", trees["data_category"]), Tree("data_use", trees["data_use"]))
+    return Taxonomy(Tree("data_category", trees["data_category"]), Tree("data_use", trees["data_use"]),
+                    Tree("data_subject", trees["data_subject"]))
