@@ -1,0 +1,107 @@
+"""The transfer gate in the stream guard: events addressed to a recipient the gate denies are dropped.
+
+An event names its recipient in the optional `recipient_id` column (an id or name of the recipient
+registry, `tutela.transfers`; null: not sent to a registered recipient). The gate is asked once per
+distinct (jurisdiction, child or not, day, recipient) with `tutela.transfers.check_under`, then
+applied per event by integer gathers. Only events of subjects the state knows, with an age known on
+the event's day, are gated: the others are dropped by the guard as unknown subjects anyway. A
+denied event is counted as `drop` / `event` / `transfer_denied` and goes no further.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tutela.errors import InputError
+from tutela.guard.stream_events import Events
+from tutela.guard.stream_state import SubjectState
+from tutela.transfers import TransferGate, check_under
+
+DENIED = "transfer_denied"
+COLUMN = "recipient_id"
+I64 = npt.NDArray[np.int64]
+_DAYS = 1 << 16
+
+
+class StreamGate:
+    """The gate's answers, remembered per (jurisdiction, child, day, recipient id)."""
+
+    def __init__(self, gate: TransferGate):
+        self.gate = gate
+        self._answers: dict[tuple[str, bool, int, str], bool] = {}
+
+    def allowed(self, jurisdiction: str, child: bool, day: int, recipient: str) -> bool:
+        key = (jurisdiction, child, day, recipient)
+        found = self._answers.get(key)
+        if found is None:
+            if len(self._answers) > 1 << 16:
+                self._answers.clear()
+            book = self.gate.book
+            jur = book.jurisdiction(jurisdiction)
+            own = tuple(r for r in jur.rules if r.when.destination != "any")
+            on = np.datetime64(day, "D").astype(object)
+            found = check_under(book, book.transfer_regime(jurisdiction), self.gate.registry.get(recipient), on, child,
+                                jurisdiction=jurisdiction, extra_rules=own,
+                                review_days=self.gate.registry.tia_review_days).allowed
+            self._answers[key] = found
+        return found
+
+
+def _recipients(col: pa.Array, gate: TransferGate, where: str) -> tuple[I64, list[str]]:
+    """Per event the index of its recipient among the distinct ids (-1: null), and the ids; an id
+    the registry does not hold is an input error naming its first row."""
+    enc = col if pa.types.is_dictionary(col.type) else pc.dictionary_encode(col)
+    values = [str(v) for v in enc.dictionary.to_pylist()]
+    ids = []
+    for i, v in enumerate(values):
+        try:
+            ids.append(gate.registry.get(v).id)
+        except InputError as exc:
+            row = int(pc.index(pc.equal(enc.indices, i), True).as_py())
+            exc.where = f"{where}[{row}].{COLUMN}"
+            raise
+    codes = np.asarray(enc.indices.fill_null(-1), dtype=np.int64) if len(values) else np.full(len(col), -1, np.int64)
+    return codes, ids
+
+
+def gate_events(sg: StreamGate, state: SubjectState, ev: Events, majority: Callable[[str], int],
+                where: str = "events") -> tuple[Events, int]:
+    """The events the gate lets through, and how many it dropped."""
+    if COLUMN not in ev.table.column_names or ev.n == 0:
+        return ev, 0
+    col = ev.table.column(COLUMN).combine_chunks()
+    rec, ids = _recipients(col, sg.gate, where)
+    years, mds = ev.calendar(ev.day)
+    safe = np.maximum(ev.state_row, 0)
+    fixed = state.fixed_age[safe]
+    age = np.where(fixed >= 0, fixed, years - state.birth_year[safe] - (mds < state.birth_md[safe]))
+    known = (ev.state_row >= 0) & (fixed != -2) & (age >= 0) & (age <= 130) & (rec >= 0)
+    if not known.any():
+        return ev, 0
+    prof = state.profile[safe].astype(np.int64)
+    adult_at = np.array([majority(j) for j in state.jurisdictions], np.int64)
+    child = (age < adult_at[prof]).astype(np.int64)
+    key = ((prof * 2 + child) * _DAYS + ev.day) * len(ids) + np.maximum(rec, 0)
+    uniq, inverse = np.unique(key[known], return_inverse=True)
+    ok = np.empty(len(uniq), np.bool_)
+    for i, k in enumerate(uniq.tolist()):
+        r, rest = k % len(ids), k // len(ids)
+        day, pc2 = rest % _DAYS, rest // _DAYS
+        ok[i] = sg.allowed(state.jurisdictions[pc2 // 2], bool(pc2 % 2), day, ids[r])
+    keep = np.ones(ev.n, np.bool_)
+    keep[np.flatnonzero(known)] = ok[inverse.ravel()]
+    denied = int(ev.n - keep.sum())
+    if not denied:
+        return ev, 0
+    day = ev.day[keep]
+    lo, hi = (int(day.min()), int(day.max())) if len(day) else (0, 0)
+    out = dataclasses.replace(ev, table=ev.table.filter(pa.array(keep)), n=int(keep.sum()),
+                              state_row=ev.state_row[keep], kind=ev.kind[keep], recipient=ev.recipient[keep],
+                              day=day, day_lo=lo, day_hi=hi)
+    return out, denied
