@@ -43,6 +43,8 @@ from tutela.cli import (
     rules_show,
     serve,
     stream_guard,
+    transfers_check,
+    transfers_list,
 )
 from tutela.cli._output import EXIT_INPUT, EXIT_UNAVAILABLE, fail
 from tutela.errors import StoreUnavailable, TutelaError
@@ -90,6 +92,11 @@ for _name, _fn in (("verify", ledger_verify.run), ("checkpoint", ledger_checkpoi
                    ("append", ledger_append.run), ("key", ledger_checkpoint.key)):
     ledger.command(_name)(_fn)
 app.add_typer(stream_guard.group, name="stream")
+transfers = typer.Typer(help="Cross-border transfers: check a recipient, list where the data goes.",
+                        no_args_is_help=True)
+app.add_typer(transfers, name="transfers")
+transfers.command("check")(transfers_check.run)
+transfers.command("list")(transfers_list.run)
 
 
 def main() -> None:
