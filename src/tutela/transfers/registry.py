@@ -24,20 +24,8 @@ from pydantic import ValidationError
 
 from tutela.datamap.models import ProcessorsDecl
 from tutela.errors import InputError, UnknownKeyError, validation_message
-from tutela.rulebook.yamlio import _Loader as _RulebookLoader
 from tutela.rulebook.yamlio import load_yaml
 from tutela.transfers.models import KINDS, POLICY_RECIPIENT, SCC_MODULES, GateLaw, Recipient, RegistryFile
-
-
-class _Loader(_RulebookLoader):  # type: ignore[misc,valid-type]
-    """The rulebook's loader (YAML 1.1 booleans off: `NO` stays Norway), with dates left as text
-    for Pydantic, so an impossible date is an error naming its field, not a crash of the parser."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in _RulebookLoader.yaml_implicit_resolvers.items()
-}
 
 
 def _where(err: Any, entries: list[Any] | tuple[Any, ...]) -> str:
@@ -109,7 +97,7 @@ def load_registry(path: Path) -> Registry:
     """A registry file, validated whole: an error names the file, the entry and the field."""
     where = str(path)
     try:
-        raw = yaml.load(path.read_text("utf-8"), Loader=_Loader)
+        raw = load_yaml(path.read_text("utf-8"), dates=False)
     except OSError as exc:
         raise InputError(f"cannot read the recipient registry: {exc.strerror}", where=where) from None
     except UnicodeDecodeError:
