@@ -226,3 +226,23 @@ def test_api_missing_arrow_column_and_limits(client: Any, monkeypatch: pytest.Mo
     monkeypatch.delenv("TUTELA_STREAM_STATE")
     r = client.post("/v1/stream/guard", content=_arrow(big), headers={"content-type": ARROW})
     assert r.status_code == 422 and r.json()["where"] == "TUTELA_STREAM_STATE"
+
+
+def test_cli_stream_guard_with_a_registry(engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from cli_inprocess import run_cli
+
+    monkeypatch.setenv("TUTELA_STREAM_KEYS", "k1:" + "ab" * 16)
+    pq.write_table(state_table([{"subject_id": "a", "jurisdiction": "NL", "age": 30, "grants": (1 << 13) - 1,
+                                 "grant_by": "self"}]), tmp_path / "state.parquet")
+    pq.write_table(events_table([_event("a", "mumbai"), _event("a", "shibuya")]), tmp_path / "events.parquet")
+    registry = tmp_path / "recipients.yml"
+    registry.write_text("version: 1\nrecipients:\n" + "".join(f"  - {json.dumps(r)}\n" for r in RECIPIENTS), "utf-8")
+    args = ["stream", "guard", "--in", str(tmp_path / "events.parquet"), "--state", str(tmp_path / "state.parquet"),
+            "--out", str(tmp_path / "out.parquet"), "--format", "json"]
+    code, out, _ = run_cli(capsys, monkeypatch, *args, "--registry", str(registry))
+    assert code == 0 and json.loads(out)["events_out"] == 1
+    assert pq.read_table(tmp_path / "out.parquet").column("recipient_id").to_pylist() == ["shibuya"]
+    assert {"action": "drop", "field": "event", "reason": "transfer_denied", "events": 1} in json.loads(out)["counts"]
+    code, out, _ = run_cli(capsys, monkeypatch, *args)  # recipients named but no registry: refused
+    assert code == 3 and "no transfer registry" in json.loads(out)["message"]
