@@ -90,6 +90,26 @@ def test_gated_fast_path_agrees_with_the_oracle(engine: Engine, gate: TransferGa
         n for (a, _, _), n in fast.counts.items() if a == "drop") == evs.num_rows
 
 
+def test_gated_synthetic_day_agrees_with_the_oracle(engine: Engine, gate: TransferGate) -> None:
+    import numpy as np
+
+    from tutela.guard.stream_synth import synthetic_events, synthetic_state
+
+    state = synthetic_state(300, seed=8, random_masks=True)
+    guard = engine.stream_guard(state, keys=KEYS, transfers=gate)
+    for seed in (9, 10):  # the second batch reuses the gate's answers
+        evs = synthetic_events(300, 2000, seed=seed)
+        rng = np.random.default_rng(seed)
+        codes = pa.array(rng.integers(0, len(IDS) + 1, evs.num_rows).astype(np.int32),
+                         mask=rng.random(evs.num_rows) < 0.2)
+        evs = evs.append_column("recipient_id", pa.DictionaryArray.from_arrays(codes, pa.array([*IDS, "Shibuya"])))
+        fast = guard.guard(evs)
+        rows, counts = reference_guard(engine.rulebook, guard.cfg, state, evs, KEYS, registry=gate.registry)
+        assert fast.table.to_pylist() == rows and fast.counts == counts
+        assert counts[("drop", "event", "transfer_denied")] > 100  # e.g. EU children's data to Mumbai
+        assert {"mumbai", "shibuya", None} <= set(fast.table.column("recipient_id").to_pylist())
+
+
 def _event(subject: str, recipient_id: str | None, day: dt.date = dt.date(2026, 3, 10)) -> dict[str, Any]:
     return {"subject_id": subject, "kind": "watch", "recipient": "processor", "recipient_id": recipient_id,
             "ts": dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC)}
