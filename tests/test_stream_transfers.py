@@ -266,3 +266,19 @@ def test_cli_stream_guard_with_a_registry(engine: Engine, tmp_path: Path, capsys
     assert {"action": "drop", "field": "event", "reason": "transfer_denied", "events": 1} in json.loads(out)["counts"]
     code, out, _ = run_cli(capsys, monkeypatch, *args)  # recipients named but no registry: refused
     assert code == 3 and "no transfer registry" in json.loads(out)["message"]
+
+
+def test_spark_gates_like_the_library(engine: Engine, gate: TransferGate) -> None:
+    from tutela.connectors.spark import local_session
+    from tutela.guard.stream_spark import guard_dataframe
+
+    state = state_table([{"subject_id": "a", "jurisdiction": "NL", "age": 30, "grants": (1 << 13) - 1,
+                          "grant_by": "self"}])
+    evs = events_table([_event("a", r) for r in (*IDS, None)]).drop_columns(["ip", "device_id"])
+    evs = evs.set_column(evs.column_names.index("ts"), "ts", evs.column("ts").cast(pa.timestamp("us", "UTC")))
+    df = local_session().createDataFrame(evs.to_pandas()).repartition(2)
+    got = sorted((r.asDict()["event_id"], r.asDict()["recipient_id"]) for r in
+                 guard_dataframe(df, state, keys=KEYS, transfers=gate).collect())
+    lib = engine.stream_guard(state, keys=KEYS, transfers=gate).guard(evs)
+    assert got == sorted((r["event_id"], r["recipient_id"]) for r in lib.table.to_pylist())
+    assert lib.counts[("drop", "event", "transfer_denied")] == 3  # Mumbai, Lone Star; the BCRs of 2026-06-01
