@@ -297,6 +297,16 @@ def test_every_gate_citation_is_complete() -> None:
                 assert basis.instrument and basis.section and basis.url.startswith("https://") and basis.effective_from
 
 
+def test_the_gate_law_and_the_rulebook_name_the_same_regimes(engine: Engine) -> None:
+    from tutela.transfers.registry import gate_law
+
+    with_transfers = {c for c, r in engine.rulebook.regimes.items() if r.transfers is not None}
+    assert set(gate_law().regimes) == with_transfers  # every transfer regime has its mechanisms cited
+    for code in with_transfers:  # and a rule the gate reads, lifted by the safeguards it knows
+        rules = [r for r in engine.rulebook.regimes[code].rules if r.when.destination != "any"]
+        assert rules and all(r.unless is not None and set(r.unless.safeguards) <= {"scc", "tia"} for r in rules)
+
+
 def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "recipients.yml"
     path.write_text(textwrap.dedent(text), "utf-8")
