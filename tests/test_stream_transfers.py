@@ -90,10 +90,16 @@ def test_gated_fast_path_agrees_with_the_oracle(engine: Engine, gate: TransferGa
         n for (a, _, _), n in fast.counts.items() if a == "drop") == evs.num_rows
 
 
-def test_gated_synthetic_day_agrees_with_the_oracle(engine: Engine, gate: TransferGate) -> None:
+@pytest.mark.parametrize("dense", [True, False])
+def test_gated_synthetic_day_agrees_with_the_oracle(engine: Engine, gate: TransferGate, dense: bool,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
+    from tutela.guard import stream_transfers
     from tutela.guard.stream_synth import synthetic_events, synthetic_state
+
+    if not dense:  # distinct combinations by sorting, as for a huge state or a long span of days
+        monkeypatch.setattr(stream_transfers, "_DENSE_LIMIT", 0)
 
     state = synthetic_state(300, seed=8, random_masks=True)
     guard = engine.stream_guard(state, keys=KEYS, transfers=gate)

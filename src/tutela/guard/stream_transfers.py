@@ -26,7 +26,7 @@ from tutela.transfers import TransferGate, check_under
 DENIED = "transfer_denied"
 COLUMN = "recipient_id"
 I64 = npt.NDArray[np.int64]
-_DAYS = 1 << 16
+_DENSE_LIMIT = 1 << 22  # combinations a lookup table may hold; beyond, distinct keys by sorting
 
 
 class StreamGate:
@@ -77,7 +77,8 @@ def gate_events(sg: StreamGate, state: SubjectState, ev: Events, majority: Calla
         return ev, 0
     col = ev.table.column(COLUMN).combine_chunks()
     rec, ids = _recipients(col, sg.gate, where)
-    years, mds = ev.calendar(ev.day)
+    offset = ev.day - ev.day_lo
+    years, mds = (a[offset] for a in ev.calendar(np.arange(ev.day_lo, ev.day_hi + 1)))  # per day, then gathered
     safe = np.maximum(ev.state_row, 0)
     fixed = state.fixed_age[safe]
     age = np.where(fixed >= 0, fixed, years - state.birth_year[safe] - (mds < state.birth_md[safe]))
@@ -87,21 +88,30 @@ def gate_events(sg: StreamGate, state: SubjectState, ev: Events, majority: Calla
     prof = state.profile[safe].astype(np.int64)
     adult_at = np.array([majority(j) for j in state.jurisdictions], np.int64)
     child = (age < adult_at[prof]).astype(np.int64)
-    key = ((prof * 2 + child) * _DAYS + ev.day) * len(ids) + np.maximum(rec, 0)
-    uniq, inverse = np.unique(key[known], return_inverse=True)
-    ok = np.empty(len(uniq), np.bool_)
-    for i, k in enumerate(uniq.tolist()):
+    span = int(ev.day_hi - ev.day_lo + 1)
+    key = ((prof * 2 + child) * span + offset) * len(ids) + np.maximum(rec, 0)  # a small dense space
+    space = 2 * len(state.jurisdictions) * span * len(ids)
+    dense = space <= _DENSE_LIMIT
+    distinct, inverse = (np.flatnonzero(np.bincount(key[known], minlength=space)), None) if dense else \
+        np.unique(key[known], return_inverse=True)
+    ok = np.ones(len(distinct), np.bool_)
+    for i, k in enumerate(distinct.tolist()):
         r, rest = k % len(ids), k // len(ids)
-        day, pc2 = rest % _DAYS, rest // _DAYS
+        day, pc2 = rest % span + ev.day_lo, rest // span
         ok[i] = sg.allowed(state.jurisdictions[pc2 // 2], bool(pc2 % 2), day, ids[r])
     keep = np.ones(ev.n, np.bool_)
-    keep[np.flatnonzero(known)] = ok[inverse.ravel()]
-    denied = int(ev.n - keep.sum())
+    if inverse is None:
+        lut = np.ones(space, np.bool_)
+        lut[distinct] = ok
+        keep = lut[key] | ~known
+    else:
+        keep[np.flatnonzero(known)] = ok[inverse.ravel()]
+    denied = int(ev.n - np.count_nonzero(keep))
     if not denied:
         return ev, 0
     day = ev.day[keep]
     lo, hi = (int(day.min()), int(day.max())) if len(day) else (0, 0)
-    out = dataclasses.replace(ev, table=ev.table.filter(pa.array(keep)), n=int(keep.sum()),
+    out = dataclasses.replace(ev, table=ev.table.filter(pa.array(keep)), n=int(np.count_nonzero(keep)),
                               state_row=ev.state_row[keep], kind=ev.kind[keep], recipient=ev.recipient[keep],
                               day=day, day_lo=lo, day_hi=hi)
     return out, denied
