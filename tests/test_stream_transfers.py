@@ -140,6 +140,22 @@ def test_denied_transfers_are_dropped_and_counted(engine: Engine, gate: Transfer
     assert [r["recipient_id"] for r in rows if r["subject_id"] == "us-adult"] == ["mumbai"]  # no regime: allowed
 
 
+def test_coming_of_age_on_29_february_changes_the_answer_on_the_day(engine: Engine) -> None:
+    stale = Registry((Recipient(id="in", name="IN", kind="processor", country="IN", scc_module="C2P",
+                                tia_date=dt.date(2024, 9, 16)),), "test")
+    gate = TransferGate(engine.rulebook, stale)
+    state = state_table([{"subject_id": "leap", "jurisdiction": "NL", "birth_date": dt.date(2008, 2, 29)},
+                         {"subject_id": "fixed", "jurisdiction": "NL", "age": 17}])
+    days = [dt.date(2026, 2, 27), dt.date(2026, 2, 28), dt.date(2026, 3, 1), dt.date(2026, 3, 2)]
+    evs = events_table([_event(s, "in", d) for d in days for s in ("leap", "fixed")])
+    guard = engine.stream_guard(state, keys=KEYS, transfers=gate)
+    out = guard.guard(evs)
+    rows, counts = reference_guard(engine.rulebook, guard.cfg, state, evs, KEYS, registry=stale)
+    assert out.table.to_pylist() == rows and out.counts == counts
+    # a child (stale TIA: denied) until 1 March 2026, the first day of 18 in a common year; the fixed 17 always
+    assert counts[("drop", "event", "transfer_denied")] == 2 + 4
+
+
 def test_events_naming_recipients_need_a_gate_and_known_ids(engine: Engine, gate: TransferGate) -> None:
     state = state_table([{"subject_id": "a", "jurisdiction": "NL", "age": 12}])
     with pytest.raises(InputError, match="no transfer registry") as e:

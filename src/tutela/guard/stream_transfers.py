@@ -27,6 +27,7 @@ DENIED = "transfer_denied"
 COLUMN = "recipient_id"
 I64 = npt.NDArray[np.int64]
 _DENSE_LIMIT = 1 << 22  # combinations a lookup table may hold; beyond, distinct keys by sorting
+_NEVER, _NEVER_BEFORE = np.int64(1 << 40), np.int64(-(1 << 40))  # days: after / before any event
 
 
 class StreamGate:
@@ -35,6 +36,29 @@ class StreamGate:
     def __init__(self, gate: TransferGate):
         self.gate = gate
         self._answers: dict[tuple[str, bool, int, str], bool] = {}
+        self._bounds: tuple[SubjectState, tuple[I64, I64, I64]] | None = None
+
+    def bounds(self, state: SubjectState, majority: Callable[[str], int]) -> tuple[I64, I64, I64]:
+        """Per state row, as days since 1970: the first day its age is known (its birth; never for
+        a subject without an age), the first day past age 130, and the first day of adulthood
+        (the birthday at the jurisdiction's age of majority; a fixed age is a child on every day or
+        on none). Computed once per state."""
+        if self._bounds is None or self._bounds[0] is not state:
+            by = state.birth_year.astype(np.int64)
+            month, day = state.birth_md.astype(np.int64) // 32, state.birth_md.astype(np.int64) % 32
+
+            def birthday(years: I64 | int) -> I64:  # 29 Feb in a common year: 1 Mar, as the age rule has it
+                months = (by + years - 1970) * 12 + np.maximum(month, 1) - 1
+                out: I64 = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + day - 1
+                return out
+
+            major = np.array([majority(j) for j in state.jurisdictions], np.int64)[state.profile]
+            born, fixed = state.fixed_age == -1, state.fixed_age >= 0
+            lo = np.where(born, birthday(0), np.where(fixed, _NEVER_BEFORE, _NEVER))
+            hi = np.where(born, birthday(131), _NEVER)
+            adult = np.where(born, birthday(major), np.where(fixed & (state.fixed_age < major), _NEVER, _NEVER_BEFORE))
+            self._bounds = (state, (lo, hi, adult))
+        return self._bounds[1]
 
     def allowed(self, jurisdiction: str, child: bool, day: int, recipient: str) -> bool:
         key = (jurisdiction, child, day, recipient)
@@ -78,16 +102,13 @@ def gate_events(sg: StreamGate, state: SubjectState, ev: Events, majority: Calla
     col = ev.table.column(COLUMN).combine_chunks()
     rec, ids = _recipients(col, sg.gate, where)
     offset = ev.day - ev.day_lo
-    years, mds = (a[offset] for a in ev.calendar(np.arange(ev.day_lo, ev.day_hi + 1)))  # per day, then gathered
+    lo, hi, adult = sg.bounds(state, majority)
     safe = np.maximum(ev.state_row, 0)
-    fixed = state.fixed_age[safe]
-    age = np.where(fixed >= 0, fixed, years - state.birth_year[safe] - (mds < state.birth_md[safe]))
-    known = (ev.state_row >= 0) & (fixed != -2) & (age >= 0) & (age <= 130) & (rec >= 0)
+    known = (ev.state_row >= 0) & (rec >= 0) & (ev.day >= lo[safe]) & (ev.day < hi[safe])
     if not known.any():
         return ev, 0
     prof = state.profile[safe].astype(np.int64)
-    adult_at = np.array([majority(j) for j in state.jurisdictions], np.int64)
-    child = (age < adult_at[prof]).astype(np.int64)
+    child = (ev.day < adult[safe]).astype(np.int64)
     span = int(ev.day_hi - ev.day_lo + 1)
     key = ((prof * 2 + child) * span + offset) * len(ids) + np.maximum(rec, 0)  # a small dense space
     space = 2 * len(state.jurisdictions) * span * len(ids)
@@ -110,8 +131,8 @@ def gate_events(sg: StreamGate, state: SubjectState, ev: Events, majority: Calla
     if not denied:
         return ev, 0
     day = ev.day[keep]
-    lo, hi = (int(day.min()), int(day.max())) if len(day) else (0, 0)
+    first, last = (int(day.min()), int(day.max())) if len(day) else (0, 0)
     out = dataclasses.replace(ev, table=ev.table.filter(pa.array(keep)), n=int(np.count_nonzero(keep)),
                               state_row=ev.state_row[keep], kind=ev.kind[keep], recipient=ev.recipient[keep],
-                              day=day, day_lo=lo, day_hi=hi)
+                              day=day, day_lo=first, day_hi=last)
     return out, denied
