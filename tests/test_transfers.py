@@ -409,3 +409,22 @@ def test_api_check_and_list(engine: Engine, tmp_path: Path, monkeypatch: pytest.
     monkeypatch.delenv("TUTELA_TRANSFER_REGISTRY")
     r = client.get("/v1/transfers")
     assert r.status_code == 422 and "no recipient registry" in r.json()["message"]
+
+
+def test_api_reads_the_served_estate_when_no_registry_is_set(engine: Engine, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.testclient import TestClient
+
+    from tutela.api import create_app
+    from tutela.clipstream import generate, vocab
+    from tutela.models import EstateConfig
+
+    monkeypatch.delenv("TUTELA_TRANSFER_REGISTRY", raising=False)
+    url = f"sqlite:///{tmp_path / 'cs.db'}"
+    generate(url, accounts=100, seed=5, media_files=0)
+    client = TestClient(create_app(engine, estate=EstateConfig(url)))
+    r = client.get("/v1/transfers", params={"on": "2026-03-01"})
+    assert r.status_code == 200 and len(r.json()["recipients"]) == len(vocab.PROCESSORS)
+    r = client.post("/v1/transfers/check", json={"recipient": "Paulista CDN", "subject": {"jurisdiction": "PT"},
+                                                 "on": "2026-03-01"})
+    assert r.status_code == 200 and r.json()["mechanism"] == "adequacy"  # Brazil, Decision (EU) 2026/179
