@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from tutela import settings
 from tutela.engine import Engine
-from tutela.models import EstateConfig, TransferGate
+
+if TYPE_CHECKING:
+    from tutela.models import EstateConfig, TransferGate
 
 REGISTRY_ENV = "TUTELA_TRANSFER_REGISTRY"
 _EXAMPLE: dict[str, Any] = {"recipient": "bengaluru-ts", "subject": {"jurisdiction": "NL", "age": 12},
