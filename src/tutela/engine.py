@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from tutela.rulebook import Rulebook
     from tutela.rulebook.diff import Change
     from tutela.store import StateStore
+    from tutela.transfers import TransferGate
 
 
 @dataclass(frozen=True)
@@ -369,13 +370,22 @@ class Engine:
         return guard_bid_request(self, request, gpc=gpc, subject=subject)
 
     def stream_guard(self, state: pa.Table | Path | str, keys: Keyring | None = None, config: Path | None = None,
-                     refresh_ms: int = 1000) -> StreamGuard:
+                     refresh_ms: int = 1000, transfers: TransferGate | None = None) -> StreamGuard:
         """The stream guard over platform events: `state` a subject-state table or a Parquet/Arrow
         file re-read when it changes (checked every `refresh_ms`); keys from TUTELA_STREAM_KEYS
-        unless given."""
+        unless given; `transfers` gates events that name a `recipient_id`."""
         from tutela.guard import StreamGuard
 
-        return StreamGuard.build(self.compiled, state, keys=keys, config=config, refresh_ms=refresh_ms)
+        return StreamGuard.build(self.compiled, state, keys=keys, config=config, refresh_ms=refresh_ms,
+                                 transfers=transfers)
+
+    def transfers(self, registry: Path | None = None, estate: str | None = None,
+                  datamap: Path | None = None) -> TransferGate:
+        """The transfer gate over a recipient registry: a YAML file, an estate's processors table,
+        or the file TUTELA_TRANSFER_REGISTRY names (docs/guard.md)."""
+        from tutela.transfers import TransferGate, open_registry
+
+        return TransferGate(self.rulebook, open_registry(registry, estate, datamap))
 
     # -- the ledger (docs/ledger.md) --------------------------------------------------------
 

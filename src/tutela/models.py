@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from tutela.clipstream.examples import CASES as CASES
     from tutela.connectors.estate import EstateConfig as EstateConfig
     from tutela.engine import DatamapCheck as DatamapCheck
+    from tutela.guard import StreamGuard as StreamGuard
+    from tutela.guard.stream_json import events_from_jsonl as events_from_jsonl
+    from tutela.guard.stream_json import events_to_jsonl as events_to_jsonl
     from tutela.guard.stream_nats import NatsConsumer as NatsConsumer
     from tutela.media import QUARANTINE as QUARANTINE
     from tutela.media import STATUSES as STATUSES
@@ -37,6 +40,10 @@ if TYPE_CHECKING:
     from tutela.query import EngineName as EngineName
     from tutela.rights import RightsDesk as RightsDesk
     from tutela.rights.lifecycle import NewRequest as NewRequest
+    from tutela.transfers import DatasetCheck as DatasetCheck
+    from tutela.transfers import Notice as TransferNotice
+    from tutela.transfers import TransferCheck as TransferCheck
+    from tutela.transfers import TransferGate as TransferGate
 
 _RENAMED = {  # public name -> (module, its name there)
     "AgeContext": ("tutela.age", "Context"), "AgeMemoryStore": ("tutela.age", "MemoryStore"),
@@ -51,6 +58,7 @@ _RENAMED = {  # public name -> (module, its name there)
     "new_ledger_key": ("tutela.ledger.checkpoint", "new_key_text"),
     "ledger_private_key": ("tutela.ledger.checkpoint", "private_key"),
     "ledger_raw_public": ("tutela.ledger.checkpoint", "raw_public"),
+    "TransferNotice": ("tutela.transfers", "Notice"),
 }
 _WHERE = {
     "AgeGate": "tutela.age", "NatsConsumer": "tutela.guard.stream_nats", "RateLimited": "tutela.age",
@@ -61,6 +69,9 @@ _WHERE = {
     "NewRequest": "tutela.rights.lifecycle",
     "OnRefuse": "tutela.media", "QUARANTINE": "tutela.media", "RightsDesk": "tutela.rights",
     "STATUSES": "tutela.media",
+    "StreamGuard": "tutela.guard", "events_from_jsonl": "tutela.guard.stream_json",
+    "events_to_jsonl": "tutela.guard.stream_json",
+    "DatasetCheck": "tutela.transfers", "TransferCheck": "tutela.transfers", "TransferGate": "tutela.transfers",
 }
 
 __all__ = [
@@ -74,6 +85,7 @@ __all__ = [
     "AgeSqlStore",
     "AgeTrust",
     "DatamapCheck",
+    "DatasetCheck",
     "Decision",
     "DecisionRequest",
     "EngineName",
@@ -85,9 +97,15 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "RightsDesk",
+    "StreamGuard",
+    "TransferCheck",
+    "TransferGate",
+    "TransferNotice",
     "age_from_env",
     "age_to_rulebook",
     "check_age_requirements",
+    "events_from_jsonl",
+    "events_to_jsonl",
     "load_age_trust",
     "stick_age",
 ]

@@ -36,6 +36,11 @@ SETTINGS: dict[str, str] = {
     "TUTELA_LEDGER_PSEUDONYM_KEY": "HMAC key that turns subject ids into pseudonyms in the ledger (16+ bytes)",
     "TUTELA_STREAM_KEYS": "stream guard pseudonym keys `kid:hexkey[,kid:hexkey...]`, the first one current, "
                           "older ones still verify",
+    "TUTELA_STREAM_STATE": "subject-state file (.parquet or .arrow) POST /v1/stream/guard reads, re-read when it "
+                           "changes",
+    "TUTELA_STREAM_MAX_BYTES": "largest body POST /v1/stream/guard accepts (default 64 MiB)",
+    "TUTELA_TRANSFER_REGISTRY": "recipient registry YAML the transfer gate reads when no --registry or --estate is "
+                                "given (the API's /v1/transfers and /v1/stream/guard too)",
     "TUTELA_STORE_PASSWORD_<STORE>": "password of a declared store (e.g. TUTELA_STORE_PASSWORD_REDIS), never "
                                      "recorded with a request",
 }

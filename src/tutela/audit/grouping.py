@@ -26,6 +26,7 @@ from tutela.datamap.models import CollectionDecl, ConsentsDecl
 from tutela.policy.batch import SEPARATE, TOKEN_SEP
 from tutela.query.backends import Backend
 from tutela.query.source import EstateSource
+from tutela.transfers import Registry, registry_from_processors
 
 
 class Loader(Protocol):
@@ -35,6 +36,10 @@ class Loader(Protocol):
 
     def once(self, name: str, build: Callable[[], ir.Table], /) -> ir.Table:
         """`build()` materialised the first time `name` is asked for, the same table after."""
+        ...
+
+    def arrow(self, name: str, build: Callable[[], pa.Table], /) -> ir.Table:
+        """`build()` (an Arrow table) registered the first time `name` is asked for, the same table after."""
         ...
 
 
@@ -65,6 +70,11 @@ class EstateTables:
     def once(self, name: str, build: Callable[[], ir.Table], /) -> ir.Table:
         if name not in self._once:
             self._once[name] = self._backend.persist(name, build())
+        return self._once[name]
+
+    def arrow(self, name: str, build: Callable[[], pa.Table], /) -> ir.Table:
+        if name not in self._once:
+            self._once[name] = self._backend.register(name, build())
         return self._once[name]
 
 
@@ -284,21 +294,29 @@ def _transfer_rows(dm: DataMap, load: Loader, days: Days, settled: frozenset[str
     """Transfers as (sid, day, group keys..., `extra`...), without the settled ones."""
     assert dm.tutela is not None and dm.tutela.transfers is not None
     tr = dm.tutela.transfers
-    p = tr.processors
     pk = dm.primary_key(tr.collection)
     t = load(tr.collection, list(dict.fromkeys([tr.subject, tr.processor, tr.source_collection, tr.time, *extra,
                                                 *(pk if settled else ())])))
     if settled:  # past transfers already settled by a remediation (route blocked, erasure asked)
         t = t.filter(~t[pk[0]].cast("string").isin(sorted(settled)))
-    pr = load(p.collection, [p.key, p.kind, p.country, p.certified, p.scc, p.tia])
-    j = t.join(pr, t[tr.processor] == pr[p.key])
+    pr = load.arrow("transfer_registry", lambda: recipients(dm, load).audit_facts())
+    j = t.join(pr, t[tr.processor].cast("string") == pr.id)
     rows = j.select(
         sid=j[tr.subject].cast("int64"), day=j[tr.time].cast("date"), source=j[tr.source_collection].cast("string"),
-        recipient=j[p.kind].cast("string"), destination=j[p.country].cast("string"),
-        certified=j[p.certified].cast("boolean"), scc=j[p.scc].notnull(), tia=j[p.tia].notnull(),
+        recipient=j.recipient, destination=j.destination, certified=j.certified, scc=j.scc, tia=j.tia,
         **{f"x_{e}": j[e] for e in extra})
     rows, keys = days.keys(rows)
     return rows, [*keys, *_TRANSFER_KEYS]
+
+
+def recipients(dm: DataMap, load: Loader) -> Registry:
+    """The estate's processors table as the transfer registry (tutela.transfers): where the audit,
+    like the guards, reads each recipient's country and safeguards."""
+    assert dm.tutela is not None and dm.tutela.transfers is not None
+    p = dm.tutela.transfers.processors
+    cols = list(dict.fromkeys(c for c in (p.key, p.kind, p.country, p.certified, p.scc, p.tia, p.name) if c))
+    table = load(p.collection, cols).select(*cols).to_pyarrow()
+    return registry_from_processors(table, p, where=f"{dm.source}: {p.collection}")
 
 
 def transfer_groups(dm: DataMap, load: Loader, persist: Persist, days: Days,

@@ -110,7 +110,7 @@ def validate(dm: DataMap, source: EstateSource) -> None:
     if t.transfers:
         tr, p = t.transfers, t.transfers.processors
         add(tr.collection, tr.subject, tr.processor, tr.source_collection, tr.time)
-        add(p.collection, p.key, p.kind, p.country, p.certified, p.scc, p.tia)
+        add(p.collection, p.key, p.kind, p.country, p.certified, p.scc, p.tia, p.name)
     for table, cols in sorted(need.items()):
         source.require(table, cols, f"data map `{dm.dataset.fides_key}`")
 

@@ -45,6 +45,8 @@ from tutela.cli import (
     serve,
     stream_guard,
     taxonomy,
+    transfers_check,
+    transfers_list,
 )
 from tutela.cli._output import EXIT_INPUT, EXIT_UNAVAILABLE, fail
 from tutela.errors import StoreUnavailable, TutelaError
@@ -112,6 +114,11 @@ for _name, _fn in (("verify", ledger_verify.run), ("checkpoint", ledger_checkpoi
     ledger.command(_name)(_fn)
 app.add_typer(stream_guard.group, name="stream")
 app.add_typer(taxonomy.group, name="taxonomy")
+transfers = typer.Typer(help="Cross-border transfers: check a recipient, list where the data goes.",
+                        no_args_is_help=True)
+app.add_typer(transfers, name="transfers")
+transfers.command("check")(transfers_check.run)
+transfers.command("list")(transfers_list.run)
 
 
 def main() -> None:

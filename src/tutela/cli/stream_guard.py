@@ -54,6 +54,8 @@ def guard(
     events: Path = typer.Option(..., "--in", help="events: .parquet or .arrow (Arrow IPC file or stream)"),
     state: Path = typer.Option(..., "--state", help="subject-state table: .parquet or .arrow"),
     out: Path = typer.Option(..., "--out", help="guarded events: .parquet or .arrow"),
+    registry: Path | None = typer.Option(None, "--registry", help="recipient registry YAML: events naming a "
+                                         "`recipient_id` the transfer gate denies are dropped"),
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Guard a file of events under a subject-state table; print what was done and why."""
@@ -62,7 +64,9 @@ def guard(
             raise InputError("no such file", where=f"{opt} {p}")
     from tutela.models import read_arrow_file
 
-    result = Engine().stream_guard(state).guard(read_arrow_file(events), where=str(events))
+    engine = Engine()
+    gate = engine.transfers(registry) if registry is not None else None
+    result = engine.stream_guard(state, transfers=gate).guard(read_arrow_file(events), where=str(events))
     _write(result.table, out)
     summary = result.summary()
     if fmt is Format.json:
@@ -89,12 +93,16 @@ def nats(
     batch: int = typer.Option(16, "--batch", min=1, help="messages fetched at a time"),
     ack_wait: float = typer.Option(10.0, "--ack-wait", min=0.5, help="seconds before JetStream redelivers"),
     idle_exit: float | None = typer.Option(None, "--idle-exit", help="stop after this many idle seconds"),
+    registry: Path | None = typer.Option(None, "--registry", help="recipient registry YAML: events naming a "
+                                         "`recipient_id` the transfer gate denies are dropped"),
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Consume --from, publish guarded events to --to; ack each input after its output is stored."""
     if not state.is_file():
         raise InputError("no such file", where=f"--state {state}")
-    g = Engine().stream_guard(state, refresh_ms=refresh_ms)
+    engine = Engine()
+    gate = engine.transfers(registry) if registry is not None else None
+    g = engine.stream_guard(state, refresh_ms=refresh_ms, transfers=gate)
     err_console.print(f"guarding {subject_in} -> {subject_out}", highlight=False)
 
     def progress(stats: ConsumerStats) -> None:

@@ -100,7 +100,7 @@ def _check_declarations(dm: DataMap, tax: Taxonomy, fields: dict[str, set[str]])
     if t.transfers:
         tr, p = t.transfers, t.transfers.processors
         need("tutela.transfers", tr.collection, tr.subject, tr.processor, tr.source_collection, tr.time)
-        need("tutela.transfers.processors", p.collection, p.key, p.kind, p.country, p.certified, p.scc, p.tia)
+        need("tutela.transfers.processors", p.collection, p.key, p.kind, p.country, p.certified, p.scc, p.tia, p.name)
     for name, decl in t.collections.items():
         where = f"tutela.collections.{name}"
         need(where, name, decl.subject, decl.time)

@@ -148,6 +148,7 @@ class ProcessorsDecl(_Strict):
     certified: str
     scc: str
     tia: str
+    name: str | None = None  # the column naming the recipient (the transfer registry shows it)
 
 
 class TransfersDecl(_Strict):

@@ -9,7 +9,9 @@ day) by the compiled engine (`tutela.policy.batch.decide_table`), then applied p
 numpy / Arrow: denied events dropped, fields kept, coarsened, truncated, pseudonymised or nulled
 (see `stream_plan`), a retention deadline `retain_until` and the pseudonym key id `key_id` stamped.
 An event whose subject is not in the state (or whose age is unknown) is dropped: the safest
-treatment, counted under `TUTELA-STREAM.unknown-subject`.
+treatment, counted under `TUTELA-STREAM.unknown-subject`. With a transfer gate, an event whose
+`recipient_id` the gate denies for its subject is dropped first (`transfer_denied`, see
+`stream_transfers`); events naming recipients without a gate are refused, never sent unchecked.
 
 `stream_reference.reference_guard` is the per-row oracle the tests hold this against.
 """
@@ -20,19 +22,24 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from tutela.errors import InputError
 from tutela.guard.stream_apply import Pseudonyms, guard_events
 from tutela.guard.stream_config import Keyring, StreamConfig, keys_from_env, load_config
 from tutela.guard.stream_events import read_events
 from tutela.guard.stream_plan import PlanCache
 from tutela.guard.stream_state import StateSource, SubjectState
+from tutela.guard.stream_transfers import COLUMN, DENIED, StreamGate, gate_events
 from tutela.policy import CompiledPolicy
 from tutela.taxonomy import load_taxonomy
+
+if TYPE_CHECKING:
+    from tutela.transfers import TransferGate
 
 
 @dataclass
@@ -48,8 +55,10 @@ class GuardedBatch:
 
 
 class StreamGuard:
-    def __init__(self, policy: CompiledPolicy, state: StateSource, cfg: StreamConfig, keys: Keyring):
+    def __init__(self, policy: CompiledPolicy, state: StateSource, cfg: StreamConfig, keys: Keyring,
+                 transfers: TransferGate | None = None):
         self.policy, self.source, self.cfg = policy, state, cfg
+        self.gate = StreamGate(transfers) if transfers is not None else None
         self.pseudonyms = Pseudonyms(keys)
         self._indexed: tuple[SubjectState, dict[str, int]] | None = None
         self._last_rows: tuple[pa.Array, npt.NDArray[np.int64]] | None = None
@@ -59,15 +68,17 @@ class StreamGuard:
 
     @classmethod
     def build(cls, policy: CompiledPolicy, state: pa.Table | Path | str, keys: Keyring | None = None,
-              config: Path | None = None, refresh_ms: int = 1000) -> StreamGuard:
+              config: Path | None = None, refresh_ms: int = 1000,
+              transfers: TransferGate | None = None) -> StreamGuard:
         """`state` a table (replace it with `set_state`) or a Parquet/Arrow file re-read when it
-        changes, checked at most every `refresh_ms` (the revocation bound, docs/guard.md)."""
+        changes, checked at most every `refresh_ms` (the revocation bound, docs/guard.md);
+        `transfers` the gate for events that name a `recipient_id`."""
         cfg = load_config(policy.book, load_taxonomy(), config)
         if isinstance(state, pa.Table):
             source = StateSource(policy.book, cfg, table=state, refresh_ms=refresh_ms)
         else:
             source = StateSource(policy.book, cfg, path=Path(state), refresh_ms=refresh_ms)
-        return cls(policy, source, cfg, keys or keys_from_env())
+        return cls(policy, source, cfg, keys or keys_from_env(), transfers)
 
     @property
     def keys(self) -> Keyring:
@@ -102,7 +113,18 @@ class StreamGuard:
         """Guard one batch under `state` (default: the source's current state)."""
         state = self.source.current() if state is None else state
         events = read_events(batch, self._rows_of(state), where)
+        denied = 0
+        if COLUMN in events.table.column_names:
+            if self.gate is None:
+                raise InputError(f"events name recipients (`{COLUMN}`) but the stream guard has no transfer registry",
+                                 where=f"{where}.{COLUMN}", hint="give the guard a transfer gate (--registry FILE)")
+            book = self.policy.book
+            events, denied = gate_events(self.gate, state, events, lambda j: book.jurisdictions[j].majority_age, where)
         table, counts = guard_events(self._plans, state, events, self.pseudonyms, self._band)
+        if denied:
+            counts[("drop", "event", DENIED)] += denied
+            for name in events.dropped_columns:  # counted per input event, dropped or not
+                counts[("drop_column", name, "not-in-stream-guard-schema")] += denied
         return GuardedBatch(table, counts, state.version)
 
     def guard_iter(self, batches: Iterable[pa.RecordBatch | pa.Table]) -> Iterator[GuardedBatch]:

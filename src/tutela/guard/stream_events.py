@@ -5,6 +5,8 @@ Columns (Arrow; strings may be dictionary-encoded, which is what makes them chea
   ts          timestamp  required (any unit; the event's day is its UTC date)
   kind        string     required: watch | location_ping | ad_impression | upload | message
   recipient   string     optional: first_party (default) | processor | third_party (null: third_party)
+  recipient_id string    optional: who receives the event, a recipient of the transfer registry
+                         (gated by `stream_transfers`; null: no registered recipient); passed through
   lat, lon    float64    optional, together; degrees in range
   ip          string     optional, IPv4 or IPv6
   device_id   string     optional
@@ -27,7 +29,7 @@ from tutela.errors import InputError
 from tutela.guard.stream_config import KINDS, RECIPIENTS, StreamConfig
 
 PASS_THROUGH = ("event_id", "content_id")
-KNOWN = ("subject_id", "ts", "kind", "recipient", "lat", "lon", "ip", "device_id", *PASS_THROUGH)
+KNOWN = ("subject_id", "ts", "kind", "recipient", "recipient_id", "lat", "lon", "ip", "device_id", *PASS_THROUGH)
 _PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 I64 = npt.NDArray[np.int64]
 
@@ -106,7 +108,7 @@ def read_events(batch: pa.RecordBatch | pa.Table, rows_of: Callable[[pa.Array], 
         if name not in table.column_names:
             raise InputError(f"missing column `{name}`", where=where)
     cols = {name: table.column(name).combine_chunks() for name in table.column_names if name in KNOWN}
-    for name in ("subject_id", "kind", "recipient", "ip", "device_id"):
+    for name in ("subject_id", "kind", "recipient", "recipient_id", "ip", "device_id"):
         if name in cols and not _is_text(cols[name].type):
             raise InputError(f"column `{name}` must be strings", where=f"{where}.{name}")
     for name in ("subject_id", "ts", "kind"):

@@ -24,9 +24,12 @@ from tutela.guard.stream_config import FIELDS, NO_BASIS, UNKNOWN_SUBJECT, Keyrin
 from tutela.policy.model import Facts, GrantFact, Verdict
 from tutela.policy.reference import verdict
 from tutela.rulebook import Rulebook
+from tutela.transfers import Registry, Subject
+from tutela.transfers import check as transfer_check
 
 LEVEL = {"declared": 0, "confirmed": 1, "verified": 2}
-COLUMNS = ("event_id", "subject_id", "ts", "kind", "recipient", "lat", "lon", "ip", "device_id", "content_id")
+COLUMNS = ("event_id", "subject_id", "ts", "kind", "recipient", "recipient_id", "lat", "lon", "ip", "device_id",
+           "content_id")
 FORCE = {"coarsen_location": {"lat_lon": 1}, "truncate_ip": {"ip": 1},
          "pseudonymise": {"device_id": 1, "subject_id": 1},
          "drop_identifiers": {"device_id": 2, "subject_id": 2, "ip": 2}}
@@ -68,7 +71,10 @@ def _ip(text: str, cfg: StreamConfig) -> str:
 
 
 def reference_guard(book: Rulebook, cfg: StreamConfig, state: pa.Table, events: pa.Table,
-                    keys: Keyring) -> tuple[list[dict[str, Any]], Counter[tuple[str, str, str]]]:
+                    keys: Keyring, registry: Registry | None = None,
+                    ) -> tuple[list[dict[str, Any]], Counter[tuple[str, str, str]]]:
+    """`registry`: the transfer gate's recipients, for events that name a `recipient_id` (each
+    asked of `tutela.transfers.check` with the subject's jurisdiction and age on the day)."""
     subjects = {r["subject_id"]: r for r in state.to_pylist()}
     out: list[dict[str, Any]] = []
     counts: Counter[tuple[str, str, str]] = Counter()
@@ -83,6 +89,11 @@ def reference_guard(book: Rulebook, cfg: StreamConfig, state: pa.Table, events: 
         if subject is None or age is None:
             counts[("drop", "event", UNKNOWN_SUBJECT)] += 1
             continue
+        if ev.get("recipient_id") is not None and registry is not None:
+            gate = transfer_check(book, registry, ev["recipient_id"], Subject(subject["jurisdiction"], age), day)
+            if not gate.allowed:
+                counts[("drop", "event", "transfer_denied")] += 1
+                continue
         spec = cfg.kinds[ev["kind"]]
         recipient = ev.get("recipient") or ("third_party" if "recipient" in ev else "first_party")
         grants = _grants(subject, cfg)

@@ -24,5 +24,16 @@ _Loader.add_implicit_resolver(
 )
 
 
-def load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)
+class _TextDates(_Loader):
+    """The same, with dates left as text (for Pydantic to parse, so a bad date names its field)."""
+
+
+_TextDates.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in _Loader.yaml_implicit_resolvers.items()
+}
+
+
+def load_yaml(text: str, dates: bool = True) -> Any:
+    """`dates=False`: YYYY-MM-DD stays a string (an impossible date is then not a parser crash)."""
+    return yaml.load(text, Loader=_Loader if dates else _TextDates)
