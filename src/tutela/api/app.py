@@ -117,8 +117,12 @@ def create_app(engine: Engine | None = None, report: Path | None = None,
             reqs = raw["requests"]
             if not isinstance(reqs, list):
                 raise InputError("`requests` must be a list", where="body.requests")
-            return {"decisions": [d.model_dump(mode="json") for d in eng.decide_many(reqs)]}
-        return eng.decide(raw).model_dump(mode="json")
+            many = eng.decide_many(reqs)
+            eng.record_decisions(reqs, many)  # the ledger, when one is configured (docs/ledger.md)
+            return {"decisions": [d.model_dump(mode="json") for d in many]}
+        one = eng.decide(raw)
+        eng.record_decisions([raw], [one])
+        return one.model_dump(mode="json")
 
     rights.install(app, eng, estate)
     media.install(app, eng)
@@ -144,7 +148,9 @@ def _arrow(eng: Engine, body: bytes) -> Response:
         table = pa.ipc.open_stream(body).read_all()
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"body is not an Arrow IPC stream: {exc}", where="body") from None
-    out = eng.decide_arrow(table).to_arrow()
+    result = eng.decide_arrow(table)
+    eng.record_decisions([], result)
+    out = result.to_arrow()
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, out.schema) as writer:
         writer.write_table(out)

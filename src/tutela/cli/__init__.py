@@ -24,6 +24,8 @@ from tutela.cli import (
     demo,
     estate_generate,
     estate_truth,
+    evidence,
+    evidence_verify,
     ledger_append,
     ledger_checkpoint,
     ledger_verify,
@@ -90,6 +92,8 @@ for _name, _fn in (("verify", ledger_verify.run), ("checkpoint", ledger_checkpoi
                    ("append", ledger_append.run), ("key", ledger_checkpoint.key)):
     ledger.command(_name)(_fn)
 app.add_typer(stream_guard.group, name="stream")
+evidence.group.command("verify")(evidence_verify.run)
+app.add_typer(evidence.group, name="evidence")
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ treatment, counted under `TUTELA-STREAM.unknown-subject`.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -50,6 +51,10 @@ class GuardedBatch:
 class StreamGuard:
     def __init__(self, policy: CompiledPolicy, state: StateSource, cfg: StreamConfig, keys: Keyring):
         self.policy, self.source, self.cfg = policy, state, cfg
+        # called with each guarded batch's counts and a batch id (the ledger's one aggregate per batch)
+        self.on_batch: Callable[[Counter[tuple[str, str, str]], str], object] | None = None
+        self._batches = 0
+        self._run = uuid.uuid4().hex[:12]  # batch ids: <run>.<n>, unique across guards
         self.pseudonyms = Pseudonyms(keys)
         self._indexed: tuple[SubjectState, dict[str, int]] | None = None
         self._last_rows: tuple[pa.Array, npt.NDArray[np.int64]] | None = None
@@ -103,6 +108,9 @@ class StreamGuard:
         state = self.source.current() if state is None else state
         events = read_events(batch, self._rows_of(state), where)
         table, counts = guard_events(self._plans, state, events, self.pseudonyms, self._band)
+        if self.on_batch is not None:
+            self._batches += 1
+            self.on_batch(counts, f"{self._run}.{self._batches}")
         return GuardedBatch(table, counts, state.version)
 
     def guard_iter(self, batches: Iterable[pa.RecordBatch | pa.Table]) -> Iterator[GuardedBatch]:

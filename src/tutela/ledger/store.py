@@ -244,3 +244,14 @@ class Store:
             rows = conn.execute(select(t.c.seq, t.c.entry, t.c.hash).where(t.c.seq > after)
                                 .order_by(t.c.seq).limit(limit)).all()
         return [(int(r[0]), bytes(r[1]), bytes(r[2])) for r in rows]
+
+    def last_of_kind(self, kind: str) -> bytes | None:
+        """The newest entry of `kind`, or None. Canonical JSON writes `"kind":"<kind>"` once per
+        entry and no body string can hold a quote, so a byte search finds exactly that kind."""
+        needle = f'"kind":"{kind}"'.encode()
+        sql = (f"SELECT entry FROM {self.entries.name} WHERE "
+               + ("instr(entry, ?) > 0" if self.sqlite else "position(%s::bytea in entry) > 0")
+               + " ORDER BY seq DESC LIMIT 1")
+        with self.engine.connect() as conn:
+            row = conn.exec_driver_sql(sql, (needle,)).first()
+        return None if row is None else bytes(row[0])
