@@ -154,3 +154,16 @@ class Evidence:
     def verify(path: Path) -> Verdict:
         """Check every file's hash against the manifest, and its signature (trusted keys: TUTELA_LEDGER_PUBLIC_KEYS)."""
         return zipped.verify(zipped.read_zip(path))
+
+    def readiness(self) -> list[tuple[str, bool, str]]:
+        """(check, ok, detail) for the state store, the rulebook and, when configured, the ledger."""
+        from tutela.evidence.operations import readiness
+
+        return readiness(self.rulebook)
+
+    @staticmethod
+    def snapshot() -> dict[str, Any]:
+        """Remediation jobs' progress and open rights requests by deadline bucket (no personal data)."""
+        from tutela.evidence.operations import snapshot
+
+        return snapshot()
