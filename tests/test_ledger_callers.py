@@ -63,7 +63,8 @@ def test_a_demo_like_flow_writes_every_kind_and_verifies(ledgered: tuple[Estate,
     assert client.post(f"{base}/{erase['id']}/approve", headers=auth(BOB)).status_code == 200
     assert client.post(f"{base}/{erase['id']}/run", headers=auth(BOB)).json()["status"] == "done"
     other = client.post(base, headers=auth(ALICE), json={"kind": "access", "subject": "3"}).json()["id"]
-    assert client.post(f"{base}/{other}/reject", headers=auth(BOB), json={"reason": "not the parent"}).status_code == 200
+    rejected = client.post(f"{base}/{other}/reject", headers=auth(BOB), json={"reason": "not the parent"})
+    assert rejected.status_code == 200
     assert client.post("/v1/decisions", json=DENY).json()["effect"] == "deny"
     assert client.post("/v1/decisions", json=CONSENT_ALLOW).json()["effect"] != "deny"
     plain = {**CONSENT_ALLOW, "act": {"category": "user.account", "use": "essential.service", "at": "2026-12-01"}}
@@ -102,7 +103,8 @@ def test_a_demo_like_flow_writes_every_kind_and_verifies(ledgered: tuple[Estate,
     with sqlite3.connect(url.removeprefix("sqlite:///")) as db:  # a rights request's deadline moved afterwards
         seq, raw = db.execute("SELECT seq, entry FROM ledger_entries WHERE instr(entry, ?) > 0 LIMIT 1",
                               (b'"kind":"rights_request"',)).fetchone()
-        db.execute("UPDATE ledger_entries SET entry = ? WHERE seq = ?", (raw.replace(b'"deadline":"2', b'"deadline":"1'), seq))
+        edited = raw.replace(b'"deadline":"2', b'"deadline":"1')
+        db.execute("UPDATE ledger_entries SET entry = ? WHERE seq = ?", (edited, seq))
     code, out, _ = run_cli(capsys, monkeypatch, "ledger", "verify", "--db", url, "--format", "json")
     assert code == 1 and json.loads(out)["first_bad"]["seq"] == seq
 
