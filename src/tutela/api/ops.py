@@ -69,6 +69,16 @@ class Metrics:
                 self.events.labels(action).inc(n)
 
 
+def _template(request: Request) -> str:
+    """The route as a template (`/v1/requests/{request_id}/run`): the path with each path parameter's
+    value put back as its name, so no id a caller sent is logged or used as a label."""
+    if request.scope.get("route") is None:
+        return "unmatched"
+    parts = request.scope.get("path", "").split("/")
+    values = {str(v): k for k, v in (request.scope.get("path_params") or {}).items()}
+    return "/".join(f"{{{values[p]}}}" if p in values else p for p in parts)
+
+
 def install(app: FastAPI, engine: Engine) -> Metrics:
     metrics = Metrics(engine)
     log = access_logger()
@@ -77,7 +87,7 @@ def install(app: FastAPI, engine: Engine) -> Metrics:
     async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         start = time.perf_counter()
         response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")  # the template: no ids from the path
+        route = _template(request)
         metrics.http.labels(route, f"{response.status_code // 100}xx").inc()
         log.info("request", extra={"method": request.method, "route": route, "status": response.status_code,
                                    "ms": round((time.perf_counter() - start) * 1000, 1)})
