@@ -71,3 +71,50 @@ def test_logs_are_json_lines_without_personal_data(estate: Estate, caplog: pytes
     for personal in ("child1@example.test", "child2@example.test", "user1", "user2", "+316", "192.0.2.",
                      "subject=2", ALICE, BOB):
         assert personal not in joined
+
+
+def test_tutela_serve_writes_json_lines_without_personal_data(estate: Estate) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from test_requests_estate import REDIS
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    cfg = estate.config()
+    proc = subprocess.Popen([sys.executable, "-m", "tutela", "serve", "--port", str(port), "--estate", cfg.url,
+                             "--media", str(cfg.media), "--redis", REDIS, "--redis-prefix", estate.prefix],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.3)
+        assert httpx.get(f"{base}/readyz", timeout=10).json()["status"] == "ready"
+        rid = httpx.post(f"{base}/v1/requests", headers=auth(ALICE), json={"kind": "access", "subject": "1"},
+                         timeout=30).json()["id"]
+        httpx.post(f"{base}/v1/requests/{rid}/approve", headers=auth(BOB), timeout=30)
+        assert httpx.post(f"{base}/v1/requests/{rid}/run", headers=auth(BOB), timeout=60).json()["status"] == "done"
+        httpx.get(f"{base}/v1/requests?subject=1", headers=auth(ALICE), timeout=30)
+        assert "tutela_decisions_total" in httpx.get(f"{base}/metrics", timeout=10).text
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    lines = [line for line in err.decode().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    routes = {r.get("route") for r in records}
+    assert "/v1/requests/{request_id}/run" in routes and any(r["logger"].startswith("uvicorn") for r in records)
+    text = err.decode() + out.decode()
+    for personal in ("child1@example.test", "user1", "+316", "192.0.2.", "subject=1", rid, ALICE, BOB):
+        assert personal not in text
