@@ -130,3 +130,16 @@ def test_no_ledger_configured_records_nothing(monkeypatch: pytest.MonkeyPatch) -
     engine = Engine()
     assert engine.recorder is None
     assert engine.record_decisions([DENY], [engine.decide(DENY)]) == 0
+
+
+def test_an_age_signal_read_is_recorded(ledgered: tuple[Estate, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    _, url = ledgered
+    engine = Engine()
+    signal = {"ageRangeDeclaration": "guardianDeclared", "lowerBound": 13, "upperBound": 15, "subject": "install-42"}
+    try:
+        record = engine.age_record(signal, "apple")
+    except InputError as exc:  # the signal's shape is the reader's; this test is about the ledger
+        pytest.fail(f"the sample Apple signal no longer reads: {exc}")
+    ages = [e["body"] for e in _entries(url) if e["kind"] == "age_assurance"]
+    assert ages == [{"subject": Ledger.pseudonym("install-42", KEY.encode()), "method": record.method,
+                     "result": "pass", "age_band": "13-15", "assurance": "parent_declared", "jurisdiction": None}]

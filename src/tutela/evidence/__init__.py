@@ -117,7 +117,7 @@ class Evidence:
             findings = cohort_findings(self.compiled(), self.rulebook, dm, estate, state, day, *cohort)
         ledger_url = settings.text("TUTELA_LEDGER_URL") or None
         ledger, consent = sections.ledger_section(ledger_url, period)
-        if ledger_url is None:
+        if ledger.get("not_searched"):
             not_searched.append("ledger: " + ledger["not_searched"][0])
         consent = {**consent, **self._consent(consents, dm, period, not_searched)}
         if state is None:

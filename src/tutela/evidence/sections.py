@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tutela.connectors.urls import redact
+from tutela.errors import InputError
 from tutela.ledger import Ledger, trusted_keys
 from tutela.ledger.config import environment
 from tutela.rights import load_deadlines
@@ -94,7 +95,16 @@ def ledger_section(url: str | None, period: Period) -> tuple[dict[str, Any], dic
     if url is None:
         why = "no ledger configured (TUTELA_LEDGER_URL)"
         return {"searched": [], "not_searched": [why]}, {"ledger": f"not searched: {why}"}
-    with Ledger(url, create=False) as ledger:
+    try:
+        ledger = Ledger(url, create=False)
+    except InputError as exc:  # configured, but there is no ledger there yet
+        why = f"no ledger at {redact(url)} ({exc.message})"
+        return {"searched": [], "not_searched": [why]}, {"ledger": f"not searched: {why}"}
+    with ledger:
+        signed = None
+        head = ledger.store.last_seq()
+        if ledger.signing_key is not None and head and max((c.seq for c in ledger.checkpoints()), default=0) < head:
+            signed = ledger.checkpoint().to_dict()  # sign before export: the pack keeps the head outside the database
         report = ledger.verify(trusted_keys())
         kinds: Counter[str] = Counter()
         consent: Counter[tuple[str, str, str, str]] = Counter()
@@ -112,6 +122,7 @@ def ledger_section(url: str | None, period: Period) -> tuple[dict[str, Any], dic
         checkpoints = [c.to_dict() for c in ledger.checkpoints()]
         where = ledger.store.safe_url
     section = {"searched": [f"ledger {where}"], "verification": report.to_dict(), "checkpoints": checkpoints,
+               "signed_for_this_pack": signed,
                "entries_in_period": dict(sorted(kinds.items())), "rulebook_versions": versions}
     events = [{"action": a, "scope": s, "granted_by": g, "assurance": lv, "events": n}
               for (a, s, g, lv), n in sorted(consent.items())]

@@ -74,8 +74,9 @@ class Recorder:
             raise InputError("a ledger is configured but no pseudonym key: subjects cannot be written",
                              where="TUTELA_LEDGER_PSEUDONYM_KEY",
                              hint="set it to at least 16 random bytes, kept apart from the ledger")
+        every = settings.positive_int("TUTELA_LEDGER_CHECKPOINT_EVERY", 1000) if environment().key else None
         with _reachable():
-            return cls(Ledger(url), rulebook, key.encode())
+            return cls(Ledger(url, checkpoint_every=every), rulebook, key.encode())
 
     def close(self) -> None:
         self.ledger.close()
