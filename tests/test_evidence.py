@@ -89,7 +89,8 @@ def test_round_trip_and_what_the_pack_holds(estate: Estate, tmp_path: Path, caps
     # accounts 1 and 2 were created in the cohort's two days; 2's account row went with its erasure
     assert findings["subjects_in_cohort"] == 1 and findings["created_from"] == "2025-01-01"
     assert ledger["verification"]["ok"] and ledger["entries_in_period"]["rights_request"] == 1
-    assert ledger["signed_for_this_pack"]["seq"] == ledger["verification"]["head_seq"] == ledger["verification"]["proven_upto"]
+    verified = ledger["verification"]
+    assert ledger["signed_for_this_pack"]["seq"] == verified["head_seq"] == verified["proven_upto"]
     assert any("tutela.consent" in s for s in consent["not_searched"])  # the store it did not search is named
     assert receipts["chain"]["ok"] and receipts["receipts"]
     assert set(manifest["files"]) == names - {"manifest.json", "manifest.sig"}
