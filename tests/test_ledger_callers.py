@@ -143,3 +143,46 @@ def test_an_age_signal_read_is_recorded(ledgered: tuple[Estate, str], monkeypatc
     ages = [e["body"] for e in _entries(url) if e["kind"] == "age_assurance"]
     assert ages == [{"subject": Ledger.pseudonym("install-42", KEY.encode()), "method": record.method,
                      "result": "pass", "age_band": "13-15", "assurance": "parent_declared", "jurisdiction": None}]
+
+
+def test_a_ledger_that_stops_answering_is_503_and_nothing_is_reported_recorded(
+        ledgered: tuple[Estate, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    estate, _ = ledgered
+    engine = Engine()
+    client = TestClient(create_app(engine, estate=estate.config()))
+    assert engine.recorder is not None
+
+    def down(*_a: object, **_k: object) -> None:
+        raise OperationalError("connect", None, ConnectionRefusedError("refused"))
+
+    monkeypatch.setattr(engine.recorder.ledger.store, "writing", down)
+    monkeypatch.setattr(engine.recorder.ledger.store, "last_seq", down)
+    r = client.post("/v1/decisions", json=DENY)
+    assert r.status_code == 503 and r.json()["where"] == "TUTELA_LEDGER_URL"
+    made = client.post("/v1/requests", headers=auth(ALICE), json={"kind": "access", "subject": "1"})
+    assert made.status_code == 503
+    assert client.get("/v1/requests", headers=auth(ALICE)).json() == []  # the request was not created unrecorded
+
+
+def test_the_recorder_on_postgresql(ledgered: tuple[Estate, str]) -> None:
+    import uuid
+
+    import sqlalchemy as sa
+
+    from tutela.ledger.recorder import Recorder
+
+    ledger = Ledger("postgresql+psycopg://postgres@127.0.0.1:5432/test", prefix=f"evt_{uuid.uuid4().hex[:8]}_")
+    try:
+        engine = Engine()
+        rec = Recorder(ledger, engine.rulebook, KEY.encode())
+        assert rec.rulebook_version() is True and rec.rulebook_version() is False
+        rec.stream_batch({("keep", "event", ""): 7, ("drop", "event", "no-basis"): 3}, "run.1")
+        kinds = [e["kind"] for e in ledger.entries()]
+        assert kinds == ["rulebook_version", "decision"] and ledger.verify(None).ok
+    finally:
+        with ledger.store.engine.begin() as c:
+            for t in (ledger.store.entries, ledger.store.checkpoints):
+                c.execute(sa.text(f"DROP TABLE IF EXISTS {t.name}"))
+        ledger.close()

@@ -81,6 +81,12 @@ class Recorder:
     def close(self) -> None:
         self.ledger.close()
 
+    def check(self) -> None:
+        """StoreUnavailable unless the ledger answers now: callers ask before they change their own
+        state, so a ledger that is down stops the act instead of leaving it unrecorded."""
+        with _reachable():
+            self.ledger.store.last_seq()
+
     def subject(self, subject_id: str | int) -> str:
         return Ledger.pseudonym(str(subject_id), self._key)
 

@@ -230,6 +230,8 @@ class Remediator:
         return self._run(job_id, job["spec"], progress)
 
     def _run(self, job_id: str, spec: dict[str, Any], progress: remediate.Progress | None) -> dict[str, Any]:
+        if self.recorder is not None:
+            self.recorder.check()  # a ledger that is down stops the job before it changes anything
         stores = self._stores()
         try:
             job = self.state.job(job_id)

@@ -59,6 +59,7 @@ class RightsDesk:
         stores are, store it (pending approval)."""
         today = now().date()
         req = parse_request(raw, today)
+        self._ledger_up()
         policy = parse_policy(req.policy, "body.policy", self.taxonomy) if req.policy is not None else None
         cfg, dm, main = self._open_estate("create a request")
         self._require_reachable(req.allow_unreachable, "body.allow_unreachable")
@@ -92,19 +93,26 @@ class RightsDesk:
         return {**self.requests.get(request_id), **self.options.load(request_id).to_dict()}
 
     def approve(self, request_id: str, by: str, note: str | None = None) -> dict[str, Any]:
+        self._ledger_up()
         return self._recorded(self.requests.decide(request_id, by, approve=True, note=note), "approved", by)
 
     def reject(self, request_id: str, by: str, reason: str) -> dict[str, Any]:
         if not reason or not reason.strip():
             raise InputError("a rejection needs a reason", where="reason")
+        self._ledger_up()
         view = self.requests.decide(request_id, by, approve=False, note=f"rejected: {reason.strip()}")
         return self._recorded(view, "rejected", by, reason)
 
     def extend(self, request_id: str, by: str, reason: str) -> dict[str, Any]:
         if not reason or not reason.strip():
             raise InputError("an extension needs the reason the requester is told", where="reason")
+        self._ledger_up()
         view = self.requests.extend(request_id, by, reason.strip(), now().date())
         return self._recorded(view, "extended", by, reason)
+
+    def _ledger_up(self) -> None:
+        if self.recorder is not None:
+            self.recorder.check()
 
     def _recorded(self, view: dict[str, Any], decision: str, by: str, reason: str | None = None) -> dict[str, Any]:
         if self.recorder is not None:
@@ -124,6 +132,7 @@ class RightsDesk:
                              where="estate", hint="run it against the estate it names")
         options = self.options.load(request_id)
         self._require_reachable(allow_unreachable or options.allow_unreachable, "allow_unreachable")
+        self._ledger_up()
         view = self.requests.claim(request_id)
         error = "interrupted"
         try:
