@@ -154,12 +154,16 @@ def test_the_api_gives_the_pack_to_staff_only(estate: Estate) -> None:
     assert client.get("/v1/evidence?since=2026-01-01&until=2026-12-31").status_code == 401
     bad = client.get("/v1/evidence?since=2026-1-1&until=2026-12-31", headers=auth(ALICE))
     assert bad.status_code == 422 and bad.json()["where"] == "query.since"
+    back = client.get("/v1/evidence?since=2026-12-31&until=2026-01-01", headers=auth(ALICE))
+    assert back.status_code == 422 and back.json()["where"] == "query.until"
+    half = client.get("/v1/evidence?since=2026-01-01&until=2026-12-31&cohort_created_from=2025-01-01",
+                      headers=auth(ALICE))
+    assert half.status_code == 422 and half.json()["where"] == "query.cohort_created_until"
     got = client.get("/v1/evidence?since=2020-01-01&until=2030-12-31", headers=auth(ALICE))
     assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
     with zipfile.ZipFile(io.BytesIO(got.content)) as z:
         assert "index.html" in z.namelist()
-    assert Engine().evidence.verify  # the same check the CLI runs, on the downloaded bytes:
-    p = Path(estate.media).parent / "api-pack.zip"
+    p = Path(estate.media).parent / "api-pack.zip"  # the same check the CLI runs, on the downloaded bytes
     p.write_bytes(got.content)
     assert Engine().evidence.verify(p).ok
 

@@ -46,6 +46,10 @@ def install(app: FastAPI, engine: Engine, estate: EstateConfig | None = None) ->
         c2 = _date(cohort_created_until, "cohort_created_until", required=c1 is not None)
         day = _date(as_of, "as_of", required=False)
         assert a is not None and b is not None
+        if b < a:
+            raise InputError(f"the period ends ({b}) before it starts ({a})", where="query.until")
+        if c1 is not None and c2 is not None and c2 < c1:
+            raise InputError(f"the cohort ends ({c2}) before it starts ({c1})", where="query.cohort_created_until")
         cohort = (c1, c2) if c1 is not None and c2 is not None else None
         data = await run_in_threadpool(lambda: engine.evidence.build(
             a, b, estate=estate.url if estate else None, datamap=estate.datamap if estate else None,
