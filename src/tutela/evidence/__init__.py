@@ -115,7 +115,8 @@ class Evidence:
             findings = {"not_searched": [no_estate]}
         else:
             findings = cohort_findings(self.compiled(), self.rulebook, dm, estate, state, day, *cohort)
-        ledger_url = settings.text("TUTELA_LEDGER_URL") or None
+        default = settings.home() / "ledger.db"  # where `tutela ledger append` writes without a URL
+        ledger_url = settings.text("TUTELA_LEDGER_URL") or (f"sqlite:///{default}" if default.is_file() else None)
         ledger, consent = sections.ledger_section(ledger_url, period)
         if ledger.get("not_searched"):
             not_searched.append("ledger: " + ledger["not_searched"][0])

@@ -93,7 +93,7 @@ def erasure_receipts(state: StateStore, period: Period) -> dict[str, Any]:
 def ledger_section(url: str | None, period: Period) -> tuple[dict[str, Any], dict[str, Any]]:
     """(ledger section, consent events from the ledger); the ledger verified end to end."""
     if url is None:
-        why = "no ledger configured (TUTELA_LEDGER_URL)"
+        why = "no ledger configured (TUTELA_LEDGER_URL) and none at $TUTELA_HOME/ledger.db"
         return {"searched": [], "not_searched": [why]}, {"ledger": f"not searched: {why}"}
     try:
         ledger = Ledger(url, create=False)
