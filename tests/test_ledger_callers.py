@@ -74,6 +74,10 @@ def test_a_demo_like_flow_writes_every_kind_and_verifies(ledgered: tuple[Estate,
     findings.write_text(json.dumps([f.to_dict() for f in found], default=str))
     job = engine.remediate(estate.url, findings, execute=True, media=estate.media, redis=estate.config().redis,
                            redis_prefix=estate.prefix, as_of=__import__("datetime").date(2026, 11, 1))
+    metrics = client.get("/metrics").text  # the job's progress, as an operator sees it
+    planned = sum(s["rows"] for s in job["steps"])
+    assert f'tutela_remediation_rows{{job="{job["job"]}",kind="done",status="done"}}' in metrics
+    assert f'tutela_remediation_rows{{job="{job["job"]}",kind="planned",status="done"}} {float(planned)}' in metrics
     guard = engine.stream_guard(synthetic_state(50))
     guard.guard(synthetic_events(50, 400))
 
