@@ -63,6 +63,8 @@ def test_a_demo_like_flow_writes_every_kind_and_verifies(ledgered: tuple[Estate,
     assert client.post(f"{base}/{erase['id']}/approve", headers=auth(BOB)).status_code == 200
     assert client.post(f"{base}/{erase['id']}/run", headers=auth(BOB)).json()["status"] == "done"
     other = client.post(base, headers=auth(ALICE), json={"kind": "access", "subject": "3"}).json()["id"]
+    extended = client.post(f"{base}/{other}/extend", headers=auth(BOB), json={"reason": "several accounts"})
+    assert extended.status_code == 200 and extended.json()["extended"]
     rejected = client.post(f"{base}/{other}/reject", headers=auth(BOB), json={"reason": "not the parent"})
     assert rejected.status_code == 200
     assert client.post("/v1/decisions", json=DENY).json()["effect"] == "deny"
@@ -86,7 +88,9 @@ def test_a_demo_like_flow_writes_every_kind_and_verifies(ledgered: tuple[Estate,
     assert kinds["rulebook_version"] == 1
     assert kinds["rights_request"] == 3 and kinds["rights_fulfilment"] == 2
     decided = Counter(e["body"]["decision"] for e in entries if e["kind"] == "rights_approval")  # type: ignore[index]
-    assert decided == {"approved": 2, "rejected": 1}
+    assert decided == {"approved": 2, "extended": 1, "rejected": 1}
+    ext = next(e["body"] for e in entries if e["kind"] == "rights_approval" and e["body"]["decision"] == "extended")  # type: ignore[index]
+    assert ext["deadline"] == extended.json()["due"] and ext["reason"] == "reason_given" and ext["by"] == "bob"
     api = [e["body"] for e in entries if e["kind"] == "decision" and e["body"]["source"] == "api"]  # type: ignore[index]
     effects = sorted((b["effect"] != "deny", b["basis"]) for b in api)
     assert effects == [(False, "consent"), (False, "consent"), (True, "consent")]  # the plain allow is not written
