@@ -3,6 +3,7 @@ errors; the API hands the pack to staff only; the summary page opens offline in 
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import shutil
@@ -194,3 +195,19 @@ def test_the_summary_opens_offline_in_chromium(estate: Estate, tmp_path: Path, c
 
     with Image.open(shot) as img:
         assert len(img.convert("RGB").getcolors(maxcolors=1 << 20) or []) > 50  # drawn, not blank
+
+
+def test_a_rule_change_on_the_first_day_of_the_period_is_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TUTELA_LEDGER_URL", raising=False)
+    monkeypatch.setenv("TUTELA_HOME", str(tmp_path / "home"))
+    engine = Engine()
+    coppa = next(c for c in engine.rules_diff(dt.date(2026, 1, 1),
+                                               dt.date(2026, 12, 31)) if c.change == "starts")
+    day = coppa.on
+    data = engine.evidence.build(day, day)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        rulebook = json.loads(z.read("rulebook.json"))
+        manifest = json.loads(z.read("manifest.json"))
+    assert coppa.id in {c["id"] for c in rulebook["changes"]}
+    assert any(s.startswith("state store: none exists") for s in manifest["not_searched"])
+    assert not (tmp_path / "home").exists()  # a pack only reads: it creates no state store or ledger

@@ -4,6 +4,7 @@ verify` passes after it and still names an entry edited afterwards."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from collections import Counter
@@ -72,10 +73,10 @@ def test_a_demo_like_flow_writes_every_kind_and_verifies(ledgered: tuple[Estate,
     plain = {**CONSENT_ALLOW, "act": {"category": "user.account", "use": "essential.service", "at": "2026-12-01"}}
     assert client.post("/v1/decisions", json={"requests": [plain, DENY]}).status_code == 200
     findings = tmp_path / "findings.json"
-    found = engine.audit(estate.url, as_of=__import__("datetime").date(2026, 11, 1))
+    found = engine.audit(estate.url, as_of=dt.date(2026, 11, 1))
     findings.write_text(json.dumps([f.to_dict() for f in found], default=str))
     job = engine.remediate(estate.url, findings, execute=True, media=estate.media, redis=estate.config().redis,
-                           redis_prefix=estate.prefix, as_of=__import__("datetime").date(2026, 11, 1))
+                           redis_prefix=estate.prefix, as_of=dt.date(2026, 11, 1))
     metrics = client.get("/metrics").text  # the job's progress, as an operator sees it
     planned = sum(s["rows"] for s in job["steps"])
     assert f'tutela_remediation_rows{{job="{job["job"]}",kind="done",status="done"}}' in metrics

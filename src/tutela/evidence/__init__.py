@@ -108,7 +108,8 @@ class Evidence:
             not_searched.append(no_estate + ": processors, consent records and the cohort's findings")
         ropa = record(dm, self.taxonomy, processors, "no estate given")
         rulebook = {"version": self.rulebook.version, "since": period[0].isoformat(), "until": period[1].isoformat(),
-                    "changes": [c.to_dict() for c in diff(self.rulebook, period[0], period[1])]}
+                    # diff() covers (start, end]: from the day before, so a change on `since` itself is in
+                    "changes": [c.to_dict() for c in diff(self.rulebook, period[0] - dt.timedelta(days=1), period[1])]}
         if cohort is None:
             findings: dict[str, Any] = {"not_searched": ["no cohort given (--cohort-created-from/-until)"]}
         elif estate is None:
