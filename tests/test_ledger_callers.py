@@ -195,3 +195,20 @@ def test_the_recorder_on_postgresql(ledgered: tuple[Estate, str]) -> None:
             for t in (ledger.store.entries, ledger.store.checkpoints):
                 c.execute(sa.text(f"DROP TABLE IF EXISTS {t.name}"))
         ledger.close()
+
+
+def _start_engine(url: str) -> bool:
+    import os
+
+    os.environ["TUTELA_LEDGER_URL"] = url
+    os.environ["TUTELA_LEDGER_PSEUDONYM_KEY"] = KEY
+    return Engine().recorder is not None
+
+
+def test_engines_starting_together_record_a_new_rulebook_once(tmp_path: Path) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    url = f"sqlite:///{tmp_path / 'together.db'}"
+    with ProcessPoolExecutor(4) as pool:
+        assert all(pool.map(_start_engine, [url] * 4))
+    assert [e["kind"] for e in _entries(url)] == ["rulebook_version"]

@@ -107,16 +107,18 @@ class Recorder:
 
     # -- the rulebook ------------------------------------------------------------------------
     def rulebook_version(self) -> bool:
-        """Record the rulebook's version when it differs from the last one recorded; True if written."""
-        with self._lock, _reachable():
-            raw = self.ledger.store.last_of_kind("rulebook_version")
-        previous = json.loads(raw)["body"]["version"] if raw else None
-        if previous == self.book.version:
-            return False
+        """Record the rulebook's version when it differs from the last one recorded (checked and
+        written under the writers' lock, so two engines starting together write it once); True if written."""
         digest, rules = rulebook_digest(self.book)
-        self.append("rulebook_version", {"version": self.book.version, "previous": previous,
-                                         "digest": digest, "rules": rules})
-        return True
+        version = self.book.version
+
+        def make(last: dict[str, Any] | None) -> dict[str, Any] | None:
+            previous = last["version"] if last else None
+            return None if previous == version else {"version": version, "previous": previous, "digest": digest,
+                                                     "rules": rules}
+
+        with self._lock, _reachable():
+            return self.ledger.append_after_last("rulebook_version", make) is not None
 
     # -- decisions ---------------------------------------------------------------------------
     def basis(self, decision: Decision) -> str:
