@@ -211,3 +211,23 @@ def test_a_rule_change_on_the_first_day_of_the_period_is_in(tmp_path: Path, monk
     assert coppa.id in {c["id"] for c in rulebook["changes"]}
     assert any(s.startswith("state store: none exists") for s in manifest["not_searched"])
     assert not (tmp_path / "home").exists()  # a pack only reads: it creates no state store or ledger
+
+
+def test_one_flipped_byte_anywhere_is_found(estate: Estate, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from tutela.evidence.pack import verify  # the check `tutela evidence verify` runs, on the files in memory
+
+    pack = tmp_path / "pack.zip"
+    _build(capsys, monkeypatch, estate, pack)
+    with zipfile.ZipFile(pack) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    for name, data in sorted(files.items()):
+        at = len(data) // 2
+        flipped = data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1:]
+        got = verify({**files, name: flipped})
+        assert not got.ok, name
+        assert got.first_bad is not None
+        if name == "manifest.sig":
+            assert got.first_bad["file"] == "manifest.sig"
+        elif name != "manifest.json":  # a flip in the manifest names the file whose hash it changed, or the manifest
+            assert got.first_bad == {"file": name, "problem": "its SHA-256 does not match the manifest (changed)"}

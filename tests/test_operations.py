@@ -36,7 +36,11 @@ def test_health_ready_and_metrics(estate: Estate) -> None:
     client.post("/v1/decisions", json=DENY)
     client.post("/v1/decisions", json={"requests": [DENY, DENY]})
     rid = client.post("/v1/requests", headers=auth(ALICE), json={"kind": "access", "subject": "1"}).json()["id"]
+    from tutela.api.adreq import _EXAMPLE as BID  # the route's own documented example
+
+    assert client.post("/v1/adreq/guard", json=BID).status_code == 200
     text = client.get("/metrics").text
+    assert 'tutela_guard_requests_total{guard="adreq",outcome=' in text
     assert 'tutela_decisions_total{effect="deny"} 3.0' in text
     assert 'tutela_rights_requests_open{bucket="due_later"} 1.0' in text
     assert 'tutela_http_requests_total{route="/v1/decisions",status="2xx"} 2.0' in text
