@@ -47,7 +47,7 @@ def test_staff_routes_declare_bearer_auth(doc: dict[str, Any]) -> None:
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             secured = bool(op.get("security"))
-            assert secured == path.startswith("/v1/requests"), f"{method} {path}"
+            assert secured == path.startswith(("/v1/requests", "/v1/evidence")), f"{method} {path}"
 
 
 def test_every_example_works_as_sent_from_docs(client: TestClient, doc: dict[str, Any]) -> None:  # noqa: F811

@@ -27,9 +27,11 @@ if TYPE_CHECKING:
     from tutela.connectors.estate import EstateConfig as RightsEstate
     from tutela.datamap.check import Problem
     from tutela.datamap.draft import Draft as DatamapDraft
+    from tutela.evidence import Evidence
     from tutela.guard import AdReqResult, StreamGuard
     from tutela.guard.stream_config import Keyring
     from tutela.ledger import Ledger
+    from tutela.ledger.recorder import Recorder
     from tutela.media import MediaResult, OnRefuse
     from tutela.policy import CompiledPolicy, Facts
     from tutela.policy.batch import BatchResult
@@ -173,7 +175,7 @@ class Engine:
         from tutela.repair import Remediator
         from tutela.store import StateStore
 
-        return Remediator(self.compiled, self.rulebook, estate, state or StateStore(), engine)
+        return Remediator(self.compiled, self.rulebook, estate, state or StateStore(), engine, self.recorder)
 
     def remediate(self, estate: str, findings: Path, execute: bool = False, datamap: Path | None = None,
                   as_of: dt.date | None = None, media: Path | None = None, redis: str | None = None,
@@ -202,7 +204,7 @@ class Engine:
         from tutela.repair import resume_job
 
         return resume_job(self.compiled, self.rulebook, job_id, estate, media=media, redis=redis,
-                          progress=progress, redis_prefix=redis_prefix)
+                          progress=progress, redis_prefix=redis_prefix, recorder=self.recorder)
 
     def remediation_jobs(self) -> list[dict[str, Any]]:
         from tutela.store import StateStore
@@ -225,7 +227,7 @@ class Engine:
         """Rights requests (access, erasure) against `estate`; close the desk when done."""
         from tutela.rights import RightsDesk
 
-        return RightsDesk(self.rulebook, self.taxonomy, estate, state)
+        return RightsDesk(self.rulebook, self.taxonomy, estate, state, recorder=self.recorder)
 
 
     def demo(self, out: Path, accounts: int = 20_000, seed: int = 7, redis: str | None = None,
@@ -337,7 +339,10 @@ class Engine:
         record; a bad or unverifiable signal is an InputError naming what (see docs/age.md)."""
         from tutela.age import read_signal
 
-        return read_signal(signal, kind, context)
+        record = read_signal(signal, kind, context)
+        if self.recorder is not None:
+            self.recorder.age(record.subject, record.method, "pass", record.band_text(), record.level)
+        return record
 
     def age_threshold(self, jurisdiction: str, day: dt.date | None = None) -> int:
         """The age gate's threshold for `jurisdiction`: its age of digital consent on `day`."""
@@ -376,8 +381,10 @@ class Engine:
         unless given; `transfers` gates events that name a `recipient_id`."""
         from tutela.guard import StreamGuard
 
-        return StreamGuard.build(self.compiled, state, keys=keys, config=config, refresh_ms=refresh_ms,
-                                 transfers=transfers)
+        guard = StreamGuard.build(self.compiled, state, keys=keys, config=config, refresh_ms=refresh_ms,
+                                  transfers=transfers)
+        guard.on_batch = self.recorder.stream_batch if self.recorder is not None else None
+        return guard
 
     def transfers(self, registry: Path | None = None, estate: str | None = None,
                   datamap: Path | None = None) -> TransferGate:
@@ -395,3 +402,34 @@ class Engine:
         from tutela.ledger import Ledger
 
         return Ledger(url, prefix=prefix, create=create)
+
+    @cached_property
+    def recorder(self) -> Recorder | None:
+        """What writes Tutela's acts into the ledger when TUTELA_LEDGER_URL is set (None otherwise;
+        `record_to` picks another); the rulebook version is recorded when it changed (docs/ledger.md)."""
+        from tutela.ledger.recorder import Recorder
+
+        rec = Recorder.from_env(self.rulebook)
+        if rec is not None:
+            rec.rulebook_version()
+        return rec
+
+    def record_to(self, url: str) -> None:
+        """Record into the ledger at `url` from now on (the pseudonym key still comes from the environment)."""
+        from tutela.ledger.recorder import Recorder
+
+        self.__dict__["recorder"] = rec = Recorder.from_env(self.rulebook, url)
+        assert rec is not None
+        rec.rulebook_version()
+
+    def record_decisions(self, requests: list[Any], decisions: list[Decision] | BatchResult) -> int:
+        """Ledger entries for the denies and consent-based allows among `decisions` (the API's); an
+        Arrow batch is one aggregate entry (its counts), as the stream guard writes."""
+        return self.recorder.api_decisions(requests, decisions) if self.recorder is not None else 0
+
+    @property
+    def evidence(self) -> Evidence:
+        """Evidence packs: build, verify (docs/evidence.md)."""
+        from tutela.evidence import Evidence
+
+        return Evidence(self.rulebook, self.taxonomy, lambda: self.compiled)

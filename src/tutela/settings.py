@@ -34,6 +34,8 @@ SETTINGS: dict[str, str] = {
     "TUTELA_LEDGER_KEY": "Ed25519 private key that signs ledger checkpoints: PEM, or base64 of the 32-byte seed",
     "TUTELA_LEDGER_PUBLIC_KEYS": "public keys `tutela ledger verify` trusts (base64 or PEM, comma-separated)",
     "TUTELA_LEDGER_PSEUDONYM_KEY": "HMAC key that turns subject ids into pseudonyms in the ledger (16+ bytes)",
+    "TUTELA_LEDGER_CHECKPOINT_EVERY": "when Tutela records into the ledger with TUTELA_LEDGER_KEY set, sign the head "
+                                      "every this many entries (default 1000)",
     "TUTELA_STREAM_KEYS": "stream guard pseudonym keys `kid:hexkey[,kid:hexkey...]`, the first one current, "
                           "older ones still verify",
     "TUTELA_STREAM_STATE": "subject-state file (.parquet or .arrow) POST /v1/stream/guard reads, re-read when it "

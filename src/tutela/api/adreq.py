@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import FastAPI, Header
+from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 
 from tutela.engine import Engine
@@ -44,10 +45,13 @@ class GuardOut(BaseModel):
     notes: list[str]
 
 
-def install(app: FastAPI, engine: Engine) -> None:
-    """Mount `POST /v1/adreq/guard` on `app`."""
+def install(app: FastAPI, engine: Engine, counter: Counter | None = None) -> None:
+    """Mount `POST /v1/adreq/guard` on `app` (`counter`: guarded requests by guard and outcome, for /metrics)."""
 
     @app.post("/v1/adreq/guard", response_model=GuardOut)
     def guard(body: GuardIn, sec_gpc: str | None = Header(None, alias="Sec-GPC")) -> dict[str, Any]:
         gpc = True if (body.gpc is True or (sec_gpc or "").strip() == "1") else body.gpc
-        return engine.adreq_guard(body.request, gpc=gpc, subject=body.subject).to_dict()
+        out = engine.adreq_guard(body.request, gpc=gpc, subject=body.subject).to_dict()
+        if counter is not None:
+            counter.labels("adreq", out["outcome"]).inc()
+        return out

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from tutela.api import adreq, age, media, rights, stream, transfers
+from tutela.api import adreq, age, evidence, media, ops, rights, stream, transfers
 from tutela.api.schemas import (
     DECISION_EXAMPLE,
     ERRORS,
@@ -52,6 +52,7 @@ def create_app(engine: Engine | None = None, report: Path | None = None,
     """The API; with `report`, also the audit report at `/report` (and `/` redirects there);
     rights requests at `/v1/requests` run against `estate`."""
     eng = engine or Engine()
+    _ = eng.recorder  # a ledger misconfigured fails here, at start; a new rulebook version is recorded
     app = FastAPI(title="Tutela", version=eng.version, docs_url=None, redoc_url=None,
                   description="Children's privacy decision point with a cited rulebook.")
     app.openapi_version = "3.0.3"  # the packaged Swagger UI (4.x) renders OpenAPI 3.0 documents
@@ -64,6 +65,8 @@ def create_app(engine: Engine | None = None, report: Path | None = None,
                                    swagger_js_url="/static/swagger/swagger-ui-bundle.js",
                                    swagger_css_url="/static/swagger/swagger-ui.css",
                                    swagger_favicon_url="/static/swagger/favicon-32x32.png")
+
+    metrics = ops.install(app, eng)
 
     @app.exception_handler(TutelaError)
     async def _tutela_error(request: Request, exc: TutelaError) -> JSONResponse:
@@ -108,7 +111,7 @@ def create_app(engine: Engine | None = None, report: Path | None = None,
     async def decisions(request: Request) -> Any:
         body = await request.body()
         if request.headers.get("content-type", "").startswith(ARROW):
-            return _arrow(eng, body)
+            return _arrow(eng, body, metrics)
         try:
             raw = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -117,15 +120,22 @@ def create_app(engine: Engine | None = None, report: Path | None = None,
             reqs = raw["requests"]
             if not isinstance(reqs, list):
                 raise InputError("`requests` must be a list", where="body.requests")
-            return {"decisions": [d.model_dump(mode="json") for d in eng.decide_many(reqs)]}
-        return eng.decide(raw).model_dump(mode="json")
+            many = eng.decide_many(reqs)
+            metrics.decided(d.effect for d in many)
+            eng.record_decisions(reqs, many)  # the ledger, when one is configured (docs/ledger.md)
+            return {"decisions": [d.model_dump(mode="json") for d in many]}
+        one = eng.decide(raw)
+        metrics.decided([one.effect])
+        eng.record_decisions([raw], [one])
+        return one.model_dump(mode="json")
 
     rights.install(app, eng, estate)
     media.install(app, eng)
     age.install(app, eng)
-    adreq.install(app, eng)
+    adreq.install(app, eng, metrics.guarded)
     transfers.install(app, eng, estate)
     stream.install(app, eng)
+    evidence.install(app, eng, estate)
     app.openapi_schema = None
     _orig = app.openapi
 
@@ -141,12 +151,15 @@ def create_app(engine: Engine | None = None, report: Path | None = None,
     return app
 
 
-def _arrow(eng: Engine, body: bytes) -> Response:
+def _arrow(eng: Engine, body: bytes, metrics: ops.Metrics) -> Response:
     try:
         table = pa.ipc.open_stream(body).read_all()
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"body is not an Arrow IPC stream: {exc}", where="body") from None
-    out = eng.decide_arrow(table).to_arrow()
+    result = eng.decide_arrow(table)
+    metrics.decided(result.effects())
+    eng.record_decisions([], result)
+    out = result.to_arrow()
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, out.schema) as writer:
         writer.write_table(out)

@@ -25,6 +25,8 @@ from tutela.cli import (
     demo,
     estate_generate,
     estate_truth,
+    evidence,
+    evidence_verify,
     ledger_append,
     ledger_checkpoint,
     ledger_verify,
@@ -119,6 +121,8 @@ transfers = typer.Typer(help="Cross-border transfers: check a recipient, list wh
 app.add_typer(transfers, name="transfers")
 transfers.command("check")(transfers_check.run)
 transfers.command("list")(transfers_list.run)
+evidence.group.command("verify")(evidence_verify.run)
+app.add_typer(evidence.group, name="evidence")
 
 
 def main() -> None:

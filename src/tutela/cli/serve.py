@@ -24,9 +24,10 @@ def run(
     import uvicorn
 
     from tutela.api import create_app
+    from tutela.api.logs import log_config
     from tutela.models import EstateConfig
 
     config = EstateConfig(estate, media=media, redis=redis, datamap=datamap,
                           redis_prefix=redis_prefix) if estate else None
     uvicorn.run(create_app(report=report, estate=config), host=host, port=port, log_level="info",
-                access_log=False)
+                access_log=False, log_config=log_config())  # JSON lines, no personal data (docs/operations.md)

@@ -18,6 +18,7 @@ treatment, counted under `TUTELA-STREAM.unknown-subject`. With a transfer gate, 
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -59,6 +60,10 @@ class StreamGuard:
                  transfers: TransferGate | None = None):
         self.policy, self.source, self.cfg = policy, state, cfg
         self.gate = StreamGate(transfers) if transfers is not None else None
+        # called with each guarded batch's counts and a batch id (the ledger's one aggregate per batch)
+        self.on_batch: Callable[[Counter[tuple[str, str, str]], str], object] | None = None
+        self._batches = 0
+        self._run = uuid.uuid4().hex[:12]  # batch ids: <run>.<n>, unique across guards
         self.pseudonyms = Pseudonyms(keys)
         self._indexed: tuple[SubjectState, dict[str, int]] | None = None
         self._last_rows: tuple[pa.Array, npt.NDArray[np.int64]] | None = None
@@ -125,6 +130,9 @@ class StreamGuard:
             counts[("drop", "event", DENIED)] += denied
             for name in events.dropped_columns:  # counted per input event, dropped or not
                 counts[("drop_column", name, "not-in-stream-guard-schema")] += denied
+        if self.on_batch is not None:
+            self._batches += 1
+            self.on_batch(counts, f"{self._run}.{self._batches}")
         return GuardedBatch(table, counts, state.version)
 
     def guard_iter(self, batches: Iterable[pa.RecordBatch | pa.Table]) -> Iterator[GuardedBatch]:

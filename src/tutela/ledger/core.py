@@ -36,6 +36,7 @@ from tutela.ledger.store import Store
 from tutela.ledger.verify import Report, verify
 
 Clock = Callable[[], dt.datetime]
+MakeBody = Callable[[dict[str, Any] | None], Mapping[str, Any] | None]  # the last body of a kind -> the next
 
 
 def _now() -> dt.datetime:
@@ -83,6 +84,22 @@ class Ledger:
         """Validate `body` for `kind` and append it in its own transaction: (seq, hash)."""
         clean = validate_body(kind, body)
         with self.store.writing() as conn:
+            seq, head = self.store.head(conn)
+            entry = entry_bytes(seq + 1, kind, self._time(), clean)
+            (h,) = chain(head or GENESIS, [entry])
+            self.store.insert(conn, [(seq + 1, entry, h)])
+            self._periodic(conn, seq, seq + 1, h)
+        return seq + 1, h
+
+    def append_after_last(self, kind: str, make: MakeBody) -> tuple[int, bytes] | None:
+        """Under the writers' lock: `make(body of the newest entry of kind, or None)` gives the body to
+        append, or None to append nothing (so two writers cannot both append the same change)."""
+        with self.store.writing() as conn:
+            raw = self.store.last_of_kind(kind, conn)
+            body = make(json.loads(raw)["body"] if raw else None)
+            if body is None:
+                return None
+            clean = validate_body(kind, body)
             seq, head = self.store.head(conn)
             entry = entry_bytes(seq + 1, kind, self._time(), clean)
             (h,) = chain(head or GENESIS, [entry])

@@ -2,7 +2,7 @@
 Pydantic model (the reference validator) and the columnar validator (`chain.encode_table`) are
 made, so the two cannot drift apart.
 
-No field holds free text. Strings are references (`REF`: letters, digits and `_ . : -`, up to
+No field holds free text. Strings are references (`REF`: letters, digits and `_ . : + -`, up to
 128 characters), dates, SHA-256 hex digests or words (space-separated references): a name, an e-mail
 address or a street cannot be written into the ledger by mistake. A subject is a keyed
 pseudonym (`Ledger.pseudonym(id)`: `ps:` and 32 hex digits of HMAC-SHA-256) or the caller's
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 
 from tutela.ledger.canonical import MAX_INT
 
-REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
+REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:+\-]{0,127}$"  # `+`: versions like 0.1.0+3f2a
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 HEX_PATTERN = r"^[0-9a-f]{64}$"
 WORDS_PATTERN = r"^[A-Za-z0-9_.: \-]{0,1000}$"
@@ -38,7 +38,7 @@ def _f(name: str, type_: str | tuple[str, ...], optional: bool = False) -> Field
     return FieldSpec(name, type_, optional)
 
 
-ASSURANCE = ("none", "self_declared", "inferred", "estimated", "verified", "verified_strong")
+ASSURANCE = ("none", "self_declared", "inferred", "parent_declared", "estimated", "verified", "verified_strong")
 SPECS: dict[str, tuple[FieldSpec, ...]] = {
     "consent_event": (_f("subject", "ref"), _f("scope", "ref"), _f("action", ("grant", "revoke", "expire")),
                       _f("granted_by", ("parent", "guardian", "self")), _f("method", "ref"),
@@ -57,6 +57,9 @@ SPECS: dict[str, tuple[FieldSpec, ...]] = {
                        _f("jurisdiction", "ref"), _f("deadline", "date"), _f("created_by", "ref")),
     "rights_approval": (_f("request_id", "ref"), _f("decision", ("approved", "rejected", "extended")),
                         _f("by", "ref"), _f("reason", "ref", True), _f("deadline", "date", True)),
+    # a request answered: access (rows read) or erasure (rows changed), whether every store was searched
+    "rights_fulfilment": (_f("request_id", "ref"), _f("type", ("access", "erasure")), _f("rows", "count"),
+                          _f("complete", "bool"), _f("not_searched", "words", True), _f("receipt", "hex", True)),
     "rulebook_version": (_f("version", "ref"), _f("previous", "ref", True), _f("digest", "hex"),
                          _f("rules", "count")),
     # source `api`: one decision (effect, subject, act); source `stream`: one batch's aggregate
@@ -70,7 +73,7 @@ SPECS: dict[str, tuple[FieldSpec, ...]] = {
 }
 KINDS = tuple(sorted(SPECS))
 Kind = Literal["age_assurance", "consent_event", "decision", "erasure_receipt", "rights_approval",
-               "rights_request", "remediation_receipt", "rulebook_version"]
+               "rights_fulfilment", "rights_request", "remediation_receipt", "rulebook_version"]
 
 
 def _annotation(spec: FieldSpec) -> Any:

@@ -37,7 +37,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from tutela.errors import InputError
@@ -118,7 +118,7 @@ class Store:
                                        signed=True)
         try:
             if create:
-                meta.create_all(self.engine)
+                self._create(meta)
             elif not inspect(self.engine).has_table(self.entries.name):
                 raise InputError(f"no ledger in `{self.safe_url}`", where="--db",
                                  hint="append an entry first, or check the URL and --prefix")
@@ -126,6 +126,16 @@ class Store:
             self.engine.dispose()
             raise InputError(f"cannot open the ledger database `{self.safe_url}`: {exc.orig}", where="--db") from exc
         self._q = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+
+    def _create(self, meta: MetaData, tries: int = 3) -> None:
+        """Create the tables; another process creating them at the same moment is not an error."""
+        for attempt in range(tries):
+            try:
+                meta.create_all(self.engine)
+                return
+            except (OperationalError, ProgrammingError, IntegrityError):  # SQLite; PostgreSQL (duplicate relation/type)
+                if attempt == tries - 1 or not inspect(self.engine).has_table(self.entries.name):
+                    raise
 
     @property
     def safe_url(self) -> str:
@@ -244,3 +254,17 @@ class Store:
             rows = conn.execute(select(t.c.seq, t.c.entry, t.c.hash).where(t.c.seq > after)
                                 .order_by(t.c.seq).limit(limit)).all()
         return [(int(r[0]), bytes(r[1]), bytes(r[2])) for r in rows]
+
+    def last_of_kind(self, kind: str, conn: Connection | None = None) -> bytes | None:
+        """The newest entry of `kind`, or None. Canonical JSON writes `"kind":"<kind>"` once per
+        entry and no body string can hold a quote, so a byte search finds exactly that kind."""
+        needle = f'"kind":"{kind}"'.encode()
+        sql = (f"SELECT entry FROM {self.entries.name} WHERE "
+               + ("instr(entry, ?) > 0" if self.sqlite else "position(%s::bytea in entry) > 0")
+               + " ORDER BY seq DESC LIMIT 1")
+        if conn is not None:  # inside a writer's transaction
+            row = conn.exec_driver_sql(sql, (needle,)).first()
+        else:
+            with self.engine.connect() as own:
+                row = own.exec_driver_sql(sql, (needle,)).first()
+        return None if row is None else bytes(row[0])

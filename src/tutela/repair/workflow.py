@@ -26,6 +26,7 @@ from tutela.connectors.urls import redact
 from tutela.datamap import DataMap, load_datamap
 from tutela.datamap.models import FilesStoreDecl, RedisStoreDecl
 from tutela.errors import InputError
+from tutela.ledger.recorder import Recorder
 from tutela.policy import CompiledPolicy
 from tutela.query.backends import EngineName
 from tutela.query.source import EstateSource
@@ -184,8 +185,9 @@ class Remediator:
     """Dry runs, jobs and resumes for one estate (what `Engine.remediate` drives)."""
 
     def __init__(self, policy: CompiledPolicy, book: Rulebook, cfg: EstateConfig, state: st.StateStore,
-                 engine: EngineName = "duckdb"):
+                 engine: EngineName = "duckdb", recorder: Recorder | None = None):
         self.policy, self.book, self.cfg, self.state, self.engine = policy, book, cfg, state, engine
+        self.recorder = recorder  # the ledger: each finished attempt's steps and erasure receipts
         self.dm = load_datamap(cfg.datamap)
 
     def _stores(self) -> dict[str, Connector]:
@@ -228,9 +230,12 @@ class Remediator:
         return self._run(job_id, job["spec"], progress)
 
     def _run(self, job_id: str, spec: dict[str, Any], progress: remediate.Progress | None) -> dict[str, Any]:
+        if self.recorder is not None:
+            self.recorder.check()  # a ledger that is down stops the job before it changes anything
         stores = self._stores()
         try:
             job = self.state.job(job_id)
+            already = job["status"] == "done"
             if job["status"] == "planning":  # nothing was written yet: derive (again) and freeze the plan
                 plan, affected = self.plan(spec["rules"], dt.date.fromisoformat(spec["as_of"]), stores)
                 summary = dry_run(plan, affected, None)  # the rows changed replace the planned ones
@@ -243,12 +248,20 @@ class Remediator:
         summary = done.get("summary", {})
         steps = [{**s, "rows": n} for s, n in zip(summary.get("steps", []), done.get("changed", []), strict=False)]
         failed = done.get("failed", [])
+        if self.recorder is not None and not already:
+            self._record(job_id, steps, int(done.get("attempts", 1)))
         return {"dry_run": False, "job": job_id, "status": "done_with_errors" if failed else "done", **summary,
                 "steps": steps, "failed": failed, "attempts": done.get("attempts", 1),
                 "receipts": done.get("receipts", 0), "settled": done.get("settled", 0)}
 
     def jobs(self) -> list[dict[str, Any]]:
         return [j for j in self.state.jobs() if j["estate_key"] == self.cfg.key]
+
+    def _record(self, job_id: str, steps: list[dict[str, Any]], attempt: int) -> None:
+        """This attempt into the ledger: per step and rule what changed, per subject its receipt."""
+        assert self.recorder is not None
+        self.recorder.remediation(job_id, steps, dry_run=False)
+        self.recorder.receipts(job_id, [r for r in self.state.receipts(job_id=job_id) if r["attempt"] == attempt])
 
 
 def _close(stores: Mapping[str, Connector]) -> None:
@@ -285,7 +298,7 @@ def remediated_findings(book: Rulebook, state: st.StateStore, key: str) -> list[
 
 def resume_job(policy: CompiledPolicy, book: Rulebook, job_id: str, estate: str | None = None, *,
                media: Path | None = None, redis: str | None = None, progress: remediate.Progress | None = None,
-               redis_prefix: str = "") -> dict[str, Any]:
+               redis_prefix: str = "", recorder: Recorder | None = None) -> dict[str, Any]:
     """Resume job `job_id` against its estate (or `estate`, which must be given again when the
     job's URL had a password: Tutela does not keep passwords) from its last checkpoint."""
     state = st.StateStore()
@@ -298,6 +311,6 @@ def resume_job(policy: CompiledPolicy, book: Rulebook, job_id: str, estate: str 
         spec = job["spec"]
         dm = Path(spec["datamap"]) if spec["datamap"] else None
         cfg = EstateConfig(url, media=media, redis=redis, datamap=dm, redis_prefix=redis_prefix)
-        return Remediator(policy, book, cfg, state, spec.get("engine", "duckdb")).resume(job_id, progress)
+        return Remediator(policy, book, cfg, state, spec.get("engine", "duckdb"), recorder).resume(job_id, progress)
     finally:
         state.close()

@@ -25,6 +25,7 @@ from tutela.datamap.check import UNREACHABLE
 from tutela.datamap.erasure import parse_policy
 from tutela.datamap.models import FilesStoreDecl
 from tutela.errors import InputError
+from tutela.ledger.recorder import Recorder
 from tutela.rights.deadlines import DeadlineBook, load_deadlines
 from tutela.rights.export import render_html
 from tutela.rights.fulfil import SubjectOps
@@ -37,7 +38,9 @@ from tutela.taxonomy import Taxonomy
 
 class RightsDesk:
     def __init__(self, rulebook: Rulebook, taxonomy: Taxonomy, estate: EstateConfig | None,
-                 state: StateStore | None = None, deadlines: DeadlineBook | None = None):
+                 state: StateStore | None = None, deadlines: DeadlineBook | None = None,
+                 recorder: Recorder | None = None):
+        self.recorder = recorder  # the ledger: each request, approval, rejection, extension and answer
         self.rulebook = rulebook
         self.taxonomy = taxonomy
         self.estate = estate
@@ -56,6 +59,7 @@ class RightsDesk:
         stores are, store it (pending approval)."""
         today = now().date()
         req = parse_request(raw, today)
+        self._ledger_up()
         policy = parse_policy(req.policy, "body.policy", self.taxonomy) if req.policy is not None else None
         cfg, dm, main = self._open_estate("create a request")
         self._require_reachable(req.allow_unreachable, "body.allow_unreachable")
@@ -77,6 +81,8 @@ class RightsDesk:
                                     stores=recorded(locate(dm, cfg, None)))
         options = RequestOptions(policy, req.allow_unreachable, tuple(ops.undecided(who, req.age)))
         self.options.save(made["id"], options)
+        if self.recorder is not None:
+            self.recorder.rights_request(made)
         return {**made, **options.to_dict()}
 
     def list(self, status: str | None = None, kind: str | None = None, subject: str | None = None,
@@ -87,17 +93,31 @@ class RightsDesk:
         return {**self.requests.get(request_id), **self.options.load(request_id).to_dict()}
 
     def approve(self, request_id: str, by: str, note: str | None = None) -> dict[str, Any]:
-        return self.requests.decide(request_id, by, approve=True, note=note)
+        self._ledger_up()
+        return self._recorded(self.requests.decide(request_id, by, approve=True, note=note), "approved", by)
 
     def reject(self, request_id: str, by: str, reason: str) -> dict[str, Any]:
         if not reason or not reason.strip():
             raise InputError("a rejection needs a reason", where="reason")
-        return self.requests.decide(request_id, by, approve=False, note=f"rejected: {reason.strip()}")
+        self._ledger_up()
+        view = self.requests.decide(request_id, by, approve=False, note=f"rejected: {reason.strip()}")
+        return self._recorded(view, "rejected", by, reason)
 
     def extend(self, request_id: str, by: str, reason: str) -> dict[str, Any]:
         if not reason or not reason.strip():
             raise InputError("an extension needs the reason the requester is told", where="reason")
-        return self.requests.extend(request_id, by, reason.strip(), now().date())
+        self._ledger_up()
+        view = self.requests.extend(request_id, by, reason.strip(), now().date())
+        return self._recorded(view, "extended", by, reason)
+
+    def _ledger_up(self) -> None:
+        if self.recorder is not None:
+            self.recorder.check()
+
+    def _recorded(self, view: dict[str, Any], decision: str, by: str, reason: str | None = None) -> dict[str, Any]:
+        if self.recorder is not None:
+            self.recorder.rights_decision(view, decision, by, reason)
+        return view
 
     def run(self, request_id: str, allow_unreachable: bool = False, allow_partial: bool = False) -> dict[str, Any]:
         """Run an approved request; a failure is recorded on the request (without personal data).
@@ -112,6 +132,7 @@ class RightsDesk:
                              where="estate", hint="run it against the estate it names")
         options = self.options.load(request_id)
         self._require_reachable(allow_unreachable or options.allow_unreachable, "allow_unreachable")
+        self._ledger_up()
         view = self.requests.claim(request_id)
         error = "interrupted"
         try:
@@ -123,6 +144,8 @@ class RightsDesk:
                        (main.kind, redact(cfg.url)), dm)
             out = self._access(run, view, options) if view["kind"] == "access" else self._erase(run, view, options)
             error = ""
+            if self.recorder is not None:
+                self._record(out)
             return {**out, **options.to_dict()}
         except ConnectorUnavailable as exc:
             error = f"a store was unavailable: {exc.message} ({exc.where})"
@@ -133,6 +156,13 @@ class RightsDesk:
         finally:
             if error:
                 self.requests.fail(request_id, error)
+
+    def _record(self, done: dict[str, Any]) -> None:
+        """The answer into the ledger: its fulfilment and, for an erasure, the receipt per collection."""
+        assert self.recorder is not None
+        self.recorder.rights_fulfilment(done, done.get("result") or {})
+        if done["kind"] == "erasure":
+            self.recorder.receipts(done["id"], self.state.receipts(job_id=done["id"], subject=done["subject"])[-1:])
 
     def export(self, request_id: str) -> tuple[dict[str, Any], str]:
         return self.requests.export(request_id)
