@@ -64,6 +64,7 @@ MEANING: dict[str, str] = {
     "ProcessorsDecl.certified": "field saying whether it is certified (EU-US Data Privacy Framework)",
     "ProcessorsDecl.scc": "field with the standard contractual clauses module in place (empty: none)",
     "ProcessorsDecl.tia": "field with the date of the transfer impact assessment (empty: none)",
+    "ProcessorsDecl.name": "optional field with the recipient's name (the transfer registry finds a recipient by it)",
     "CollectionDecl.subject": "field of this collection naming the subject (the value of `subjects.key`)",
     "CollectionDecl.time": "field with the day each row's processing happened (dates an act, counts retention)",
     "CollectionDecl.storage_region": "ISO 3166 country where the collection is stored (for readers only: "
