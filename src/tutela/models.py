@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from tutela.clipstream import AS_OF as AS_OF
     from tutela.clipstream.examples import CASES as CASES
     from tutela.connectors.estate import EstateConfig as EstateConfig
+    from tutela.consent import ConsentDesk as ConsentDesk
+    from tutela.consent import ConsentRefused as ConsentRefused
+    from tutela.consent import GrantRecord as GrantRecord
     from tutela.engine import DatamapCheck as DatamapCheck
     from tutela.guard.stream_nats import NatsConsumer as NatsConsumer
     from tutela.media import QUARANTINE as QUARANTINE
@@ -55,7 +58,8 @@ _RENAMED = {  # public name -> (module, its name there)
 _WHERE = {
     "AgeGate": "tutela.age", "NatsConsumer": "tutela.guard.stream_nats", "RateLimited": "tutela.age",
     "RateLimiter": "tutela.age", "NonceBook": "tutela.age.nonces",
-    "AS_OF": "tutela.clipstream", "CASES": "tutela.clipstream.examples", "DatamapCheck": "tutela.engine",
+    "AS_OF": "tutela.clipstream", "ConsentDesk": "tutela.consent", "ConsentRefused": "tutela.consent",
+    "GrantRecord": "tutela.consent", "CASES": "tutela.clipstream.examples", "DatamapCheck": "tutela.engine",
     "Decision": "tutela.policy.model", "DecisionRequest": "tutela.policy.model", "EngineName": "tutela.query",
     "EstateConfig": "tutela.connectors.estate", "Finding": "tutela.audit", "MediaResult": "tutela.media",
     "NewRequest": "tutela.rights.lifecycle",
@@ -73,12 +77,15 @@ __all__ = [
     "AgeMemoryStore",
     "AgeSqlStore",
     "AgeTrust",
+    "ConsentDesk",
+    "ConsentRefused",
     "DatamapCheck",
     "Decision",
     "DecisionRequest",
     "EngineName",
     "EstateConfig",
     "Finding",
+    "GrantRecord",
     "MediaResult",
     "NonceBook",
     "OnRefuse",
