@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from tutela.api import adreq, age, media, rights
+from tutela.api import adreq, age, consent, media, rights
 from tutela.api.schemas import (
     DECISION_EXAMPLE,
     ERRORS,
@@ -124,6 +124,7 @@ def create_app(engine: Engine | None = None, report: Path | None = None,
     media.install(app, eng)
     age.install(app, eng)
     adreq.install(app, eng)
+    consent.install(app, eng)
     app.openapi_schema = None
     _orig = app.openapi
 

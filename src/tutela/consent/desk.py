@@ -120,7 +120,8 @@ class ConsentDesk:
         when = self.clock()
         with self.state.tx() as c:
             acct = c.execute(sa.select(t.accounts.c.jurisdiction).where(t.accounts.c.subject == subject)).first()
-            row = c.execute(sa.select(t.guardians.c.email).join(t.links, t.links.c.guardian_id == t.guardians.c.guardian_id)
+            linked = t.links.c.guardian_id == t.guardians.c.guardian_id
+            row = c.execute(sa.select(t.guardians.c.email).join(t.links, linked)
                             .where((t.links.c.subject == subject) & t.links.c.unlinked_at.is_(None)
                                    & t.guardians.c.email.is_not(None))
                             .order_by(t.links.c.verified_at.is_(None), t.links.c.created_at.desc())).first()
@@ -179,6 +180,23 @@ class ConsentDesk:
         if out["status"] in ("pending", "link_confirmed") and row["expires_at"] <= self.clock():
             out["status"] = "expired"
         return out
+
+    def peek(self, token: str) -> dict[str, Any]:
+        """What a live link asks for (scopes and their titles, the methods that may answer), without
+        using it: mail scanners open links, so only `confirm` consumes one."""
+        with self.state.engine.connect() as c:
+            row = c.execute(sa.select(t.requests).where(t.requests.c.token_hash == digest(token))).mappings().first()
+        if row is None or not same(row["token_hash"], token) or row["link_used_at"] is not None \
+                or row["expires_at"] <= self.clock() or row["status"] != "pending":
+            raise InputError(BAD_LINK, where="token", hint="ask for a new link")
+        asked = json.loads(row["scopes"])
+        day = self.clock().date()
+        return {"request_id": row["request_id"], "expires_at": row["expires_at"].isoformat(),
+                "notice_version": row["notice_version"],
+                "scopes": [{"scope": s, "title": self.book.scopes[s].title} for s in asked],
+                "methods": [{"method": m.id, "name": m.name, "assurance": m.assurance, "channel": m.channel,
+                             "cannot_grant": sorted(set(m.excluded()) & set(asked))}
+                            for m in self.book.methods if m.effective_from <= day]}
 
     def confirm(self, token: str, scopes: Iterable[str] | None = None, method: str = "email_plus") -> dict[str, Any]:
         """The parent opened the link: single use, before it expires. Email plus completes here

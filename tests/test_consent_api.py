@@ -1,0 +1,153 @@
+"""The consent API end to end through FastAPI's TestClient: sign-up by the platform, the emailed link
+(real SMTP sink), peek and confirm, decisions read the stored grants, revocation, staff routes,
+the signed provider webhook (bad signature, stale timestamp, replay, image fields never stored)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from smtp_sink import Sink, smtp_sink
+from test_consent import PARENT, Clock, make
+from tutela.api import create_app
+from tutela.consent import ConsentDesk, sign
+
+STAFF = "platform-token-0123456789abcdef"
+SECRET = "webhook-secret-0123456789"
+H = {"Authorization": f"Bearer {STAFF}"}
+SIGNUP = {"subject": "child-1", "jurisdiction": "NL", "age": 12, "parent_email": PARENT, "scopes": ["precise_location"]}
+LOCATION = {"subject": {"id": "child-1", "jurisdiction": "NL", "age": 12},
+            "act": {"category": "user.location.precise", "use": "functional"}}
+IMAGE = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk-MARKER-IMAGE"
+
+
+@pytest.fixture
+def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, ConsentDesk, Sink, Path]]:
+    monkeypatch.setenv("TUTELA_STAFF_TOKENS", f"platform={STAFF}")
+    monkeypatch.setenv("TUTELA_CONSENT_WEBHOOK_SECRET", SECRET)
+    with smtp_sink() as sink:
+        eng, desk = make(f"sqlite:///{tmp_path / 'state.db'}", sink, Clock())
+        yield TestClient(create_app(eng)), desk, sink, tmp_path
+        desk.close()
+
+
+def effect(client: TestClient) -> str:
+    r = client.post("/v1/decisions", json=LOCATION)
+    assert r.status_code == 200, r.text
+    return str(r.json()["effect"])
+
+
+def signed(body: dict[str, Any], desk: ConsentDesk, skew: int = 0, key: str = SECRET) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(body).encode()
+    ts = int(desk.clock().replace(tzinfo=dt.UTC).timestamp()) + skew
+    return raw, {"x-tutela-timestamp": str(ts), "x-tutela-signature": sign(raw, ts, key.encode()),
+                 "content-type": "application/json"}
+
+
+def test_sign_up_link_decision_revocation_over_http(api: tuple[TestClient, ConsentDesk, Sink, Path]) -> None:
+    client, desk, sink, _ = api
+    r = client.post("/v1/consent/signups", json=SIGNUP, headers=H)
+    assert r.status_code == 201, r.text
+    assert r.json()["mode"] == "data_lite" and r.json()["settings"]["location"] == "off"
+    assert effect(client) == "deny"
+    token = sink.token(PARENT)
+    for _ in range(2):  # looking does not use the link (mail scanners open links)
+        peek = client.get(f"/v1/consent/confirm/{token}")
+        assert peek.status_code == 200 and [s["scope"] for s in peek.json()["scopes"]] == ["account", "precise_location"]
+    assert {m["method"]: m["cannot_grant"] for m in peek.json()["methods"]}["email_plus"] == []
+    done = client.post(f"/v1/consent/confirm/{token}", json={})
+    assert done.status_code == 200 and done.json()["granted"] == ["account", "precise_location"]
+    assert client.post(f"/v1/consent/confirm/{token}", json={}).status_code == 422  # single use
+    assert effect(client) != "deny"
+    grants = client.get("/v1/consent/subjects/child-1/grants", headers=H).json()
+    assert {g["scope"]: g["state"] for g in grants} == {"account": "active", "precise_location": "active"}
+    r = client.post("/v1/consent/subjects/child-1/revoke", json={"scope": "precise_location"}, headers=H)
+    assert r.status_code == 200 and len(r.json()["revoked"]) == 1
+    assert effect(client) == "deny"
+    again = client.post("/v1/consent/subjects/child-1/revoke", json={"scope": "precise_location"}, headers=H)
+    assert again.status_code == 403
+
+
+def test_staff_routes_need_a_token_and_open_routes_do_not(api: tuple[TestClient, ConsentDesk, Sink, Path]) -> None:
+    client, *_ = api
+    for method, path in [("post", "/v1/consent/signups"), ("get", "/v1/consent/requests/x"),
+                         ("get", "/v1/consent/subjects/x/grants"), ("post", "/v1/consent/subjects/x/revoke"),
+                         ("post", "/v1/consent/subjects/x/settings"), ("post", "/v1/consent/notices"),
+                         ("post", "/v1/consent/requests/x/signed-form")]:
+        assert client.request(method, path, json={}).status_code == 401
+        assert client.request(method, path, json={}, headers={"Authorization": "Bearer nope-nope-nope-nope"}
+                              ).status_code == 403
+    d = client.get("/v1/consent/defaults", params={"jurisdiction": "GB", "age": 14})
+    assert d.status_code == 200 and d.json()["settings"]["profile_visibility"] == "private"
+    assert any("Standard 7" in c["section"] for c in d.json()["citations"])
+    bad = client.get("/v1/consent/defaults", params={"jurisdiction": "XX", "age": 14})
+    assert bad.status_code == 422 and bad.json()["where"] == "jurisdiction"
+    r = client.post("/v1/consent/signups", json={**SIGNUP, "age": "twelve"}, headers=H)
+    assert r.status_code == 422 and r.json()["where"] == "body.age"
+    r = client.post("/v1/consent/signups", json={**SIGNUP, "scopes": ["location"]}, headers=H)
+    assert r.status_code == 422 and r.json()["where"] == "scopes[1]"
+    assert client.get("/v1/consent/confirm/not-a-real-token-at-all").status_code == 422
+
+
+def test_an_unverified_adult_gets_403_and_a_signed_form_verifies_a_parent(
+        api: tuple[TestClient, ConsentDesk, Sink, Path]) -> None:
+    client, desk, *_ = api
+    rid = client.post("/v1/consent/signups", json=SIGNUP, headers=H).json()["request"]["request_id"]
+    adult = client.post("/v1/consent/subjects/child-1/guardians", json={"email": "adult@example.net"}, headers=H)
+    loosen = {"setting": "location", "value": "precise", "actor": f"guardian:{adult.json()['guardian_id']}"}
+    r = client.post("/v1/consent/subjects/child-1/settings", json=loosen, headers=H)
+    assert r.status_code == 403 and r.json()["error"] == "ConsentRefused"
+    form = client.post(f"/v1/consent/requests/{rid}/signed-form", json={"reference": "form-118"}, headers=H)
+    assert form.status_code == 200 and form.json()["method"] == "signed_form"
+    parent = form.json()  # the request's guardian is now verified
+    assert parent["granted"] == ["account", "precise_location"]
+    gid = client.get(f"/v1/consent/requests/{rid}", headers=H).json()["guardian_id"]
+    ok = client.post("/v1/consent/subjects/child-1/settings", json={**loosen, "actor": f"guardian:{gid}"}, headers=H)
+    assert ok.status_code == 200 and ok.json()["settings"]["location"] == "precise"
+    back = client.post("/v1/consent/subjects/child-1/settings", json={**loosen, "value": "off"}, headers=H)
+    assert back.status_code == 200  # any linked adult may raise privacy
+    assert client.post("/v1/consent/subjects/child-1/settings", json=loosen, headers=H).status_code == 403
+
+
+def test_the_provider_webhook(api: tuple[TestClient, ConsentDesk, Sink, Path]) -> None:
+    client, desk, sink, tmp = api
+    up = client.post("/v1/consent/signups", json={**SIGNUP, "scopes": ["third_party_disclosure"]}, headers=H).json()
+    event = {"event_id": "evt-000001", "request_id": up["request"]["request_id"], "method": "government_id",
+             "outcome": "passed", "reference": "chk-7", "document_image": IMAGE, "selfie": IMAGE,
+             "images": [IMAGE], "holder": {"name": "Jane Doe", "portrait": IMAGE}}
+    raw, headers = signed(event, desk)
+    bad = client.post("/v1/consent/webhooks/idcheck", content=raw, headers={**headers, "x-tutela-signature": "sha256=00"})
+    assert bad.status_code == 422 and bad.json()["where"] == "header.x-tutela-signature"
+    other_key = client.post("/v1/consent/webhooks/idcheck", content=raw, headers=signed(event, desk,
+                                                                                         key="x" * 20)[1])
+    assert other_key.status_code == 422
+    stale = client.post("/v1/consent/webhooks/idcheck", content=raw, headers=signed(event, desk, skew=-301)[1])
+    assert stale.status_code == 422 and "tolerance" in stale.json()["message"]
+    ok = client.post("/v1/consent/webhooks/idcheck", content=raw, headers=headers)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["granted"] == ["account", "third_party_disclosure"]
+    replay = client.post("/v1/consent/webhooks/idcheck", content=raw, headers=headers)
+    assert replay.status_code == 422 and "replay" in replay.json()["message"]
+    # the image and the holder's name reached nothing: not the state store, not any file
+    for f in tmp.rglob("*"):
+        if f.is_file():
+            data = f.read_bytes()
+            assert b"MARKER-IMAGE" not in data and b"Jane Doe" not in data, f
+    rows = desk.state.engine.connect().exec_driver_sql("SELECT * FROM consent_evidence").all()
+    assert [(r.method, r.outcome, r.reported_by, r.reference) for r in rows] == [("government_id", "passed",
+                                                                                   "idcheck", "chk-7")]
+
+
+def test_a_link_method_cannot_arrive_by_webhook(api: tuple[TestClient, ConsentDesk, Sink, Path]) -> None:
+    client, desk, *_ = api
+    up = client.post("/v1/consent/signups", json=SIGNUP, headers=H).json()
+    raw, headers = signed({"event_id": "evt-000002", "request_id": up["request"]["request_id"],
+                           "method": "email_plus", "outcome": "passed"}, desk)
+    r = client.post("/v1/consent/webhooks/idcheck", content=raw, headers=headers)
+    assert r.status_code == 422 and r.json()["where"] == "method"
