@@ -18,6 +18,9 @@ from tutela.cli import (
     age_read,
     age_requirements,
     audit,
+    consent_grants,
+    consent_request,
+    consent_revoke,
     datamap_check,
     datamap_import,
     decide,
@@ -90,6 +93,11 @@ for _name, _fn in (("verify", ledger_verify.run), ("checkpoint", ledger_checkpoi
                    ("append", ledger_append.run), ("key", ledger_checkpoint.key)):
     ledger.command(_name)(_fn)
 app.add_typer(stream_guard.group, name="stream")
+consent = typer.Typer(help="Verifiable parental consent: sign-up requests, grants, revocation.", no_args_is_help=True)
+app.add_typer(consent, name="consent")
+consent.command("request")(consent_request.run)
+consent.command("grants")(consent_grants.run)
+consent.command("revoke")(consent_revoke.run)
 
 
 def main() -> None:
