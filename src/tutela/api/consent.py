@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tutela.api.auth import StaffTokens
 from tutela.api.rights import staff_auth
-from tutela.api.schemas import STAFF_ERRORS, request_body
+from tutela.api.schemas import STAFF_ERRORS
 from tutela.engine import Engine
 from tutela.errors import InputError, validation_message
 from tutela.models import ConsentRefused, RateLimiter
@@ -94,6 +94,15 @@ async def _json(request: Request, model: type[_Body], required: bool = True) -> 
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         raise InputError(validation_message(err), where=f"body.{loc}" if loc else "body") from None
+
+
+def request_body(model: type[BaseModel], example: dict[str, Any] | None = None,
+                 required: bool = True) -> dict[str, Any]:
+    """The `openapi_extra` of a route whose body is `model`, its schema inline (with a working example)."""
+    media: dict[str, Any] = {"schema": model.model_json_schema()}
+    if example is not None:
+        media["example"] = example
+    return {"requestBody": {"required": required, "content": {"application/json": media}}}
 
 
 def _limited(limiter: RateLimiter, request: Request) -> JSONResponse | None:
