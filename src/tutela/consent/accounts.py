@@ -35,6 +35,7 @@ def account(desk: ConsentDesk, subject: str) -> dict[str, Any]:
     if row is None:
         raise InputError(f"no account `{subject}`", where="subject")
     return {"subject": subject, "jurisdiction": row["jurisdiction"], "mode": row["mode"],
+            "data_lite": desk.data_lite() if row["mode"] == "data_lite" else None,
             "settings": json.loads(row["settings"]),
             "guardians": [{"guardian_id": r["guardian_id"], "verified": r["verified_at"] is not None} for r in links]}
 

@@ -74,6 +74,13 @@ class ConsentDesk:
                 "citations": [{"id": d.id, **d.citation.model_dump()} for d in hits]
                 + ([{"id": link.id, **link.citation.model_dump()}] if link else [])}
 
+    def data_lite(self) -> dict[str, Any]:
+        """What an account may collect and do while its consent request is pending, cited."""
+        lite = self.book.data_lite
+        return {"collect": list(lite.collect), "allowed_uses": list(lite.allowed_uses), "scopes_on": [],
+                "delete_contact_after_days": lite.delete_after_days,
+                "citations": [c.model_dump() for c in lite.citations]}
+
     # -- sign-up and requests ---------------------------------------------------------------
     def sign_up(self, subject: str, jurisdiction: str, age: int, parent_email: str | None = None,
                 scopes: Iterable[str] = (), link_base: str | None = None) -> dict[str, Any]:
@@ -97,6 +104,7 @@ class ConsentDesk:
             raise InputError("not an email address", where="parent_email")
         out: dict[str, Any] = {"subject": subject, "jurisdiction": d["jurisdiction"], "consent_age": d["consent_age"],
                                "mode": "data_lite" if needs else "full", "settings": d["settings"],
+                               "data_lite": self.data_lite() if needs else None,
                                "guardian_link_required": d["guardian_link_required"], "request": None}
         with self.state.tx() as c:
             if c.execute(sa.select(t.accounts.c.subject).where(t.accounts.c.subject == subject)).first():
@@ -378,36 +386,12 @@ class ConsentDesk:
     def publish_notice(self, version: str, scopes: Iterable[str]) -> int:
         """A new privacy notice; a material change to `scopes` marks their live grants given under
         an earlier notice as needing renewal (they stop counting). How many were marked."""
-        changed = list(scopes)
-        for i, s in enumerate(changed):
-            self.book.scope(s, where=f"scopes[{i}]")
-        when = self.clock()
-        with self.state.tx() as c:
-            if c.execute(sa.select(t.notices.c.version).where(t.notices.c.version == version)).first():
-                raise InputError(f"notice version `{version}` exists already", where="version")
-            c.execute(t.notices.insert().values(version=version, published_at=when, scopes=json.dumps(changed)))
-            if not changed:
-                return 0
-            q = (t.grants.c.scope.in_(changed) & t.grants.c.revoked_at.is_(None)
-                 & t.grants.c.renewal_needed_at.is_(None) & (t.grants.c.notice_version != version))
-            marked: int = c.execute(t.grants.update().where(q).values(renewal_needed_at=when)).rowcount
-            return marked
+        from tutela.consent.upkeep import publish_notice
+
+        return publish_notice(self, version, scopes)
 
     def purge(self) -> int:
-        """Erase the email of guardians whose only requests expired unconfirmed more than
-        `data_lite.delete_after_days` ago (COPPA §312.5(c)(1)); how many were erased."""
-        cutoff = self.clock() - dt.timedelta(days=self.book.data_lite.delete_after_days)
-        with self.state.tx() as c:
-            stale = {r for (r,) in c.execute(sa.select(t.requests.c.guardian_id).where(
-                t.requests.c.status.in_(("pending", "link_confirmed")) & (t.requests.c.expires_at < cutoff)))}
-            keep = {r for (r,) in c.execute(sa.select(t.guardians.c.guardian_id).where(
-                t.guardians.c.verified_at.is_not(None)))}
-            keep |= {r for (r,) in c.execute(sa.select(t.requests.c.guardian_id).where(
-                t.requests.c.expires_at >= cutoff))}
-            gone = sorted(stale - keep)
-            if gone:
-                c.execute(t.guardians.update().where(t.guardians.c.guardian_id.in_(gone)).values(email=None))
-                c.execute(t.requests.update().where(t.requests.c.guardian_id.in_(gone)
-                                                    & t.requests.c.status.in_(("pending", "link_confirmed")))
-                          .values(status="expired"))
-        return len(gone)
+        """Erase the contact details of requests never answered (tutela.consent.upkeep.purge)."""
+        from tutela.consent.upkeep import purge
+
+        return purge(self)
