@@ -153,3 +153,11 @@ def test_a_link_method_cannot_arrive_by_webhook(api: tuple[TestClient, ConsentDe
                            "method": "email_plus", "outcome": "passed"}, desk)
     r = client.post("/v1/consent/webhooks/idcheck", content=raw, headers=headers)
     assert r.status_code == 422 and r.json()["where"] == "method"
+
+
+def test_link_routes_are_rate_limited(api: tuple[TestClient, ConsentDesk, Sink, Path]) -> None:
+    client, *_ = api
+    codes = [client.get(f"/v1/consent/confirm/guess-{i:04d}-aaaaaaaaaaaaaaaa").status_code for i in range(21)]
+    assert codes[:20] == [422] * 20 and codes[20] == 429
+    r = client.post("/v1/consent/confirm/guess-0000-aaaaaaaaaaaaaaaa", json={})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
