@@ -3,7 +3,9 @@ server (aiosmtpd on loopback) and Tutela's state store on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -201,3 +203,48 @@ def test_the_consent_data_checks(tmp_path: Path, engine: Engine) -> None:
     bad.write_text(text.replace("assurance: verified\n    channel: staff", "assurance: sure\n    channel: staff"))
     [problem] = check(bad)
     assert "methods[2] (signed_form).assurance" in problem.where
+
+
+def test_a_parents_grant_expires_when_the_child_may_consent_and_limits_hold_in_the_policy(
+        tmp_path: Path, sink: Sink) -> None:
+    clock = Clock()
+    eng, desk = make(f"sqlite:///{tmp_path / 's.db'}", sink, clock)
+    desk.sign_up("c", "NL", 12, parent_email=PARENT, scopes=["precise_location"])
+    desk.confirm(sink.token(PARENT))
+    [loc] = [g for g in desk.grants("c") if g.scope == "precise_location"]
+    # 12 on 2026-12-03: born after 2013-12-03, so 16 at the earliest on 2029-12-04
+    assert loc.expires_at == dt.datetime(2029, 12, 4)
+    clock.now = dt.datetime(2029, 12, 4)
+    assert loc.state(clock.now) == "expired"
+    # a grant a method's limits exclude never reaches a decision, even if a record of it exists
+    forged = dataclasses.replace(loc, scope="third_party_disclosure")
+    assert forged.to_policy(desk.book) is None
+    assert loc.to_policy(desk.book) is not None
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_two_confirmations_of_one_link_grant_once(tmp_path: Path, sink: Sink, kind: str) -> None:
+    with _url(kind, tmp_path) as url:
+        _, desk = make(url, sink)
+        desk.sign_up("c", "NL", 12, parent_email=PARENT)
+        token = sink.token(PARENT)
+        results: list[str] = []
+
+        def attempt() -> None:
+            try:
+                desk.confirm(token)
+                results.append("granted")
+            except InputError:
+                results.append("refused")
+
+        threads = [threading.Thread(target=attempt) for _ in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert sorted(results) == ["granted", "refused", "refused", "refused"]
+        assert [g.scope for g in desk.grants("c")] == ["account"]
+        desk.accept_event("e" * 64)
+        with pytest.raises(InputError, match="replay"):
+            desk.accept_event("e" * 64)
+        desk.close()

@@ -270,9 +270,10 @@ class ConsentDesk:
                       .values(verified_at=when, method=m.id, assurance=m.assurance))
             c.execute(t.links.update().where((t.links.c.subject == subject) & (t.links.c.guardian_id == gid))
                       .values(verified_at=when))
+            ends = self._parental_end(c, subject, req["jurisdiction"], when)
             for s in granted:
                 self._grant(c, subject, s, "parent", gid, m.id, m.assurance, req["notice_version"], request_id,
-                            when)
+                            when, ends)
             if "account" in granted:
                 c.execute(t.accounts.update().where(t.accounts.c.subject == subject)
                           .values(mode="full", updated_at=when))
@@ -286,8 +287,25 @@ class ConsentDesk:
                 "method": m.id, "assurance": m.assurance, "granted": granted if outcome == "passed" else [],
                 "refused": refused}
 
+    def _parental_end(self, c: sa.Connection, subject: str, code: str, when: dt.datetime) -> dt.datetime | None:
+        """When a parent's grant expires: the first day the child may have reached the age of digital
+        consent (age A seen on day D: born after D minus A+1 years), from when the child consents."""
+        acct = c.execute(sa.select(t.accounts.c.age, t.accounts.c.age_on).where(t.accounts.c.subject == subject)
+                         ).first()
+        consent_age = self.consent_age(code, when.date())
+        if acct is None or consent_age is None or acct[0] >= consent_age:
+            return None
+        seen: dt.date = acct[1]
+        years = consent_age - int(acct[0]) - 1
+        try:
+            first = seen.replace(year=seen.year + years) + dt.timedelta(days=1)
+        except ValueError:  # seen on 29 February
+            first = seen.replace(year=seen.year + years, day=28) + dt.timedelta(days=2)
+        return dt.datetime.combine(first, dt.time())
+
     def _grant(self, c: sa.Connection, subject: str, scope: str, by: str, gid: str | None, method: str,
-               assurance: str, notice: str, request_id: str | None, when: dt.datetime) -> str:
+               assurance: str, notice: str, request_id: str | None, when: dt.datetime,
+               expires: dt.datetime | None = None) -> str:
         # a new grant of a scope replaces the subject's live one (kept as history, revoked now)
         c.execute(t.grants.update().where((t.grants.c.subject == subject) & (t.grants.c.scope == scope)
                                           & t.grants.c.revoked_at.is_(None))
@@ -295,7 +313,7 @@ class ConsentDesk:
         grant_id = _id()
         c.execute(t.grants.insert().values(grant_id=grant_id, subject=subject, scope=scope, by=by, guardian_id=gid,
                                            method=method, assurance=assurance, notice_version=notice,
-                                           request_id=request_id, granted_at=when))
+                                           request_id=request_id, granted_at=when, expires_at=expires))
         return grant_id
 
     def webhook(self, provider: str, body: bytes, timestamp: str | None, signature: str | None) -> dict[str, Any]:
