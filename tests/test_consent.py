@@ -208,7 +208,7 @@ def test_the_consent_data_checks(tmp_path: Path, engine: Engine) -> None:
 def test_a_parents_grant_expires_when_the_child_may_consent_and_limits_hold_in_the_policy(
         tmp_path: Path, sink: Sink) -> None:
     clock = Clock()
-    eng, desk = make(f"sqlite:///{tmp_path / 's.db'}", sink, clock)
+    _, desk = make(f"sqlite:///{tmp_path / 's.db'}", sink, clock)
     desk.sign_up("c", "NL", 12, parent_email=PARENT, scopes=["precise_location"])
     desk.confirm(sink.token(PARENT))
     [loc] = [g for g in desk.grants("c") if g.scope == "precise_location"]
