@@ -248,3 +248,21 @@ def test_two_confirmations_of_one_link_grant_once(tmp_path: Path, sink: Sink, ki
         with pytest.raises(InputError, match="replay"):
             desk.accept_event("e" * 64)
         desk.close()
+
+
+def test_a_method_counts_only_where_a_cited_basis_accepts_it(tmp_path: Path, sink: Sink) -> None:
+    _, desk = make(f"sqlite:///{tmp_path / 's.db'}", sink)
+    assert desk.methods_for("KR") == ["email_plus", "text_plus", "signed_form", "card"]
+    assert set(desk.methods_for("NL")) == set(desk.methods_for("US")) == {
+        "email_plus", "text_plus", "signed_form", "card", "government_id", "face_match"}
+    assert desk.methods_for("IN") == []  # no cited method: consent cannot be completed, and says so
+    up = desk.sign_up("kr-kid", "KR", 10, parent_email=PARENT)
+    assert up["request"]["methods"] == desk.methods_for("KR")
+    with pytest.raises(ConsentRefused, match="does not count in `KR`"):
+        desk.confirm(sink.token(PARENT), method="face_match")
+    done = desk.record_result(up["request"]["request_id"], "card", "passed", reported_by="pay", channel="provider")
+    assert done["basis"] == "KR-PIPA.decree-17-2"
+    india = desk.sign_up("in-kid", "IN", 15, parent_email="in@example.org")
+    with pytest.raises(ConsentRefused, match="no cited basis"):
+        desk.record_result(india["request"]["request_id"], "signed_form", "passed", reported_by="alice",
+                           channel="staff", reference="f-1")

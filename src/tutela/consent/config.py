@@ -65,6 +65,7 @@ class Method(Strict):
 class Basis(Strict):
     id: str = Field(pattern=_ID)
     applies_to: tuple[str, ...] = Field(min_length=1)
+    methods: tuple[str, ...] = Field(min_length=1)
     verified: bool
     citation: Citation
 
@@ -118,6 +119,10 @@ class ConsentBook(Strict):
                 for name in lim.scopes:
                     if name not in self.scopes:
                         raise ValueError(f"method `{m.id}` limit `{lim.id}` names the unknown scope `{name}`")
+        for b in self.method_basis:
+            for name in b.methods:
+                if name not in ids:
+                    raise ValueError(f"method_basis `{b.id}` names the unknown method `{name}`")
         for d in self.defaults:
             for key, value in d.settings.items():
                 if key not in self.settings or value not in self.settings[key]:
@@ -130,6 +135,12 @@ class ConsentBook(Strict):
                 return m
         raise InputError(f"unknown consent method `{method_id}`", where=where,
                          hint="one of " + ", ".join(m.id for m in self.methods))
+
+    def basis(self, method_id: str, code: str, regimes: Iterable[str]) -> Basis | None:
+        """The verified entry that accepts `method_id` in `code` (or a regime it inherits), if any."""
+        codes = {code, *regimes}
+        return next((b for b in self.method_basis if b.verified and method_id in b.methods
+                     and codes & set(b.applies_to)), None)
 
     def scope(self, name: str, where: str = "scope") -> Scope:
         if name not in self.scopes:

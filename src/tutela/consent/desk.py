@@ -27,8 +27,8 @@ from tutela.consent import tables as t
 from tutela.consent.config import ConsentBook, load_consent
 from tutela.consent.errors import ConsentRefused
 from tutela.consent.mailer import Mailer, SmtpMailer
-from tutela.consent.methods import REGISTRY
 from tutela.consent.records import GrantRecord
+from tutela.consent.results import complete
 from tutela.consent.tokens import digest, new_token, same
 from tutela.errors import InputError
 from tutela.policy.model import Grant
@@ -159,7 +159,7 @@ class ConsentDesk:
                          f"{base}/{token}\n\nIf you did not expect this, ignore this email: nothing is shared, "
                          "and the contact details are deleted if you do not answer.\n")
         return {"request_id": rid, "status": "pending", "expires_at": expires.isoformat(), "scopes": scopes,
-                "guardian_id": gid}
+                "guardian_id": gid, "methods": self.methods_for(code, when.date())}
 
     def _guardian(self, c: sa.Connection, email: str, when: dt.datetime) -> str:
         key = _email_digest(email)
@@ -199,18 +199,36 @@ class ConsentDesk:
             raise InputError(BAD_LINK, where="token", hint="ask for a new link")
         asked = json.loads(row["scopes"])
         day = self.clock().date()
+        j = self.rulebook.jurisdiction(row["jurisdiction"])
         return {"request_id": row["request_id"], "expires_at": row["expires_at"].isoformat(),
                 "notice_version": row["notice_version"],
                 "scopes": [{"scope": s, "title": self.book.scopes[s].title} for s in asked],
                 "methods": [{"method": m.id, "name": m.name, "assurance": m.assurance, "channel": m.channel,
                              "cannot_grant": sorted(set(m.excluded()) & set(asked))}
-                            for m in self.book.methods if m.effective_from <= day]}
+                            for m in self.book.methods
+                            if m.effective_from <= day and self.book.basis(m.id, j.code, j.inherits)]}
+
+    def methods_for(self, jurisdiction: str, day: dt.date | None = None) -> list[str]:
+        """The methods that count in `jurisdiction` on `day` (a cited basis, in force)."""
+        day = day or self.clock().date()
+        j = self.rulebook.jurisdiction(jurisdiction)
+        return [m.id for m in self.book.methods
+                if m.effective_from <= day and self.book.basis(m.id, j.code, j.inherits)]
+
+    def _methods_for_token(self, token: str, method: str) -> None:
+        with self.state.engine.connect() as c:
+            code = c.execute(sa.select(t.requests.c.jurisdiction)
+                             .where(t.requests.c.token_hash == digest(token))).scalar()
+        if code is not None and method not in self.methods_for(str(code)):
+            raise ConsentRefused(f"method `{method}` does not count in `{code}`", where="method",
+                                 hint="one of " + (", ".join(self.methods_for(str(code))) or "none: no cited basis"))
 
     def confirm(self, token: str, scopes: Iterable[str] | None = None, method: str = "email_plus") -> dict[str, Any]:
         """The parent opened the link: single use, before it expires. Email plus completes here
         (the grants, then the confirmation email); with another `method` the request waits for
         that method's result (staff approval or the provider's webhook)."""
         channel = self.book.method(method, where="method").channel
+        self._methods_for_token(token, method)
         when = self.clock()
         with self.state.tx() as c:
             row = c.execute(sa.select(t.requests).where(t.requests.c.token_hash == digest(token))).mappings().first()
@@ -225,96 +243,14 @@ class ConsentDesk:
             if channel != "link":
                 return {"request_id": row["request_id"], "status": "link_confirmed", "method": method,
                         "next": channel}
-            return self._complete(c, row["request_id"], method, "passed", "link", "link", None, scopes)
+            return complete(self, c, row["request_id"], method, "passed", "link", "link", None, scopes)
 
     def record_result(self, request_id: str, method: str, outcome: str, reported_by: str, channel: str,
                       reference: str | None = None, scopes: Iterable[str] | None = None) -> dict[str, Any]:
         """A method's result for a request: on `passed`, the guardian is verified, linked and the
         scopes asked for are granted (less those the method's limits keep it from granting)."""
         with self.state.tx() as c:
-            return self._complete(c, request_id, method, outcome, reported_by, channel, reference, scopes)
-
-    def _complete(self, c: sa.Connection, request_id: str, method: str, outcome: str, reported_by: str,
-                  channel: str, reference: str | None, scopes: Iterable[str] | None) -> dict[str, Any]:
-        m = self.book.method(method)
-        plugin = REGISTRY.get(m.id)
-        if plugin is None:
-            raise InputError(f"method `{method}` has no plug-in", where="method")
-        plugin.check_report(channel, reported_by, reference)  # type: ignore[arg-type]
-        if outcome not in ("passed", "failed"):
-            raise InputError(f"unknown outcome `{outcome}`", where="outcome", hint="passed or failed")
-        when = self.clock()
-        if m.effective_from > when.date():
-            raise ConsentRefused(f"method `{method}` is not a recognised method before {m.effective_from}",
-                                 where="method")
-        req = self._request_row(c, request_id)
-        if req["status"] not in ("pending", "link_confirmed"):
-            raise InputError(f"consent request `{request_id}` is {req['status']}", where="request_id")
-        asked = list(req["scopes"])
-        chosen = asked if scopes is None else list(scopes)
-        for i, s in enumerate(chosen):
-            if s not in asked:
-                raise InputError(f"scope `{s}` was not asked for in this request", where=f"scopes[{i}]")
-        excluded = m.excluded()
-        granted = [s for s in chosen if s not in excluded]
-        refused = [{"scope": s, "limit": excluded[s].id, "citation": excluded[s].citation.model_dump()}
-                   for s in chosen if s in excluded]
-        c.execute(t.evidence.insert().values(evidence_id=_id(), request_id=request_id, method=m.id, outcome=outcome,
-                                             reported_by=reported_by[:64], reference=reference, at=when))
-        status = "granted" if outcome == "passed" else "refused"
-        c.execute(t.requests.update().where(t.requests.c.request_id == request_id)
-                  .values(status=status, completed_at=when, method=m.id))
-        if outcome == "passed":
-            gid, subject = req["guardian_id"], req["subject"]
-            c.execute(t.guardians.update().where(t.guardians.c.guardian_id == gid)
-                      .values(verified_at=when, method=m.id, assurance=m.assurance))
-            c.execute(t.links.update().where((t.links.c.subject == subject) & (t.links.c.guardian_id == gid))
-                      .values(verified_at=when))
-            ends = self._parental_end(c, subject, req["jurisdiction"], when)
-            for s in granted:
-                self._grant(c, subject, s, "parent", gid, m.id, m.assurance, req["notice_version"], request_id,
-                            when, ends)
-            if "account" in granted:
-                c.execute(t.accounts.update().where(t.accounts.c.subject == subject)
-                          .values(mode="full", updated_at=when))
-            if plugin.confirmation_email:
-                email = c.execute(sa.select(t.guardians.c.email).where(t.guardians.c.guardian_id == gid)).scalar()
-                if email:
-                    self.mailer.send(str(email), "You gave your consent",
-                                     "You consented to: " + ", ".join(granted) + ".\nYou can revoke any of it "
-                                     "at any time from the parent portal; it stops at once.\n")
-        return {"request_id": request_id, "status": "granted" if outcome == "passed" else "refused",
-                "method": m.id, "assurance": m.assurance, "granted": granted if outcome == "passed" else [],
-                "refused": refused}
-
-    def _parental_end(self, c: sa.Connection, subject: str, code: str, when: dt.datetime) -> dt.datetime | None:
-        """When a parent's grant expires: the first day the child may have reached the age of digital
-        consent (age A seen on day D: born after D minus A+1 years), from when the child consents."""
-        acct = c.execute(sa.select(t.accounts.c.age, t.accounts.c.age_on).where(t.accounts.c.subject == subject)
-                         ).first()
-        consent_age = self.consent_age(code, when.date())
-        if acct is None or consent_age is None or acct[0] >= consent_age:
-            return None
-        seen: dt.date = acct[1]
-        years = consent_age - int(acct[0]) - 1
-        try:
-            first = seen.replace(year=seen.year + years) + dt.timedelta(days=1)
-        except ValueError:  # seen on 29 February
-            first = seen.replace(year=seen.year + years, day=28) + dt.timedelta(days=2)
-        return dt.datetime.combine(first, dt.time())
-
-    def _grant(self, c: sa.Connection, subject: str, scope: str, by: str, gid: str | None, method: str,
-               assurance: str, notice: str, request_id: str | None, when: dt.datetime,
-               expires: dt.datetime | None = None) -> str:
-        # a new grant of a scope replaces the subject's live one (kept as history, revoked now)
-        c.execute(t.grants.update().where((t.grants.c.subject == subject) & (t.grants.c.scope == scope)
-                                          & t.grants.c.revoked_at.is_(None))
-                  .values(revoked_at=when, revoked_by="superseded"))
-        grant_id = _id()
-        c.execute(t.grants.insert().values(grant_id=grant_id, subject=subject, scope=scope, by=by, guardian_id=gid,
-                                           method=method, assurance=assurance, notice_version=notice,
-                                           request_id=request_id, granted_at=when, expires_at=expires))
-        return grant_id
+            return complete(self, c, request_id, method, outcome, reported_by, channel, reference, scopes)
 
     def webhook(self, provider: str, body: bytes, timestamp: str | None, signature: str | None) -> dict[str, Any]:
         """A provider's signed result (tutela.consent.webhook): checked, replay refused, recorded.
