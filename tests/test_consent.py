@@ -266,3 +266,19 @@ def test_a_method_counts_only_where_a_cited_basis_accepts_it(tmp_path: Path, sin
     with pytest.raises(ConsentRefused, match="no cited basis"):
         desk.record_result(india["request"]["request_id"], "signed_form", "passed", reported_by="alice",
                            channel="staff", reference="f-1")
+
+
+def test_a_teen_switching_location_on_is_her_own_consent(tmp_path: Path, sink: Sink) -> None:
+    """GB, 14 (above the UK age of 13): location off by default, denied until she switches it on
+    (AADC standard 10), then allowed with the indicator obligations; switched off, denied again."""
+    eng, desk = make(f"sqlite:///{tmp_path / 's.db'}", sink)
+    up = desk.sign_up("gb-teen", "GB", 14)
+    assert up["mode"] == "full" and up["request"] is None and up["settings"]["location"] == "off"
+    assert decide(eng, "gb-teen", LOCATION, "GB", 14) == "deny"
+    desk.change_setting("gb-teen", "location", "precise", "self")
+    d = eng.decide({"subject": {"id": "gb-teen", "jurisdiction": "GB", "age": 14}, "act": LOCATION})
+    assert d.effect == "allow_with_obligations" and "location_indicator" in d.obligations
+    [g] = desk.grants("gb-teen")
+    assert (g.scope, g.by, g.method, g.assurance) == ("precise_location", "self", "self", "declared")
+    desk.change_setting("gb-teen", "location", "off", "self")
+    assert decide(eng, "gb-teen", LOCATION, "GB", 14) == "deny"

@@ -6,7 +6,9 @@ towards the end of a setting's list in consent.yaml) needs the right person with
 - below the age of digital consent, or where a guardian must be linked (BR under 16): a linked
   guardian whom a method verified, holding a live parental grant of the scope that unlocks the
   setting (`public_profile` for `profile_visibility`, ...);
-- otherwise (a minor at or above that age): the subject, or such a guardian;
+- otherwise (a minor at or above that age): the subject, or such a guardian. The subject's own
+  choice is recorded as the subject's grant of the scope (`by: self`, method `self`, assurance
+  `declared`), and switching the setting back to its most private value revokes it;
 - never while the account is in data-lite mode (consent pending).
 
 An unverified or unlinked adult is refused (ConsentRefused), and nothing changes.
@@ -21,6 +23,7 @@ import sqlalchemy as sa
 
 from tutela.consent import tables as t
 from tutela.consent.errors import ConsentRefused
+from tutela.consent.results import add_grant
 from tutela.errors import InputError
 
 if TYPE_CHECKING:
@@ -73,8 +76,17 @@ def change_setting(desk: ConsentDesk, subject: str, setting: str, value: str, ac
         if actor != "self" and guardian is None:
             raise ConsentRefused("only the account holder or a linked guardian may change its settings",
                                  where="actor")
-        if book.lowers(setting, values.get(setting, book.settings[setting][0]), value):
-            _may_lower(desk, c, row, setting, actor, guardian)
+        old = values.get(setting, book.settings[setting][0])
+        scope = book.scope_for_setting(setting)
+        if book.lowers(setting, old, value):
+            if _may_lower(desk, c, row, setting, actor, guardian) and scope is not None:
+                # the subject switched it on: that is the subject's own consent (e.g. AADC std 10)
+                add_grant(c, subject, scope, "self", None, "self", "declared", desk._notice(c), None, when)
+        elif scope is not None and actor == "self" and value == book.settings[setting][0]:
+            # switched back to the most private value: the subject's own consent ends with it
+            c.execute(t.grants.update().where((t.grants.c.subject == subject) & (t.grants.c.scope == scope)
+                                              & (t.grants.c.by == "self") & t.grants.c.revoked_at.is_(None))
+                      .values(revoked_at=when, revoked_by="self"))
         values[setting] = value
         c.execute(t.accounts.update().where(t.accounts.c.subject == subject)
                   .values(settings=json.dumps(values), updated_at=when))
@@ -95,7 +107,8 @@ def _guardian_standing(c: sa.Connection, subject: str, actor: str) -> bool | Non
 
 
 def _may_lower(desk: ConsentDesk, c: sa.Connection, row: Any, setting: str, actor: str,
-               guardian: bool | None) -> None:
+               guardian: bool | None) -> bool:
+    """Refuse, or allow: True when it is the subject's own choice (a self grant follows)."""
     if row["mode"] == "data_lite":
         raise ConsentRefused("the account waits for a parent's consent (data-lite): no setting can be loosened",
                              where="value")
@@ -106,7 +119,7 @@ def _may_lower(desk: ConsentDesk, c: sa.Connection, row: Any, setting: str, acto
     needs_guardian = (consent_age is not None and age < consent_age) or \
         desk.book.guardian_link(j.code, j.inherits, age, day) is not None
     if not needs_guardian and actor == "self":
-        return
+        return True
     if guardian is not True:
         raise ConsentRefused("only a linked guardian whose identity a consent method verified may loosen this "
                              "child's settings", where="actor", hint="verify the guardian through a consent request")
@@ -120,3 +133,4 @@ def _may_lower(desk: ConsentDesk, c: sa.Connection, row: Any, setting: str, acto
     if not live:
         raise ConsentRefused(f"loosening `{setting}` needs this guardian's live grant of scope `{scope}`",
                              where="value")
+    return False
