@@ -30,7 +30,7 @@ class Sink:
 
     def token(self, to: str) -> str:
         """The token of the last consent link sent to `to`."""
-        links = re.findall(r"/confirm/([A-Za-z0-9_-]{20,})", "\n".join(self.bodies(to)))
+        links = re.findall(r"#([A-Za-z0-9_-]{20,})", "\n".join(self.bodies(to)))
         assert links, f"no consent link was sent to {to}"
         return links[-1]
 

@@ -58,13 +58,13 @@ def test_sign_up_link_decision_revocation_over_http(api: tuple[TestClient, Conse
     assert effect(client) == "deny"
     token = sink.token(PARENT)
     for _ in range(2):  # looking does not use the link (mail scanners open links)
-        peek = client.get(f"/v1/consent/confirm/{token}")
+        peek = client.post("/v1/consent/links/peek", json={"token": token})
         assert peek.status_code == 200
         assert [s["scope"] for s in peek.json()["scopes"]] == ["account", "precise_location"]
     assert {m["method"]: m["cannot_grant"] for m in peek.json()["methods"]}["email_plus"] == []
-    done = client.post(f"/v1/consent/confirm/{token}", json={})
+    done = client.post("/v1/consent/links/confirm", json={"token": token})
     assert done.status_code == 200 and done.json()["granted"] == ["account", "precise_location"]
-    assert client.post(f"/v1/consent/confirm/{token}", json={}).status_code == 422  # single use
+    assert client.post("/v1/consent/links/confirm", json={"token": token}).status_code == 422  # single use
     assert effect(client) != "deny"
     grants = client.get("/v1/consent/subjects/child-1/grants", headers=H).json()
     assert {g["scope"]: g["state"] for g in grants} == {"account": "active", "precise_location": "active"}
@@ -93,7 +93,8 @@ def test_staff_routes_need_a_token_and_open_routes_do_not(api: tuple[TestClient,
     assert r.status_code == 422 and r.json()["where"] == "body.age"
     r = client.post("/v1/consent/signups", json={**SIGNUP, "scopes": ["location"]}, headers=H)
     assert r.status_code == 422 and r.json()["where"] == "scopes[1]"
-    assert client.get("/v1/consent/confirm/not-a-real-token-at-all").status_code == 422
+    assert client.post("/v1/consent/links/peek", json={"token": "not-a-real-token-at-all"}).status_code == 422
+    assert client.post("/v1/consent/links/confirm", json={}).json()["where"] == "body.token"
 
 
 def test_an_unverified_adult_gets_403_and_a_signed_form_verifies_a_parent(
@@ -157,7 +158,7 @@ def test_a_link_method_cannot_arrive_by_webhook(api: tuple[TestClient, ConsentDe
 
 def test_link_routes_are_rate_limited(api: tuple[TestClient, ConsentDesk, Sink, Path]) -> None:
     client, *_ = api
-    codes = [client.get(f"/v1/consent/confirm/guess-{i:04d}-aaaaaaaaaaaaaaaa").status_code for i in range(21)]
+    codes = [client.post("/v1/consent/links/peek", json={"token": f"guess-{i:04d}"}).status_code for i in range(21)]
     assert codes[:20] == [422] * 20 and codes[20] == 429
-    r = client.post("/v1/consent/confirm/guess-0000-aaaaaaaaaaaaaaaa", json={})
+    r = client.post("/v1/consent/links/confirm", json={"token": "guess-0000"})
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from test_requests_api import ALICE, BOB, auth, client, estate  # noqa: F401  (fixtures)
 
 # consent routes whose credential is in the request itself: the link's token, the webhook's signature
-CONSENT_OPEN = ("/v1/consent/defaults", "/v1/consent/confirm/", "/v1/consent/webhooks/")
+CONSENT_OPEN = ("/v1/consent/defaults", "/v1/consent/links/", "/v1/consent/webhooks/")
 
 
 @pytest.fixture

@@ -39,8 +39,8 @@ SETTINGS: dict[str, str] = {
     "TUTELA_SMTP_HOST": "SMTP server that sends parents their consent links and confirmations",
     "TUTELA_SMTP_PORT": "port of the SMTP server (default 25)",
     "TUTELA_SMTP_FROM": "sender address of consent emails (default consent@tutela.invalid)",
-    "TUTELA_CONSENT_LINK_BASE": "URL the single-use consent token is appended to (default "
-                                "http://127.0.0.1:8000/v1/consent/confirm)",
+    "TUTELA_CONSENT_LINK_BASE": "the parent portal's consent page; the link is `<base>#<token>` (default "
+                                "http://127.0.0.1:8000/consent)",
     "TUTELA_CONSENT_LINK_HOURS": "hours a consent link stays valid (default 48)",
     "TUTELA_CONSENT_WEBHOOK_SECRET": "secret shared with verification providers: HMAC-SHA256 key of their webhook "
                                      "(16+ characters)",

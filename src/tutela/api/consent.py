@@ -1,13 +1,14 @@
 """Verifiable parental consent over HTTP, at /v1/consent (docs/consent.md: the API a parent portal calls).
 
 Open routes (their credential is in the request): `GET /defaults` (the settings a new minor's
-account starts from), `GET|POST /confirm/{token}` (the parent's single-use link: GET shows what it
-asks without using it, POST consents), `POST /webhooks/{provider}` (a provider's signed result).
-Every other route is for staff and the platform's back end: `Authorization: Bearer <token>` from
-TUTELA_STAFF_TOKENS (401 missing, 403 unknown). A refusal (an unverified adult loosening a child's
-settings, a grant that is not there) is 403; bad input 422 naming the field; a mail server or store
-that does not answer 503 with nothing written. Link routes are rate limited per client (429).
-Nothing here logs a token, an address or a subject id.
+account starts from); `POST /links/peek` and `POST /links/confirm` (the parent's single-use link,
+its token in the body and never in a URL: peek shows what it asks without using it, confirm
+consents); `POST /webhooks/{provider}` (a provider's signed result). Every other route is for
+staff and the platform's back end: `Authorization: Bearer <token>` from TUTELA_STAFF_TOKENS (401
+missing, 403 unknown). A refusal (an unverified adult loosening a child's settings, a grant that
+is not there) is 403; bad input 422 naming the field; a mail server or store that does not
+answer 503 with nothing written. Link routes are rate limited per client (429). Nothing here
+logs a token, an address or a subject id.
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ class SignUpBody(_Body):
     scopes: list[str] = Field(default_factory=list, examples=[["precise_location"]])
 
 
+class TokenBody(_Body):
+    token: str = Field(min_length=1, max_length=200)
+
+
 class ConfirmBody(_Body):
+    token: str = Field(min_length=1, max_length=200)
     method: str = Field(default="email_plus", max_length=32)
     scopes: list[str] | None = None
 
@@ -124,20 +130,26 @@ def router(engine: Engine, tokens: StaffTokens) -> APIRouter:
             raise InputError(f"not an age: `{age}`", where="query.age")
         return engine.consent.defaults(jurisdiction, age)
 
-    @r.get("/confirm/{token}", summary="What a consent link asks for (does not use the link)",
-           responses={429: {"description": "too many attempts"}})
-    def peek(token: str, request: Request) -> Any:
-        return _limited(links, request) or engine.consent.peek(token)
-
-    @r.post("/confirm/{token}", summary="The parent consents through the link (single use)",
-            openapi_extra=request_body(ConfirmBody, {"method": "email_plus"}, required=False),
+    @r.post("/links/peek", summary="What a consent link asks for (does not use the link)",
+            openapi_extra=request_body(TokenBody, {"token": "<the token from the link's fragment>"}),
             responses={429: {"description": "too many attempts"}})
-    async def confirm(token: str, request: Request) -> Any:
+    async def peek(request: Request) -> Any:
         limited = _limited(links, request)
         if limited:
             return limited
-        b: ConfirmBody = await _json(request, ConfirmBody, required=False)
-        return await run_in_threadpool(lambda: engine.consent.confirm(token, scopes=b.scopes, method=b.method))
+        b: TokenBody = await _json(request, TokenBody)
+        return await run_in_threadpool(lambda: engine.consent.peek(b.token))
+
+    @r.post("/links/confirm", summary="The parent consents through the link (single use)",
+            openapi_extra=request_body(ConfirmBody, {"token": "<the token from the link's fragment>",
+                                                     "method": "email_plus"}),
+            responses={429: {"description": "too many attempts"}})
+    async def confirm(request: Request) -> Any:
+        limited = _limited(links, request)
+        if limited:
+            return limited
+        b: ConfirmBody = await _json(request, ConfirmBody)
+        return await run_in_threadpool(lambda: engine.consent.confirm(b.token, scopes=b.scopes, method=b.method))
 
     @r.post("/webhooks/{provider}", summary="A verification provider's signed result (HMAC-SHA256)")
     async def webhook(provider: str, request: Request) -> Any:

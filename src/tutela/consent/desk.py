@@ -150,13 +150,14 @@ class ConsentDesk:
         c.execute(t.requests.insert().values(request_id=rid, subject=subject, guardian_id=gid, jurisdiction=code,
                                              scopes=json.dumps(scopes), notice_version=self._notice(c),
                                              status="pending", token_hash=hashed, created_at=when, expires_at=expires))
-        base = (link_base or settings.text("TUTELA_CONSENT_LINK_BASE")
-                or "http://127.0.0.1:8000/v1/consent/confirm").rstrip("/")
+        # the token rides in the URL fragment: browsers never send it to a server, so no server or
+        # proxy log holds it; the portal's page reads it and posts it (POST /v1/consent/links/...)
+        base = link_base or settings.text("TUTELA_CONSENT_LINK_BASE") or "http://127.0.0.1:8000/consent"
         titles = "\n".join(f"  - {self.book.scopes[s].title}" for s in scopes)
         self.mailer.send(email, "Your child asked to join: your consent is needed",
                          "Your child signed up and needs your permission for:\n"
                          f"{titles}\n\nReview and decide here (single use, valid {hours} hours):\n"
-                         f"{base}/{token}\n\nIf you did not expect this, ignore this email: nothing is shared, "
+                         f"{base}#{token}\n\nIf you did not expect this, ignore this email: nothing is shared, "
                          "and the contact details are deleted if you do not answer.\n")
         return {"request_id": rid, "status": "pending", "expires_at": expires.isoformat(), "scopes": scopes,
                 "guardian_id": gid, "methods": self.methods_for(code, when.date())}
