@@ -131,6 +131,13 @@ def test_a_notice_change_marks_the_affected_grants_for_renewal(tmp_path: Path, s
     assert decide(eng, "c", LOCATION) == "deny"
     with pytest.raises(InputError, match="exists already"):
         desk.publish_notice("2", [])
+    # renewal: the guardian is asked again under notice 2 and consents; the new grant counts
+    again = desk.ask("c", ["precise_location"])
+    assert again["guardian_id"] == desk.grants("c")[0].guardian_id
+    desk.confirm(sink.token(PARENT))
+    live = [g for g in desk.grants("c", include_history=False) if g.scope == "precise_location"]
+    assert [g.notice_version for g in live] == ["2"]
+    assert decide(eng, "c", LOCATION) != "deny"
 
 
 def test_an_unverified_adult_cannot_loosen_a_childs_settings(tmp_path: Path, sink: Sink) -> None:
