@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -162,3 +163,22 @@ def test_link_routes_are_rate_limited(api: tuple[TestClient, ConsentDesk, Sink, 
     assert codes[:20] == [422] * 20 and codes[20] == 429
     r = client.post("/v1/consent/links/confirm", json={"token": "guess-0000"})
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+
+
+def test_tutelas_logs_carry_no_token_address_or_subject(api: tuple[TestClient, ConsentDesk, Sink, Path],
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    client, desk, sink, _ = api
+    caplog.set_level(logging.DEBUG)
+    client.post("/v1/consent/signups", json=SIGNUP, headers=H)
+    token = sink.token(PARENT)
+    client.post("/v1/consent/links/peek", json={"token": token})
+    client.post("/v1/consent/links/confirm", json={"token": token})
+    client.post("/v1/consent/links/confirm", json={"token": token})  # refused: single use
+    client.post("/v1/consent/subjects/child-1/revoke", json={"scope": "precise_location"}, headers=H)
+    effect(client)
+    # the test's own HTTP client and SMTP sink log what they send and receive; everything else is Tutela's
+    assert caplog.records  # the run did log (the client and the sink at least)
+    ours = [r for r in caplog.records if not r.name.startswith(("httpx", "mail.log", "asyncio"))]
+    text = "\n".join(r.getMessage() for r in ours)
+    for secret in (token, PARENT, "child-1", STAFF):
+        assert secret not in text
