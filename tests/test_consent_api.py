@@ -167,7 +167,7 @@ def test_link_routes_are_rate_limited(api: tuple[TestClient, ConsentDesk, Sink, 
 
 def test_tutelas_logs_carry_no_token_address_or_subject(api: tuple[TestClient, ConsentDesk, Sink, Path],
                                                         caplog: pytest.LogCaptureFixture) -> None:
-    client, desk, sink, _ = api
+    client, _desk, sink, _ = api
     caplog.set_level(logging.DEBUG)
     client.post("/v1/consent/signups", json=SIGNUP, headers=H)
     token = sink.token(PARENT)
