@@ -22,6 +22,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from tutela.api.auth import StaffTokens
+from tutela.api.consent_schemas import (
+    AccountOut,
+    DefaultsOut,
+    GrantOut,
+    GuardianLinkOut,
+    NoticeOut,
+    PeekOut,
+    RequestSent,
+    ResultOut,
+    RevokedOut,
+    SignUpOut,
+)
 from tutela.api.rights import staff_auth
 from tutela.api.schemas import STAFF_ERRORS
 from tutela.engine import Engine
@@ -124,13 +136,14 @@ def router(engine: Engine, tokens: StaffTokens) -> APIRouter:
     staff = Depends(staff_auth(tokens))
     links = RateLimiter(limit=20, window=600)
 
-    @r.get("/defaults", summary="The privacy settings a new minor's account starts from, cited")
+    @r.get("/defaults", response_model=DefaultsOut,
+           summary="The privacy settings a new minor's account starts from, cited")
     def defaults(jurisdiction: str, age: int) -> dict[str, Any]:
         if not 0 <= age <= 130:
             raise InputError(f"not an age: `{age}`", where="query.age")
         return engine.consent.defaults(jurisdiction, age)
 
-    @r.post("/links/peek", summary="What a consent link asks for (does not use the link)",
+    @r.post("/links/peek", response_model=PeekOut, summary="What a consent link asks for (does not use the link)",
             openapi_extra=request_body(TokenBody, {"token": "<the token from the link's fragment>"}),
             responses={429: {"description": "too many attempts"}})
     async def peek(request: Request) -> Any:
@@ -140,7 +153,7 @@ def router(engine: Engine, tokens: StaffTokens) -> APIRouter:
         b: TokenBody = await _json(request, TokenBody)
         return await run_in_threadpool(lambda: engine.consent.peek(b.token))
 
-    @r.post("/links/confirm", summary="The parent consents through the link (single use)",
+    @r.post("/links/confirm", response_model=ResultOut, summary="The parent consents through the link (single use)",
             openapi_extra=request_body(ConfirmBody, {"token": "<the token from the link's fragment>",
                                                      "method": "email_plus"}),
             responses={429: {"description": "too many attempts"}})
@@ -151,7 +164,8 @@ def router(engine: Engine, tokens: StaffTokens) -> APIRouter:
         b: ConfirmBody = await _json(request, ConfirmBody)
         return await run_in_threadpool(lambda: engine.consent.confirm(b.token, scopes=b.scopes, method=b.method))
 
-    @r.post("/webhooks/{provider}", summary="A verification provider's signed result (HMAC-SHA256)")
+    @r.post("/webhooks/{provider}", response_model=ResultOut,
+            summary="A verification provider's signed result (HMAC-SHA256)")
     async def webhook(provider: str, request: Request) -> Any:
         if not 1 <= len(provider) <= 64:
             raise InputError("a provider name of 1 to 64 characters", where="path.provider")
@@ -161,7 +175,7 @@ def router(engine: Engine, tokens: StaffTokens) -> APIRouter:
 
     s = APIRouter(responses=STAFF_ERRORS)
 
-    @s.post("/signups", status_code=201, openapi_extra=request_body(SignUpBody, {
+    @s.post("/signups", status_code=201, response_model=SignUpOut, openapi_extra=request_body(SignUpBody, {
         "subject": "child-1", "jurisdiction": "NL", "age": 12, "parent_email": "parent@example.org",
         "scopes": ["precise_location"]}), summary="A minor signs up: defaults, and a consent request when needed")
     async def sign_up(request: Request, who: str = staff) -> Any:
@@ -173,7 +187,7 @@ def router(engine: Engine, tokens: StaffTokens) -> APIRouter:
     def show(request_id: str, who: str = staff) -> dict[str, Any]:
         return engine.consent.request(request_id)
 
-    @s.post("/requests/{request_id}/signed-form", openapi_extra=request_body(SignedFormBody, {
+    @s.post("/requests/{request_id}/signed-form", response_model=ResultOut, openapi_extra=request_body(SignedFormBody, {
         "reference": "form-2026-118"}), summary="Approve (or fail) a signed consent form (staff)")
     async def signed_form(request_id: str, request: Request, who: str = staff) -> Any:
         b: SignedFormBody = await _json(request, SignedFormBody)
@@ -181,12 +195,14 @@ def router(engine: Engine, tokens: StaffTokens) -> APIRouter:
             request_id, "signed_form", b.outcome, reported_by=who, channel="staff", reference=b.reference,
             scopes=b.scopes))
 
-    @s.get("/subjects/{subject}/grants", summary="A subject's grants, with history and state")
+    @s.get("/subjects/{subject}/grants", response_model=list[GrantOut],
+           summary="A subject's grants, with history and state")
     def grants(subject: str, who: str = staff) -> list[dict[str, Any]]:
         desk = engine.consent
         return [g.to_dict(desk.clock()) for g in desk.grants(subject)]
 
-    @s.post("/subjects/{subject}/revoke", openapi_extra=request_body(RevokeBody, {"scope": "precise_location"}),
+    @s.post("/subjects/{subject}/revoke", response_model=RevokedOut,
+            openapi_extra=request_body(RevokeBody, {"scope": "precise_location"}),
             summary="Revoke a grant (by id) or every live grant of a scope; it stops counting at once")
     async def revoke(subject: str, request: Request, who: str = staff) -> Any:
         b: RevokeBody = await _json(request, RevokeBody)
@@ -194,31 +210,34 @@ def router(engine: Engine, tokens: StaffTokens) -> APIRouter:
         ids = await run_in_threadpool(lambda: engine.consent.revoke(subject, by, grant_id=b.grant_id, scope=b.scope))
         return {"revoked": ids}
 
-    @s.post("/subjects/{subject}/requests", status_code=201, openapi_extra=request_body(ScopesBody, {
+    @s.post("/subjects/{subject}/requests", status_code=201, response_model=RequestSent,
+            openapi_extra=request_body(ScopesBody, {
         "scopes": ["third_party_disclosure"]}), summary="Ask the linked guardian again (more scopes, renewal)")
     async def ask(subject: str, request: Request, who: str = staff) -> Any:
         b: ScopesBody = await _json(request, ScopesBody)
         return await run_in_threadpool(lambda: engine.consent.ask(subject, b.scopes))
 
-    @s.get("/subjects/{subject}/account", summary="A minor's account: mode, settings, linked guardians")
+    @s.get("/subjects/{subject}/account", response_model=AccountOut,
+           summary="A minor's account: mode, settings, linked guardians")
     def account(subject: str, who: str = staff) -> dict[str, Any]:
         return engine.consent.account(subject)
 
-    @s.post("/subjects/{subject}/settings", openapi_extra=request_body(SettingBody, {
+    @s.post("/subjects/{subject}/settings", response_model=AccountOut, openapi_extra=request_body(SettingBody, {
         "setting": "location", "value": "precise", "actor": "self"}),
         summary="Change a setting as `self` or `guardian:<id>`; loosening needs the right grant (403)")
     async def setting(subject: str, request: Request, who: str = staff) -> Any:
         b: SettingBody = await _json(request, SettingBody)
         return await run_in_threadpool(lambda: engine.consent.change_setting(subject, b.setting, b.value, b.actor))
 
-    @s.post("/subjects/{subject}/guardians", status_code=201, openapi_extra=request_body(LinkBody, {
+    @s.post("/subjects/{subject}/guardians", status_code=201, response_model=GuardianLinkOut,
+            openapi_extra=request_body(LinkBody, {
         "email": "parent@example.org"}), summary="Link an adult to a child's account (unverified until a method)")
     async def link(subject: str, request: Request, who: str = staff) -> Any:
         b: LinkBody = await _json(request, LinkBody)
         return {"guardian_id": await run_in_threadpool(lambda: engine.consent.link_guardian(subject, b.email)),
                 "verified": False}
 
-    @s.post("/notices", status_code=201, openapi_extra=request_body(NoticeBody, {
+    @s.post("/notices", status_code=201, response_model=NoticeOut, openapi_extra=request_body(NoticeBody, {
         "version": "2", "scopes": ["precise_location"]}),
         summary="Publish a notice version; a material change marks the affected grants for renewal")
     async def notice(request: Request, who: str = staff) -> Any:
