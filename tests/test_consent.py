@@ -214,15 +214,14 @@ def test_the_consent_data_checks(tmp_path: Path, engine: Engine) -> None:
 
 def test_a_parents_grant_expires_when_the_child_may_consent_and_limits_hold_in_the_policy(
         tmp_path: Path, sink: Sink) -> None:
-    clock = Clock()
-    _, desk = make(f"sqlite:///{tmp_path / 's.db'}", sink, clock)
+    _, desk = make(f"sqlite:///{tmp_path / 's.db'}", sink)
     desk.sign_up("c", "NL", 12, parent_email=PARENT, scopes=["precise_location"])
     desk.confirm(sink.token(PARENT))
     [loc] = [g for g in desk.grants("c") if g.scope == "precise_location"]
-    # 12 on 2026-12-03: born after 2013-12-03, so 16 at the earliest on 2029-12-04
-    assert loc.expires_at == dt.datetime(2029, 12, 4)
-    clock.now = dt.datetime(2029, 12, 4)
-    assert loc.state(clock.now) == "expired"
+    # 12 on 2026-12-03: born on 2014-12-03 at the latest, so surely 16 on 2030-12-03
+    assert loc.expires_at == dt.datetime(2030, 12, 3)
+    assert loc.state(dt.datetime(2030, 12, 2, 23, 59)) == "active"
+    assert loc.state(dt.datetime(2030, 12, 3)) == "expired"
     # a grant a method's limits exclude never reaches a decision, even if a record of it exists
     forged = dataclasses.replace(loc, scope="third_party_disclosure")
     assert forged.to_policy(desk.book) is None

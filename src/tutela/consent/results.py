@@ -85,20 +85,21 @@ def complete(desk: ConsentDesk, c: sa.Connection, request_id: str, method: str, 
 
 
 def parental_end(desk: ConsentDesk, c: sa.Connection, subject: str, code: str, when: dt.datetime) -> dt.datetime | None:
-    """When a parent's grant expires: the first day the child may have reached the age of digital
-    consent (age A seen on day D: born after D minus A+1 years), from when the child consents."""
+    """When a parent's grant expires: the day by which the child has surely reached the age of
+    digital consent (age A seen on day D: born on or before D minus A years), when the child
+    consents alone. Before then the decision itself reads the age it is given (`by: holder`)."""
     acct = c.execute(sa.select(t.accounts.c.age, t.accounts.c.age_on).where(t.accounts.c.subject == subject)
                      ).first()
     consent_age = desk.consent_age(code, when.date())
     if acct is None or consent_age is None or acct[0] >= consent_age:
         return None
     seen: dt.date = acct[1]
-    years = consent_age - int(acct[0]) - 1
+    years = consent_age - int(acct[0])
     try:
-        first = seen.replace(year=seen.year + years) + dt.timedelta(days=1)
+        last = seen.replace(year=seen.year + years)
     except ValueError:  # seen on 29 February
-        first = seen.replace(year=seen.year + years, day=28) + dt.timedelta(days=2)
-    return dt.datetime.combine(first, dt.time())
+        last = seen.replace(year=seen.year + years, day=28) + dt.timedelta(days=1)
+    return dt.datetime.combine(last, dt.time())
 
 
 def add_grant(c: sa.Connection, subject: str, scope: str, by: str, gid: str | None, method: str,
