@@ -7,14 +7,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from smtp_sink import Sink, smtp_sink
+from smtp_sink import Sink, free_port, smtp_sink
 from test_consent import PARENT, Clock, make
 from tutela.api import create_app
 from tutela.consent import ConsentDesk, sign
@@ -182,3 +187,44 @@ def test_tutelas_logs_carry_no_token_address_or_subject(api: tuple[TestClient, C
     text = "\n".join(r.getMessage() for r in ours)
     for secret in (token, PARENT, "child-1", STAFF):
         assert secret not in text
+
+
+def test_a_real_server_with_the_settings_from_the_environment(tmp_path: Path) -> None:
+    """`tutela serve` as deployed: state store, SMTP server, staff tokens and webhook secret all from
+    the environment; the parent's link arrives by SMTP; its output holds no secret or address."""
+    with smtp_sink() as sink:
+        port = free_port()
+        env = {**os.environ, "TUTELA_STATE": f"sqlite:///{tmp_path / 'state.db'}", "TUTELA_SMTP_HOST": sink.host,
+               "TUTELA_SMTP_PORT": str(sink.port), "TUTELA_STAFF_TOKENS": f"platform={STAFF}",
+               "TUTELA_CONSENT_WEBHOOK_SECRET": SECRET}
+        proc = subprocess.Popen([sys.executable, "-m", "tutela", "serve", "--port", str(port)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    httpx.get(f"{base}/v1/health", timeout=5)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise
+                    time.sleep(0.3)
+            up = httpx.post(f"{base}/v1/consent/signups", json=SIGNUP, headers=H, timeout=30)
+            assert up.status_code == 201, up.text
+
+            def decide_() -> str:
+                return str(httpx.post(f"{base}/v1/decisions", json=LOCATION, timeout=30).json()["effect"])
+
+            assert decide_() == "deny"
+            token = sink.token(PARENT)
+            assert httpx.post(f"{base}/v1/consent/links/confirm", json={"token": token}, timeout=30).status_code == 200
+            assert decide_() != "deny"
+            assert httpx.post(f"{base}/v1/consent/subjects/child-1/revoke", json={"scope": "precise_location"},
+                              headers=H, timeout=30).status_code == 200
+            assert decide_() == "deny"
+        finally:
+            proc.terminate()
+            out = proc.communicate(timeout=10)[0].decode()
+    for secret in (token, PARENT, STAFF, SECRET, "child-1"):
+        assert secret not in out
