@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 
 from estate_fixture import server_database
 from smtp_sink import Sink, free_port, smtp_sink
-from tutela.consent import ConsentDesk, ConsentRefused, SmtpMailer, check, load_consent
+from tutela.consent import ConsentDesk, ConsentRefused, SmtpMailer, check, load_consent, sign
 from tutela.consent import tables as t
 from tutela.engine import Engine
 from tutela.errors import InputError, StoreUnavailable
@@ -229,7 +230,8 @@ def test_a_parents_grant_expires_when_the_child_may_consent_and_limits_hold_in_t
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_two_confirmations_of_one_link_grant_once(tmp_path: Path, sink: Sink, kind: str) -> None:
+def test_two_confirmations_of_one_link_grant_once(tmp_path: Path, sink: Sink, kind: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     with _url(kind, tmp_path) as url:
         _, desk = make(url, sink)
         desk.sign_up("c", "NL", 12, parent_email=PARENT)
@@ -250,9 +252,21 @@ def test_two_confirmations_of_one_link_grant_once(tmp_path: Path, sink: Sink, ki
             th.join()
         assert sorted(results) == ["granted", "refused", "refused", "refused"]
         assert [g.scope for g in desk.grants("c")] == ["account"]
-        desk.accept_event("e" * 64)
+        # a provider's event: one that fails to record is not remembered; one that records is, once
+        monkeypatch.setenv("TUTELA_CONSENT_WEBHOOK_SECRET", "s" * 20)
+        rid = desk.ask("c", ["precise_location"])["request_id"]
+
+        def deliver(request_id: str) -> dict[str, Any]:
+            body = json.dumps({"event_id": "evt-12345678", "request_id": request_id, "method": "card",
+                               "outcome": "passed"}).encode()
+            ts = int(desk.clock().replace(tzinfo=dt.UTC).timestamp())
+            return desk.webhook("payco", body, str(ts), sign(body, ts, b"s" * 20))
+
+        with pytest.raises(InputError, match="no consent request"):
+            deliver("0" * 32)
+        assert deliver(rid)["granted"] == ["precise_location"]
         with pytest.raises(InputError, match="replay"):
-            desk.accept_event("e" * 64)
+            deliver(rid)
         desk.close()
 
 

@@ -216,26 +216,21 @@ class ConsentDesk:
         return [m.id for m in self.book.methods
                 if m.effective_from <= day and self.book.basis(m.id, j.code, j.inherits)]
 
-    def _methods_for_token(self, token: str, method: str) -> None:
-        with self.state.engine.connect() as c:
-            code = c.execute(sa.select(t.requests.c.jurisdiction)
-                             .where(t.requests.c.token_hash == digest(token))).scalar()
-        if code is not None and method not in self.methods_for(str(code)):
-            raise ConsentRefused(f"method `{method}` does not count in `{code}`", where="method",
-                                 hint="one of " + (", ".join(self.methods_for(str(code))) or "none: no cited basis"))
-
     def confirm(self, token: str, scopes: Iterable[str] | None = None, method: str = "email_plus") -> dict[str, Any]:
         """The parent opened the link: single use, before it expires. Email plus completes here
         (the grants, then the confirmation email); with another `method` the request waits for
         that method's result (staff approval or the provider's webhook)."""
         channel = self.book.method(method, where="method").channel
-        self._methods_for_token(token, method)
         when = self.clock()
         with self.state.tx() as c:
             row = c.execute(sa.select(t.requests).where(t.requests.c.token_hash == digest(token))).mappings().first()
             if row is None or not same(row["token_hash"], token) or row["link_used_at"] is not None \
                     or row["expires_at"] <= when or row["status"] != "pending":
                 raise InputError(BAD_LINK, where="token", hint="ask for a new link")
+            if method not in self.methods_for(row["jurisdiction"]):  # refused before the link is used
+                raise ConsentRefused(f"method `{method}` does not count in `{row['jurisdiction']}`", where="method",
+                                     hint="one of " + (", ".join(self.methods_for(row["jurisdiction"]))
+                                                       or "none: no cited basis"))
             used = c.execute(t.requests.update().where((t.requests.c.request_id == row["request_id"])
                                                        & t.requests.c.link_used_at.is_(None))
                              .values(link_used_at=when, status="link_confirmed"))
@@ -254,15 +249,21 @@ class ConsentDesk:
             return complete(self, c, request_id, method, outcome, reported_by, channel, reference, scopes)
 
     def webhook(self, provider: str, body: bytes, timestamp: str | None, signature: str | None) -> dict[str, Any]:
-        """A provider's signed result (tutela.consent.webhook): checked, replay refused, recorded.
-        Only the event's known fields are read; image and document fields are dropped unread."""
+        """A provider's signed result (tutela.consent.webhook): checked, replay refused, recorded, in
+        one transaction (a result that fails to record can be delivered again). Only the event's
+        known fields are read; image and document fields are dropped unread."""
         from tutela.consent import webhook
 
         event = webhook.verify(body, timestamp, signature, webhook.secret(), now=self.clock().replace(
             tzinfo=dt.UTC).timestamp())
-        self.accept_event(webhook.event_digest(provider, event.event_id))
-        return self.record_result(event.request_id, event.method, event.outcome, reported_by=provider,
-                                  channel="provider", reference=event.reference, scopes=event.scopes)
+        try:
+            with self.state.tx() as c:
+                c.execute(t.webhook_events.insert().values(event_digest=webhook.event_digest(provider, event.event_id),
+                                                           received_at=self.clock()))
+                return complete(self, c, event.request_id, event.method, event.outcome, reported_by=provider,
+                                channel="provider", reference=event.reference, scopes=event.scopes)
+        except IntegrityError:
+            raise InputError("this event was delivered before (replay refused)", where="body.event_id") from None
 
     def account(self, subject: str) -> dict[str, Any]:
         from tutela.consent.accounts import account
@@ -279,14 +280,6 @@ class ConsentDesk:
         from tutela.consent.accounts import link_guardian
 
         return link_guardian(self, subject, email)
-
-    def accept_event(self, event_digest: str) -> None:
-        """Remember a signed webhook event; a second delivery of the same event is refused."""
-        try:
-            with self.state.tx() as c:
-                c.execute(t.webhook_events.insert().values(event_digest=event_digest, received_at=self.clock()))
-        except IntegrityError:
-            raise InputError("this event was delivered before (replay refused)", where="body.event_id") from None
 
     # -- grants --------------------------------------------------------------------------------
     def grants(self, subject: str, include_history: bool = True) -> list[GrantRecord]:
