@@ -84,6 +84,7 @@ def test_sign_up_link_decision_revocation_over_http(api: tuple[TestClient, Conse
 def test_staff_routes_need_a_token_and_open_routes_do_not(api: tuple[TestClient, ConsentDesk, Sink, Path]) -> None:
     client, *_ = api
     for method, path in [("post", "/v1/consent/signups"), ("get", "/v1/consent/requests/x"),
+                         ("get", "/v1/consent/guardians/x/children"),
                          ("get", "/v1/consent/subjects/x/grants"), ("post", "/v1/consent/subjects/x/revoke"),
                          ("post", "/v1/consent/subjects/x/settings"), ("post", "/v1/consent/notices"),
                          ("post", "/v1/consent/requests/x/signed-form")]:
@@ -105,7 +106,7 @@ def test_staff_routes_need_a_token_and_open_routes_do_not(api: tuple[TestClient,
 
 def test_an_unverified_adult_gets_403_and_a_signed_form_verifies_a_parent(
         api: tuple[TestClient, ConsentDesk, Sink, Path]) -> None:
-    client, _desk, *_ = api
+    client, desk, *_ = api
     rid = client.post("/v1/consent/signups", json=SIGNUP, headers=H).json()["request"]["request_id"]
     adult = client.post("/v1/consent/subjects/child-1/guardians", json={"email": "adult@example.net"}, headers=H)
     loosen = {"setting": "location", "value": "precise", "actor": f"guardian:{adult.json()['guardian_id']}"}
@@ -118,6 +119,12 @@ def test_an_unverified_adult_gets_403_and_a_signed_form_verifies_a_parent(
     gid = client.get(f"/v1/consent/requests/{rid}", headers=H).json()["guardian_id"]
     ok = client.post("/v1/consent/subjects/child-1/settings", json={**loosen, "actor": f"guardian:{gid}"}, headers=H)
     assert ok.status_code == 200 and ok.json()["settings"]["location"] == "precise"
+    kids = client.get(f"/v1/consent/guardians/{gid}/children", headers=H).json()
+    assert kids == [{"subject": "child-1", "verified": True, "jurisdiction": "NL", "mode": "full"}]
+    stranger = client.get(f"/v1/consent/guardians/{adult.json()['guardian_id']}/children", headers=H).json()
+    assert [k["verified"] for k in stranger] == [False]
+    assert client.get("/v1/consent/guardians/nobody/children", headers=H).json() == []
+    assert desk.guardian_by_email(" Parent@Example.org ") == gid and desk.guardian_by_email("x@y.z") is None
     back = client.post("/v1/consent/subjects/child-1/settings", json={**loosen, "value": "off"}, headers=H)
     assert back.status_code == 200  # any linked adult may raise privacy
     assert client.post("/v1/consent/subjects/child-1/settings", json=loosen, headers=H).status_code == 403

@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from tutela.api.auth import StaffTokens
 from tutela.api.consent_schemas import (
     AccountOut,
+    ChildOut,
     DefaultsOut,
     GrantOut,
     GuardianLinkOut,
@@ -236,6 +237,11 @@ def router(engine: Engine, tokens: StaffTokens) -> APIRouter:
         b: LinkBody = await _json(request, LinkBody)
         return {"guardian_id": await run_in_threadpool(lambda: engine.consent.link_guardian(subject, b.email)),
                 "verified": False}
+
+    @s.get("/guardians/{guardian_id}/children", response_model=list[ChildOut],
+           summary="The accounts a guardian is linked to (what a portal may show that parent)")
+    def children(guardian_id: str, who: str = staff) -> list[dict[str, Any]]:
+        return engine.consent.children(guardian_id)
 
     @s.post("/notices", status_code=201, response_model=NoticeOut, openapi_extra=request_body(NoticeBody, {
         "version": "2", "scopes": ["precise_location"]}),

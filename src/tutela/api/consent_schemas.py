@@ -128,6 +128,13 @@ class AccountOut(_Out):
     guardians: list[GuardianLinkOut]
 
 
+class ChildOut(_Out):
+    subject: str
+    verified: bool
+    jurisdiction: str
+    mode: Literal["data_lite", "full"]
+
+
 class RevokedOut(_Out):
     revoked: list[str]
 

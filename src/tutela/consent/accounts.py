@@ -43,6 +43,28 @@ def account(desk: ConsentDesk, subject: str) -> dict[str, Any]:
             "guardians": [{"guardian_id": r["guardian_id"], "verified": r["verified_at"] is not None} for r in links]}
 
 
+def children(desk: ConsentDesk, guardian_id: str) -> list[dict[str, Any]]:
+    """The accounts a guardian is linked to, each with whether the link is verified: what a parent
+    portal shows a signed-in parent (and the only children it may show them)."""
+    with desk.state.engine.connect() as c:
+        rows = c.execute(sa.select(t.links.c.subject, t.links.c.verified_at, t.accounts.c.jurisdiction,
+                                   t.accounts.c.mode)
+                         .join(t.accounts, t.accounts.c.subject == t.links.c.subject)
+                         .where((t.links.c.guardian_id == guardian_id) & t.links.c.unlinked_at.is_(None))
+                         .order_by(t.links.c.created_at)).all()
+    return [{"subject": r[0], "verified": r[1] is not None, "jurisdiction": r[2], "mode": r[3]} for r in rows]
+
+
+def guardian_by_email(desk: ConsentDesk, email: str) -> str | None:
+    """The guardian id registered for `email` (looked up by its digest), or None."""
+    from tutela.consent.desk import email_digest
+
+    with desk.state.engine.connect() as c:
+        gid = c.execute(sa.select(t.guardians.c.guardian_id)
+                        .where(t.guardians.c.email_digest == email_digest(email))).scalar()
+    return None if gid is None else str(gid)
+
+
 def link_guardian(desk: ConsentDesk, subject: str, email: str) -> str:
     """An adult asks to be linked to a child's account: linked, but unverified until a method
     verifies them through a consent request. Returns the guardian id."""

@@ -43,7 +43,7 @@ def _id() -> str:
     return uuid.uuid4().hex
 
 
-def _email_digest(email: str) -> str:
+def email_digest(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
@@ -163,7 +163,7 @@ class ConsentDesk:
                 "guardian_id": gid, "methods": self.methods_for(code, when.date())}
 
     def _guardian(self, c: sa.Connection, email: str, when: dt.datetime) -> str:
-        key = _email_digest(email)
+        key = email_digest(email)
         row = c.execute(sa.select(t.guardians.c.guardian_id).where(t.guardians.c.email_digest == key)).first()
         if row is not None:
             c.execute(t.guardians.update().where(t.guardians.c.guardian_id == row[0]).values(email=email.strip()))
@@ -275,6 +275,16 @@ class ConsentDesk:
         from tutela.consent.accounts import change_setting
 
         return change_setting(self, subject, setting, value, actor)
+
+    def children(self, guardian_id: str) -> list[dict[str, Any]]:
+        from tutela.consent.accounts import children
+
+        return children(self, guardian_id)
+
+    def guardian_by_email(self, email: str) -> str | None:
+        from tutela.consent.accounts import guardian_by_email
+
+        return guardian_by_email(self, email)
 
     def link_guardian(self, subject: str, email: str) -> str:
         from tutela.consent.accounts import link_guardian
