@@ -302,3 +302,17 @@ def test_a_teen_switching_location_on_is_her_own_consent(tmp_path: Path, sink: S
     assert (g.scope, g.by, g.method, g.assurance) == ("precise_location", "self", "self", "declared")
     desk.change_setting("gb-teen", "location", "off", "self")
     assert decide(eng, "gb-teen", LOCATION, "GB", 14) == "deny"
+
+
+def test_france_asks_for_the_child_and_the_parent_below_15(tmp_path: Path, sink: Sink) -> None:
+    eng, desk = make(f"sqlite:///{tmp_path / 's.db'}", sink)
+    desk.sign_up("fr", "FR", 13, parent_email=PARENT, scopes=["precise_location"])
+    desk.confirm(sink.token(PARENT))
+    assert decide(eng, "fr", LOCATION, "FR", 13) == "deny"  # the parent alone is not enough in FR
+    desk.grant_self("fr", ["precise_location"])
+    assert decide(eng, "fr", LOCATION, "FR", 13) != "deny"
+    assert sorted(g.by for g in desk.grants("fr", include_history=False) if g.scope == "precise_location") == [
+        "parent", "self"]
+    desk.sign_up("nl", "NL", 12, parent_email="nl@example.org")
+    with pytest.raises(ConsentRefused, match="a parent consents"):  # elsewhere below the age, only the parent
+        desk.grant_self("nl", ["precise_location"])

@@ -26,6 +26,7 @@ from tutela.api.consent_schemas import (
     AccountOut,
     ChildOut,
     DefaultsOut,
+    GrantIds,
     GrantOut,
     GuardianLinkOut,
     NoticeOut,
@@ -217,6 +218,13 @@ def router(engine: Engine, tokens: StaffTokens) -> APIRouter:
     async def ask(subject: str, request: Request, who: str = staff) -> Any:
         b: ScopesBody = await _json(request, ScopesBody)
         return await run_in_threadpool(lambda: engine.consent.ask(subject, b.scopes))
+
+    @s.post("/subjects/{subject}/self-grants", status_code=201, response_model=GrantIds,
+            openapi_extra=request_body(ScopesBody, {"scopes": ["precise_location"]}),
+            summary="The subject's own consent (at or above the age of consent; in FR beside the parent's)")
+    async def self_grants(subject: str, request: Request, who: str = staff) -> Any:
+        b: ScopesBody = await _json(request, ScopesBody)
+        return {"granted": await run_in_threadpool(lambda: engine.consent.grant_self(subject, b.scopes))}
 
     @s.get("/subjects/{subject}/account", response_model=AccountOut,
            summary="A minor's account: mode, settings, linked guardians")

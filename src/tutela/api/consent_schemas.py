@@ -135,6 +135,10 @@ class ChildOut(_Out):
     mode: Literal["data_lite", "full"]
 
 
+class GrantIds(_Out):
+    granted: list[str]
+
+
 class RevokedOut(_Out):
     revoked: list[str]
 

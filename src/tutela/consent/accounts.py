@@ -43,6 +43,27 @@ def account(desk: ConsentDesk, subject: str) -> dict[str, Any]:
             "guardians": [{"guardian_id": r["guardian_id"], "verified": r["verified_at"] is not None} for r in links]}
 
 
+def grant_self(desk: ConsentDesk, subject: str, scopes: list[str]) -> list[str]:
+    """The subject's own consent to `scopes` (`by: self`): at or above the age of digital consent,
+    or below it where the child consents together with the parent (FR: `below: parent_and_child`,
+    whose decisions ask for both). Below it elsewhere, only a parent consents (refused)."""
+    for i, s in enumerate(scopes):
+        desk.book.scope(s, where=f"scopes[{i}]")
+    if not scopes:
+        raise InputError("give at least one scope", where="scopes")
+    when = desk.clock()
+    with desk.state.tx() as c:
+        row = c.execute(sa.select(t.accounts).where(t.accounts.c.subject == subject)).mappings().first()
+        if row is None:
+            raise InputError(f"no account `{subject}`", where="subject")
+        entry = desk.rulebook.digital_consent(row["jurisdiction"], when.date())
+        if entry is not None and desk._age(row, when.date()) < entry.age and entry.below == "parent":
+            raise ConsentRefused(f"below the age of digital consent in `{row['jurisdiction']}` ({entry.age}) "
+                                 "a parent consents", where="subject", hint="send the parent a consent request")
+        notice = desk._notice(c)
+        return [add_grant(c, subject, s, "self", None, "self", "declared", notice, None, when) for s in scopes]
+
+
 def children(desk: ConsentDesk, guardian_id: str) -> list[dict[str, Any]]:
     """The accounts a guardian is linked to, each with whether the link is verified: what a parent
     portal shows a signed-in parent (and the only children it may show them)."""

@@ -276,6 +276,12 @@ class ConsentDesk:
 
         return change_setting(self, subject, setting, value, actor)
 
+    def grant_self(self, subject: str, scopes: Iterable[str]) -> list[str]:
+        """The subject's own consent (tutela.consent.accounts.grant_self); the new grant ids."""
+        from tutela.consent.accounts import grant_self
+
+        return grant_self(self, subject, list(scopes))
+
     def children(self, guardian_id: str) -> list[dict[str, Any]]:
         from tutela.consent.accounts import children
 

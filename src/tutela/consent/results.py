@@ -105,9 +105,10 @@ def parental_end(desk: ConsentDesk, c: sa.Connection, subject: str, code: str, w
 def add_grant(c: sa.Connection, subject: str, scope: str, by: str, gid: str | None, method: str,
               assurance: str, notice: str, request_id: str | None, when: dt.datetime,
               expires: dt.datetime | None = None) -> str:
-    # a new grant of a scope replaces the subject's live one (kept as history, revoked now)
+    # a new grant of a scope replaces the live one by the same party (kept as history, revoked now);
+    # a parent's and the child's own consent stand side by side (FR asks for both)
     c.execute(t.grants.update().where((t.grants.c.subject == subject) & (t.grants.c.scope == scope)
-                                      & t.grants.c.revoked_at.is_(None))
+                                      & (t.grants.c.by == by) & t.grants.c.revoked_at.is_(None))
               .values(revoked_at=when, revoked_by="superseded"))
     grant_id = _id()
     c.execute(t.grants.insert().values(grant_id=grant_id, subject=subject, scope=scope, by=by, guardian_id=gid,
