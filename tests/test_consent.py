@@ -1,5 +1,6 @@
 """Verifiable parental consent with the real decision engine, the packaged rulebook, a real SMTP
-server (aiosmtpd on loopback) and Tutela's state store on SQLite and PostgreSQL."""
+server (aiosmtpd on loopback) and Tutela's state store on SQLite and PostgreSQL (MariaDB too for
+the main flow)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def decide(eng: Engine, subject: str, act: dict[str, Any], code: str = "NL", age
     return eng.decide({"subject": {"id": subject, "jurisdiction": code, "age": age}, "act": act}).effect
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mariadb"])
 def test_a_grant_flips_the_decision_and_a_revocation_flips_it_back(tmp_path: Path, sink: Sink, kind: str) -> None:
     with _url(kind, tmp_path) as url:
         eng, desk = make(url, sink)
