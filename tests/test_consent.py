@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from estate_fixture import server_database
-from smtp_sink import Sink, free_port, smtp_sink
+from smtp_sink import Sink, free_port, self_signed, smtp_sink
 from tutela.consent import ConsentDesk, ConsentRefused, SmtpMailer, check, load_consent, sign
 from tutela.consent import tables as t
 from tutela.engine import Engine
@@ -317,3 +317,24 @@ def test_france_asks_for_the_child_and_the_parent_below_15(tmp_path: Path, sink:
     desk.sign_up("nl", "NL", 12, parent_email="nl@example.org")
     with pytest.raises(ConsentRefused, match="a parent consents"):  # elsewhere below the age, only the parent
         desk.grant_self("nl", ["precise_location"])
+
+
+def test_links_go_over_starttls_with_a_login(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cert, key = self_signed(tmp_path)
+    with smtp_sink(tls=(cert, key), login=("tutela", "mail-password-1234")) as sink:
+        monkeypatch.setenv("TUTELA_SMTP_HOST", sink.host)
+        monkeypatch.setenv("TUTELA_SMTP_PORT", str(sink.port))
+        monkeypatch.setenv("TUTELA_SMTP_USER", "tutela")
+        monkeypatch.setenv("TUTELA_SMTP_PASSWORD", "wrong-password")
+        monkeypatch.setenv("TUTELA_SMTP_CAFILE", str(cert))
+        desk = ConsentDesk(Engine().rulebook, StateStore(f"sqlite:///{tmp_path / 's.db'}"), clock=Clock())
+        with pytest.raises(StoreUnavailable, match="cannot send"):  # a wrong password: refused, nothing sent
+            desk.sign_up("c", "NL", 12, parent_email=PARENT)
+        assert sink.messages == []
+        monkeypatch.setenv("TUTELA_SMTP_PASSWORD", "mail-password-1234")
+        monkeypatch.delenv("TUTELA_SMTP_CAFILE")
+        with pytest.raises(StoreUnavailable, match="SSLCertVerificationError"):  # an unknown CA is refused
+            desk.sign_up("c", "NL", 12, parent_email=PARENT)
+        monkeypatch.setenv("TUTELA_SMTP_CAFILE", str(cert))
+        desk.sign_up("c", "NL", 12, parent_email=PARENT)
+        assert sink.token(PARENT)
