@@ -18,23 +18,33 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from tutela.api.auth import StaffTokens
 from tutela.api.consent_schemas import (
     AccountOut,
     ChildOut,
+    ConfirmBody,
     DefaultsOut,
     GrantIds,
     GrantOut,
     GuardianLinkOut,
+    LinkBody,
+    NoticeBody,
     NoticeOut,
     PeekOut,
     RequestSent,
     ResultOut,
+    RevokeBody,
     RevokedOut,
+    ScopesBody,
+    SettingBody,
+    SignedFormBody,
+    SignUpBody,
     SignUpOut,
+    StrictBody,
+    TokenBody,
 )
 from tutela.api.rights import staff_auth
 from tutela.api.schemas import STAFF_ERRORS
@@ -43,60 +53,7 @@ from tutela.errors import InputError, validation_message
 from tutela.models import ConsentRefused, RateLimiter
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class SignUpBody(_Body):
-    subject: str = Field(min_length=1, max_length=64, examples=["child-1"])
-    jurisdiction: str = Field(min_length=2, max_length=6, examples=["NL"])
-    age: int = Field(ge=0, le=130, examples=[12])
-    parent_email: str | None = Field(default=None, max_length=254, examples=["parent@example.org"])
-    scopes: list[str] = Field(default_factory=list, examples=[["precise_location"]])
-
-
-class TokenBody(_Body):
-    token: str = Field(min_length=1, max_length=200)
-
-
-class ConfirmBody(_Body):
-    token: str = Field(min_length=1, max_length=200)
-    method: str = Field(default="email_plus", max_length=32)
-    scopes: list[str] | None = None
-
-
-class SignedFormBody(_Body):
-    reference: str = Field(min_length=1, max_length=128, examples=["form-2026-118"])
-    outcome: str = Field(default="passed", pattern="^(passed|failed)$")
-    scopes: list[str] | None = None
-
-
-class RevokeBody(_Body):
-    grant_id: str | None = Field(default=None, max_length=32)
-    scope: str | None = Field(default=None, max_length=32)
-    on_behalf_of: str | None = Field(default=None, max_length=64, description="`guardian:<id>` when a parent asked")
-
-
-class SettingBody(_Body):
-    setting: str = Field(max_length=32, examples=["location"])
-    value: str = Field(max_length=32, examples=["precise"])
-    actor: str = Field(max_length=64, examples=["guardian:3f1c..."], description="`self` or `guardian:<id>`")
-
-
-class ScopesBody(_Body):
-    scopes: list[str] = Field(min_length=1, examples=[["third_party_disclosure"]])
-
-
-class NoticeBody(_Body):
-    version: str = Field(min_length=1, max_length=32, examples=["2"])
-    scopes: list[str] = Field(default_factory=list, description="scopes whose practices changed materially")
-
-
-class LinkBody(_Body):
-    email: str = Field(min_length=3, max_length=254)
-
-
-async def _json(request: Request, model: type[_Body], required: bool = True) -> Any:
+async def _json(request: Request, model: type[StrictBody], required: bool = True) -> Any:
     raw = await request.body()
     if not raw.strip():
         if required:

@@ -1,10 +1,64 @@
-"""Typed responses of /v1/consent (tutela.api.consent): what a parent portal reads."""
+"""The typed boundary of /v1/consent (tutela.api.consent): request bodies (strict: no coercion,
+unknown fields refused) and the responses a parent portal reads."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StrictBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SignUpBody(StrictBody):
+    subject: str = Field(min_length=1, max_length=64, examples=["child-1"])
+    jurisdiction: str = Field(min_length=2, max_length=6, examples=["NL"])
+    age: int = Field(ge=0, le=130, examples=[12])
+    parent_email: str | None = Field(default=None, max_length=254, examples=["parent@example.org"])
+    scopes: list[str] = Field(default_factory=list, examples=[["precise_location"]])
+
+
+class TokenBody(StrictBody):
+    token: str = Field(min_length=1, max_length=200)
+
+
+class ConfirmBody(StrictBody):
+    token: str = Field(min_length=1, max_length=200)
+    method: str = Field(default="email_plus", max_length=32)
+    scopes: list[str] | None = None
+
+
+class SignedFormBody(StrictBody):
+    reference: str = Field(min_length=1, max_length=128, examples=["form-2026-118"])
+    outcome: str = Field(default="passed", pattern="^(passed|failed)$")
+    scopes: list[str] | None = None
+
+
+class RevokeBody(StrictBody):
+    grant_id: str | None = Field(default=None, max_length=32)
+    scope: str | None = Field(default=None, max_length=32)
+    on_behalf_of: str | None = Field(default=None, max_length=64, description="`guardian:<id>` when a parent asked")
+
+
+class SettingBody(StrictBody):
+    setting: str = Field(max_length=32, examples=["location"])
+    value: str = Field(max_length=32, examples=["precise"])
+    actor: str = Field(max_length=64, examples=["guardian:3f1c..."], description="`self` or `guardian:<id>`")
+
+
+class ScopesBody(StrictBody):
+    scopes: list[str] = Field(min_length=1, examples=[["third_party_disclosure"]])
+
+
+class NoticeBody(StrictBody):
+    version: str = Field(min_length=1, max_length=32, examples=["2"])
+    scopes: list[str] = Field(default_factory=list, description="scopes whose practices changed materially")
+
+
+class LinkBody(StrictBody):
+    email: str = Field(min_length=3, max_length=254)
 
 
 class _Out(BaseModel):
