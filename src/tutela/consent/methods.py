@@ -23,7 +23,7 @@ class MethodPlugin:
     channel: Channel
     confirmation_email: bool = False  # send the "plus" confirmation (with how to revoke) after consent
 
-    def check_report(self, channel: Channel, reported_by: str, reference: str | None) -> None:
+    def check_report(self, channel: str, reported_by: str, reference: str | None) -> None:
         if channel != self.channel:
             raise InputError(f"method `{self.id}` is reported through the {self.channel} channel, not {channel}",
                              where="method", hint={"link": "the parent opens the emailed link",

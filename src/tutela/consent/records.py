@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from tutela.consent.config import ConsentBook
 from tutela.policy.model import Grant
+from tutela.rulebook.models import Assurance
 
 GrantState = Literal["active", "revoked", "expired", "needs_renewal"]
 
@@ -56,8 +57,8 @@ class GrantRecord:
         if self.by == "parent" and self.scope in book.method(self.method).excluded():
             return None  # e.g. email plus cannot stand for a third-party disclosure consent
         ends = [t for t in (self.revoked_at, self.renewal_needed_at) if t is not None]
-        return Grant(scopes=scope.rulebook, by="self" if self.by == "self" else "parent",
-                     assurance=self.assurance,  # type: ignore[arg-type]  # checked when the grant was made
+        assurance: Assurance = next((a for a in get_args(Assurance) if a == self.assurance), "declared")
+        return Grant(scopes=scope.rulebook, by="self" if self.by == "self" else "parent", assurance=assurance,
                      granted_at=self.granted_at.date(),
                      expires_at=None if self.expires_at is None else self.expires_at.date(),
                      revoked_at=min(ends).date() if ends else None)

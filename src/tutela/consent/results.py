@@ -31,7 +31,7 @@ def complete(desk: ConsentDesk, c: sa.Connection, request_id: str, method: str, 
     plugin = REGISTRY.get(m.id)
     if plugin is None:
         raise InputError(f"method `{method}` has no plug-in", where="method")
-    plugin.check_report(channel, reported_by, reference)  # type: ignore[arg-type]
+    plugin.check_report(channel, reported_by, reference)
     if outcome not in ("passed", "failed"):
         raise InputError(f"unknown outcome `{outcome}`", where="outcome", hint="passed or failed")
     when = desk.clock()
