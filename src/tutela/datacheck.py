@@ -10,6 +10,8 @@ Each file validates on its own when it loads (the rulebook, `deadlines.yaml`,
   silently never match, and its rows would fall through to the next repair);
 - `age_assurance.yaml` loads, names only regimes and jurisdictions of the rulebook, and holds
   together (tutela.age.check);
+- `consent.yaml` loads, its scopes map onto the rulebook's consent scopes, its codes are the
+  rulebook's, every method has a plug-in and every entry is cited (tutela.consent.check);
 - every enforced rule and every age of digital consent cites its source over https, and an
   unverified or enjoined rule says why in its citation's note (a rule out of enforcement
   must say what is missing).
@@ -20,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tutela.age import check as check_age
+from tutela.consent import check as check_consent
 from tutela.datamap.check import Problem
 from tutela.errors import TutelaError
 from tutela.repair import load_repairs
@@ -34,6 +37,7 @@ def check_data(book: Rulebook, taxonomy: Taxonomy, deadlines: Path | None = None
     out: list[Problem] = []
     known = set(book.regimes) | set(book.jurisdictions)
     out += check_age(age, frozenset(known))
+    out += check_consent(None, frozenset(known), book.scopes)
     try:
         for e in load_deadlines(deadlines).entries:
             out += [Problem(f"deadlines.yaml: {e.id}.applies_to", f"`{code}` is no regime or jurisdiction of the "

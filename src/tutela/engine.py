@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from tutela.age import Context as AgeContext
     from tutela.audit import Finding, Progress
     from tutela.connectors.estate import EstateConfig as RightsEstate
+    from tutela.consent import ConsentDesk
     from tutela.datamap.check import Problem
     from tutela.datamap.draft import Draft as DatamapDraft
     from tutela.evidence import Evidence
@@ -104,6 +105,9 @@ class Engine:
         from tutela.policy.parse import parse_request
 
         req = request if isinstance(request, DecisionRequest) else parse_request(request, where)
+        if req.subject.id is not None and not req.subject.grants:  # the consent store's grants (docs/consent.md)
+            req = req.model_copy(update={"subject": req.subject.model_copy(
+                update={"grants": self.consent.policy_grants(req.subject.id)})})
         try:
             return (reference_facts.derive if reference else derive)(self.rulebook, self.taxonomy, req, today())
         except InputError as exc:
@@ -364,6 +368,16 @@ class Engine:
         from tutela.age import load_age_requirements
 
         return load_age_requirements(path)
+
+    # -- verifiable parental consent (docs/consent.md) -------------------------------------
+
+    @cached_property
+    def consent(self) -> ConsentDesk:
+        """The consent desk on Tutela's state store (assign another desk to use a different store)."""
+        from tutela.consent import ConsentDesk
+        from tutela.store import StateStore
+
+        return ConsentDesk(self.rulebook, StateStore())
 
     # -- guards (docs/guard.md) -------------------------------------------------------------
 

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from tutela.clipstream import AS_OF as AS_OF
     from tutela.clipstream.examples import CASES as CASES
     from tutela.connectors.estate import EstateConfig as EstateConfig
+    from tutela.consent import ConsentDesk as ConsentDesk
+    from tutela.consent import ConsentRefused as ConsentRefused
+    from tutela.consent import GrantRecord as GrantRecord
     from tutela.engine import DatamapCheck as DatamapCheck
     from tutela.guard import StreamGuard as StreamGuard
     from tutela.guard.stream_json import events_from_jsonl as events_from_jsonl
@@ -63,7 +66,8 @@ _RENAMED = {  # public name -> (module, its name there)
 _WHERE = {
     "AgeGate": "tutela.age", "NatsConsumer": "tutela.guard.stream_nats", "RateLimited": "tutela.age",
     "RateLimiter": "tutela.age", "NonceBook": "tutela.age.nonces",
-    "AS_OF": "tutela.clipstream", "CASES": "tutela.clipstream.examples", "DatamapCheck": "tutela.engine",
+    "AS_OF": "tutela.clipstream", "ConsentDesk": "tutela.consent", "ConsentRefused": "tutela.consent",
+    "GrantRecord": "tutela.consent", "CASES": "tutela.clipstream.examples", "DatamapCheck": "tutela.engine",
     "Decision": "tutela.policy.model", "DecisionRequest": "tutela.policy.model", "EngineName": "tutela.query",
     "EstateConfig": "tutela.connectors.estate", "Finding": "tutela.audit", "MediaResult": "tutela.media",
     "NewRequest": "tutela.rights.lifecycle",
@@ -84,6 +88,8 @@ __all__ = [
     "AgeMemoryStore",
     "AgeSqlStore",
     "AgeTrust",
+    "ConsentDesk",
+    "ConsentRefused",
     "DatamapCheck",
     "DatasetCheck",
     "Decision",
@@ -91,6 +97,7 @@ __all__ = [
     "EngineName",
     "EstateConfig",
     "Finding",
+    "GrantRecord",
     "MediaResult",
     "NonceBook",
     "OnRefuse",

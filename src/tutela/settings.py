@@ -43,6 +43,18 @@ SETTINGS: dict[str, str] = {
     "TUTELA_STREAM_MAX_BYTES": "largest body POST /v1/stream/guard accepts (default 64 MiB)",
     "TUTELA_TRANSFER_REGISTRY": "recipient registry YAML the transfer gate reads when no --registry or --estate is "
                                 "given (the API's /v1/transfers and /v1/stream/guard too)",
+    "TUTELA_SMTP_HOST": "SMTP server that sends parents their consent links and confirmations",
+    "TUTELA_SMTP_PORT": "port of the SMTP server (default 25)",
+    "TUTELA_SMTP_FROM": "sender address of consent emails (default consent@tutela.invalid)",
+    "TUTELA_SMTP_USER": "login for the SMTP server (then STARTTLS is required first)",
+    "TUTELA_SMTP_PASSWORD": "password for TUTELA_SMTP_USER",
+    "TUTELA_SMTP_STARTTLS": "`1`: upgrade the SMTP connection by STARTTLS even without a login",
+    "TUTELA_SMTP_CAFILE": "CA bundle that signs the SMTP server's certificate (default: the system's)",
+    "TUTELA_CONSENT_LINK_BASE": "the parent portal's consent page; the link is `<base>#<token>` (default "
+                                "http://127.0.0.1:8000/consent)",
+    "TUTELA_CONSENT_LINK_HOURS": "hours a consent link stays valid (default 48)",
+    "TUTELA_CONSENT_WEBHOOK_SECRET": "secret shared with verification providers: HMAC-SHA256 key of their webhook "
+                                     "(16+ characters)",
     "TUTELA_STORE_PASSWORD_<STORE>": "password of a declared store (e.g. TUTELA_STORE_PASSWORD_REDIS), never "
                                      "recorded with a request",
 }

@@ -18,6 +18,9 @@ from tutela.cli import (
     age_read,
     age_requirements,
     audit,
+    consent_grants,
+    consent_request,
+    consent_revoke,
     datamap_check,
     datamap_draft,
     datamap_import,
@@ -123,6 +126,11 @@ transfers.command("check")(transfers_check.run)
 transfers.command("list")(transfers_list.run)
 evidence.group.command("verify")(evidence_verify.run)
 app.add_typer(evidence.group, name="evidence")
+consent = typer.Typer(help="Verifiable parental consent: sign-up requests, grants, revocation.", no_args_is_help=True)
+app.add_typer(consent, name="consent")
+consent.command("request")(consent_request.run)
+consent.command("grants")(consent_grants.run)
+consent.command("revoke")(consent_revoke.run)
 
 
 def main() -> None:

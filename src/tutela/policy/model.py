@@ -30,13 +30,17 @@ class _In(BaseModel):
 
 
 # Fields a decision request once accepted although no rule read them: refused with a reason, never
-# silently ignored. Each returns when a rule reads it (age assurance, consent methods and notice
-# versions: docs/age.md and the consent rooms; Sec-GPC: the ad-request guard).
+# silently ignored. Each returns when a rule reads it (age assurance: docs/age.md; Sec-GPC: the
+# ad-request guard). A consent's method and notice version are kept by the consent store
+# (tutela.consent), which applies them before a grant reaches a decision: a method's limits
+# drop the grant, a notice change ends it (docs/consent.md).
 NOT_READ = {
     "gpc": "no rule reads a Global Privacy Control signal in a decision yet (the ad-request guard honours Sec-GPC)",
     "age_assurance": "no rule reads the age's assurance in a decision yet (see `tutela age read`)",
-    "method": "no rule reads how a consent was obtained yet; give its `assurance` instead",
-    "notice_version": "no rule reads the notice a consent was given under yet",
+    "method": "no rule reads how a consent was obtained; give its `assurance` (the consent store applies a "
+              "method's limits before a grant reaches a decision)",
+    "notice_version": "no rule reads the notice a consent was given under (the consent store ends grants a "
+                      "notice change affects)",
 }
 
 
@@ -72,6 +76,9 @@ class Grant(_In):
 
 
 class Subject(_In):
+    # the platform's id of the subject: a request with an `id` and no `grants` is decided on the
+    # subject's grants in the consent store (Engine.decide; docs/consent.md)
+    id: str | None = Field(default=None, min_length=1, max_length=64)
     jurisdiction: str
     birth_date: dt.date | None = None
     age: int | None = Field(default=None, ge=0, le=130)
