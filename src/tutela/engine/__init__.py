@@ -10,28 +10,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tutela import warmstart
+from tutela.engine.flow import FlowMixin
+from tutela.engine.maps import DatamapCheck as DatamapCheck  # the public name (tutela.models)
+from tutela.engine.maps import MapsMixin
+from tutela.engine.people import PeopleMixin
 from tutela.errors import InputError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from tutela.age import AgeAssurance, AgeRecord
-    from tutela.age import Context as AgeContext
     from tutela.audit import Finding, Progress
     from tutela.connectors.estate import EstateConfig as RightsEstate
-    from tutela.consent import ConsentDesk
     from tutela.datamap.check import Problem
-    from tutela.datamap.draft import Draft as DatamapDraft
-    from tutela.evidence import Evidence
-    from tutela.guard import AdReqResult, StreamGuard
-    from tutela.guard.stream_config import Keyring
-    from tutela.ledger import Ledger
     from tutela.ledger.recorder import Recorder
     from tutela.media import MediaResult, OnRefuse
     from tutela.policy import CompiledPolicy, Facts
@@ -42,27 +37,13 @@ if TYPE_CHECKING:
     from tutela.repair import Remediator
     from tutela.rights import RightsDesk
     from tutela.rulebook import Rulebook
-    from tutela.rulebook.diff import Change
     from tutela.store import StateStore
-    from tutela.transfers import TransferGate
 
 
-@dataclass(frozen=True)
-class DatamapCheck:
-    dataset: str
-    collections: int
-    fields: int
-    declarations: bool
-    problems: list[Problem]
-    notes: list[Problem]
+class Engine(MapsMixin, PeopleMixin, FlowMixin):
+    """The one core object: decisions, audits, repair and rights here; data maps (`maps`), age and
+    consent (`people`), guards, transfers, the ledger and evidence (`flow`) in its parts."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "ok": not self.problems, "collections": self.collections,
-                "fields": self.fields, "problems": [p.to_dict() for p in self.problems],
-                "notes": [p.to_dict() for p in self.notes]}
-
-
-class Engine:
     def __init__(self, rulebook: Rulebook | None = None, rulebook_path: Path | None = None):
         from tutela.rulebook import load_rulebook
         from tutela.taxonomy import load_taxonomy
@@ -263,159 +244,7 @@ class Engine:
                 "findings": findings, "remediation_dry_run": self.remediate(url, found, as_of=AS_OF),
                 "decisions": [(title, self.decide(req)) for title, req in CASES]}
 
-    # -- data maps, reports, the rulebook over time -----------------------------------------
-
-    def check_datamap(self, file: Path | None = None, declarations: Path | None = None) -> DatamapCheck:
-        """A data map (Fides dataset + Tutela declarations) loaded and checked against the taxonomy."""
-        from tutela.datamap import check, load_datamap
-        from tutela.datamap.check import notes
-
-        dm = load_datamap(file, declarations)
-        return DatamapCheck(dm.dataset.fides_key, len(dm.dataset.collections),
-                            sum(len(c.fields) for c in dm.dataset.collections), dm.tutela is not None,
-                            check(dm, self.taxonomy), notes(dm))
-
-    def draft_datamap(self, url: str, name: str | None = None, schema: str | None = None) -> DatamapDraft:
-        """A Fides dataset and a declarations skeleton drafted from a live database's schema, every
-        guess marked `# review` (docs/own-database.md); reads the catalogue only."""
-        from tutela.connectors.schema import dataset_name, read_schema
-        from tutela.connectors.urls import redact
-        from tutela.datamap.draft import draft
-
-        return draft(read_schema(url, schema), name or dataset_name(url), redact(url), self.taxonomy)
-
-    def import_datamap(self, file: Path) -> tuple[DatamapCheck, Path | None]:
-        """Check a data map and, when it has no problems, store it under $TUTELA_HOME/datamaps/
-        (all or nothing); the stored path, or None when it was not stored."""
-        import shutil
-
-        from tutela import settings
-
-        checked = self.check_datamap(file)
-        if checked.problems:
-            return checked, None
-        dest = settings.home() / "datamaps" / f"{checked.dataset}.yml"
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_suffix(".yml.tmp")
-            shutil.copyfile(file, tmp)
-            tmp.replace(dest)
-        except OSError as exc:
-            raise InputError(f"cannot store the data map: {exc.strerror}", where=str(dest)) from None
-        return checked, dest
-
-    def report_html(self, findings: list[Finding], estate: str, as_of: dt.date) -> str:
-        """The self-contained HTML audit report (no password in the estate URL it names)."""
-        from tutela.audit.report import render
-        from tutela.connectors.urls import redact
-
-        return render(findings, redact(estate), as_of, self.version)
-
-    def rules_diff(self, start: dt.date, end: dt.date) -> list[Change]:
-        """Rules, consent ages and adequacy decisions that start or end in (start, end]."""
-        from tutela.rulebook.diff import diff
-
-        return diff(self.rulebook, start, end)
-
-    @staticmethod
-    def read_erasure_policy(path: Path) -> Any:
-        """An erasure-policy file's values (YAML or JSON); checked when a request is created."""
-        from tutela.datamap.erasure import read_policy
-
-        return read_policy(path)
-
-    @staticmethod
-    def today() -> dt.date:
-        """The day decisions default to (UTC)."""
-        return dt.datetime.now(dt.UTC).date()
-
-    @staticmethod
-    def display_url(url: str) -> str:
-        """A store URL as Tutela shows it: without its password."""
-        from tutela.connectors.urls import redact
-
-        return redact(url)
-
-    # -- age assurance (docs/age.md) --------------------------------------------------------
-
-    def age_record(self, signal: dict[str, Any], kind: str, context: AgeContext | None = None) -> AgeRecord:
-        """One age signal of `kind` (apple, google, ca-daaa, appstore, oidc, mdoc) as a normalised
-        record; a bad or unverifiable signal is an InputError naming what (see docs/age.md)."""
-        from tutela.age import read_signal
-
-        record = read_signal(signal, kind, context)
-        if self.recorder is not None:
-            self.recorder.age(record.subject, record.method, "pass", record.band_text(), record.level)
-        return record
-
-    def age_threshold(self, jurisdiction: str, day: dt.date | None = None) -> int:
-        """The age gate's threshold for `jurisdiction`: its age of digital consent on `day`."""
-        from tutela.age.gate import consent_age
-        from tutela.policy.compiled import today
-
-        return consent_age(self.rulebook, jurisdiction, day or today())
-
-    def age_required(self, jurisdiction: str, service: str, day: dt.date | None = None) -> str | None:
-        """The lowest assurance level an age record needs for `service` in `jurisdiction` (None: no cited rule)."""
-        from tutela.age import load_age_requirements
-        from tutela.policy.compiled import today
-
-        j = self.rulebook.jurisdiction(jurisdiction)
-        return load_age_requirements().required(j.code, service, day or today(), regimes=j.inherits)[0]
-
-    def age_requirements(self, path: Path | None = None) -> AgeAssurance:
-        """The age-assurance data (levels each act needs, signal sources), validated."""
-        from tutela.age import load_age_requirements
-
-        return load_age_requirements(path)
-
-    # -- verifiable parental consent (docs/consent.md) -------------------------------------
-
-    @cached_property
-    def consent(self) -> ConsentDesk:
-        """The consent desk on Tutela's state store (assign another desk to use a different store)."""
-        from tutela.consent import ConsentDesk
-        from tutela.store import StateStore
-
-        return ConsentDesk(self.rulebook, StateStore())
-
-    # -- guards (docs/guard.md) -------------------------------------------------------------
-
-    def adreq_guard(self, request: dict[str, Any], gpc: bool | None = None,
-                    subject: dict[str, Any] | None = None) -> AdReqResult:
-        """Guard one OpenRTB 2.6 bid request: a lawful request or a refusal, every change explained."""
-        from tutela.guard import guard_bid_request
-
-        return guard_bid_request(self, request, gpc=gpc, subject=subject)
-
-    def stream_guard(self, state: pa.Table | Path | str, keys: Keyring | None = None, config: Path | None = None,
-                     refresh_ms: int = 1000, transfers: TransferGate | None = None) -> StreamGuard:
-        """The stream guard over platform events: `state` a subject-state table or a Parquet/Arrow
-        file re-read when it changes (checked every `refresh_ms`); keys from TUTELA_STREAM_KEYS
-        unless given; `transfers` gates events that name a `recipient_id`."""
-        from tutela.guard import StreamGuard
-
-        guard = StreamGuard.build(self.compiled, state, keys=keys, config=config, refresh_ms=refresh_ms,
-                                  transfers=transfers)
-        guard.on_batch = self.recorder.stream_batch if self.recorder is not None else None
-        return guard
-
-    def transfers(self, registry: Path | None = None, estate: str | None = None,
-                  datamap: Path | None = None) -> TransferGate:
-        """The transfer gate over a recipient registry: a YAML file, an estate's processors table,
-        or the file TUTELA_TRANSFER_REGISTRY names (docs/guard.md)."""
-        from tutela.transfers import TransferGate, open_registry
-
-        return TransferGate(self.rulebook, open_registry(registry, estate, datamap))
-
-    # -- the ledger (docs/ledger.md) --------------------------------------------------------
-
-    @staticmethod
-    def ledger(url: str | None = None, prefix: str = "", create: bool = True) -> Ledger:
-        """The tamper-evident ledger at `url` (None: TUTELA_LEDGER_URL; see docs/ledger.md); close it when done."""
-        from tutela.ledger import Ledger
-
-        return Ledger(url, prefix=prefix, create=create)
+    # -- the ledger's recorder, which the capabilities write through (docs/ledger.md) ------
 
     @cached_property
     def recorder(self) -> Recorder | None:
@@ -435,15 +264,3 @@ class Engine:
         self.__dict__["recorder"] = rec = Recorder.from_env(self.rulebook, url)
         assert rec is not None
         rec.rulebook_version()
-
-    def record_decisions(self, requests: list[Any], decisions: list[Decision] | BatchResult) -> int:
-        """Ledger entries for the denies and consent-based allows among `decisions` (the API's); an
-        Arrow batch is one aggregate entry (its counts), as the stream guard writes."""
-        return self.recorder.api_decisions(requests, decisions) if self.recorder is not None else 0
-
-    @property
-    def evidence(self) -> Evidence:
-        """Evidence packs: build, verify (docs/evidence.md)."""
-        from tutela.evidence import Evidence
-
-        return Evidence(self.rulebook, self.taxonomy, lambda: self.compiled)

@@ -1,0 +1,62 @@
+"""The Engine's part for the people behind the data: age assurance and parental consent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tutela.age import AgeAssurance, AgeRecord
+    from tutela.age import Context as AgeContext
+    from tutela.consent import ConsentDesk
+    from tutela.engine._core import EngineCore
+    from tutela.rulebook import Rulebook
+
+
+class PeopleMixin:
+    rulebook: Rulebook
+
+    # -- age assurance (docs/age.md) --------------------------------------------------------
+
+    def age_record(self: EngineCore, signal: dict[str, Any], kind: str, context: AgeContext | None = None) -> AgeRecord:
+        """One age signal of `kind` (apple, google, ca-daaa, appstore, oidc, mdoc) as a normalised
+        record; a bad or unverifiable signal is an InputError naming what (see docs/age.md)."""
+        from tutela.age import read_signal
+
+        record = read_signal(signal, kind, context)
+        if self.recorder is not None:
+            self.recorder.age(record.subject, record.method, "pass", record.band_text(), record.level)
+        return record
+
+    def age_threshold(self, jurisdiction: str, day: dt.date | None = None) -> int:
+        """The age gate's threshold for `jurisdiction`: its age of digital consent on `day`."""
+        from tutela.age.gate import consent_age
+        from tutela.policy.compiled import today
+
+        return consent_age(self.rulebook, jurisdiction, day or today())
+
+    def age_required(self, jurisdiction: str, service: str, day: dt.date | None = None) -> str | None:
+        """The lowest assurance level an age record needs for `service` in `jurisdiction` (None: no cited rule)."""
+        from tutela.age import load_age_requirements
+        from tutela.policy.compiled import today
+
+        j = self.rulebook.jurisdiction(jurisdiction)
+        return load_age_requirements().required(j.code, service, day or today(), regimes=j.inherits)[0]
+
+    def age_requirements(self, path: Path | None = None) -> AgeAssurance:
+        """The age-assurance data (levels each act needs, signal sources), validated."""
+        from tutela.age import load_age_requirements
+
+        return load_age_requirements(path)
+
+    # -- verifiable parental consent (docs/consent.md) -------------------------------------
+
+    @cached_property
+    def consent(self) -> ConsentDesk:
+        """The consent desk on Tutela's state store (assign another desk to use a different store)."""
+        from tutela.consent import ConsentDesk
+        from tutela.store import StateStore
+
+        return ConsentDesk(self.rulebook, StateStore())
