@@ -21,6 +21,7 @@ from tutela.cli import (
     consent_grants,
     consent_request,
     consent_revoke,
+    consent_state,
     datamap_check,
     datamap_draft,
     datamap_import,
@@ -131,6 +132,7 @@ app.add_typer(consent, name="consent")
 consent.command("request")(consent_request.run)
 consent.command("grants")(consent_grants.run)
 consent.command("revoke")(consent_revoke.run)
+consent.command("state")(consent_state.run)
 
 
 def main() -> None:

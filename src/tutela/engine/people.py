@@ -12,11 +12,14 @@ if TYPE_CHECKING:
     from tutela.age import Context as AgeContext
     from tutela.consent import ConsentDesk
     from tutela.engine._core import EngineCore
+    from tutela.guard.stream_subjects import StateBuild
     from tutela.rulebook import Rulebook
+    from tutela.taxonomy import Taxonomy
 
 
 class PeopleMixin:
     rulebook: Rulebook
+    taxonomy: Taxonomy
 
     # -- age assurance (docs/age.md) --------------------------------------------------------
 
@@ -60,3 +63,26 @@ class PeopleMixin:
         from tutela.store import StateStore
 
         return ConsentDesk(self.rulebook, StateStore())
+
+    def subject_state(self, day: dt.date | None = None, config: Path | None = None,
+                      out: Path | None = None) -> StateBuild:
+        """The stream guard's subject-state table from the consent store on `day`: every account,
+        its age, and the grants live that day; written whole to `out` when given (docs/consent.md)."""
+        from tutela.consent.roster import roster
+        from tutela.guard.stream_config import load_config
+        from tutela.guard.stream_subjects import SubjectGrants, state_from_grants, write_state
+        from tutela.policy.compiled import today
+
+        on = day or today()
+        desk = self.consent
+        bits = load_config(self.rulebook, self.taxonomy, config).grant_bits
+
+        def holder(jurisdiction: str, age: int) -> str:
+            below = desk.consent_age(jurisdiction, on)
+            return "parent" if below is not None and age < below else "self"
+
+        build = state_from_grants((SubjectGrants(subject, j, age, holder(j, age), desk.policy_grants(subject))
+                                   for subject, j, age in roster(desk, on)), bits, on)
+        if out is not None:
+            write_state(build.table, out)
+        return build
