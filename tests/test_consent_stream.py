@@ -126,3 +126,34 @@ def test_mixed_holders_keep_only_the_holders_grants_and_the_lowest_assurance() -
     assert row["grants"] == 0b111 and row["separate"] == 0b001 and row["assurance"] == "confirmed"
     assert build.dropped == {"given by the subject, not by the holder": 1,
                              "a scope the stream guard does not carry": 1}
+
+
+def test_grants_and_revocations_reach_the_ledger_once_and_pseudonymous(tmp_path: Path, sink: Sink) -> None:
+    from tutela.errors import StoreUnavailable
+    from tutela.ledger import Ledger
+    from tutela.ledger.recorder import Recorder
+
+    eng, desk = _desk(f"sqlite:///{tmp_path / 'state.db'}", sink)
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    desk.recorder = Recorder(ledger, eng.rulebook, b"k" * 32)
+    desk.sign_up("child-1", "NL", 12, parent_email=PARENT, scopes=["precise_location"])
+    desk.confirm(sink.token(PARENT))
+    events = [e["body"] for e in ledger.entries("consent_event")]
+    assert sorted((e["scope"], e["action"], e["granted_by"]) for e in events) == [
+        ("account", "grant", "parent"), ("precise_location", "grant", "parent")]
+    assert {e["method"] for e in events} == {"email_plus"} and {e["assurance"] for e in events} == {"verified"}
+    desk.revoke("child-1", by="guardian:test", scope="precise_location")
+    actions = [(e["body"]["scope"], e["body"]["action"]) for e in ledger.entries("consent_event")]
+    assert actions[-1] == ("precise_location", "revoke") and len(actions) == 3
+    assert desk.flush_ledger() == 0  # each event once
+    raw = (tmp_path / "ledger.db").read_bytes()
+    assert b"child-1" not in raw and PARENT.encode() not in raw  # subjects as keyed pseudonyms only
+    assert ledger.verify(None).ok
+
+    ledger.close()  # the ledger goes away: a change of grants is refused before anything changes
+    (tmp_path / "ledger.db").unlink()
+    (tmp_path / "ledger.db").mkdir()
+    with pytest.raises(StoreUnavailable):
+        desk.revoke("child-1", by="guardian:test", scope="account")
+    assert [g.scope for g in desk.grants("child-1", include_history=False)] == ["account"]
+    desk.close()

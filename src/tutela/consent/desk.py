@@ -13,11 +13,12 @@ Every write is one transaction; a link email that cannot be sent rolls the reque
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +36,9 @@ from tutela.policy.model import Grant
 from tutela.rulebook import Rulebook
 from tutela.store.state import StateStore, now
 
+if TYPE_CHECKING:
+    from tutela.ledger.recorder import Recorder
+
 BAD_LINK = "unknown, used or expired consent link"
 FIRST_NOTICE = "1"
 
@@ -47,16 +51,39 @@ def email_digest(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _ledgered(method: _Method) -> _Method:
+    """A change of grants: refused up front when the ledger is down, flushed to it after commit."""
+    @functools.wraps(method)
+    def wrapper(self: ConsentDesk, *args: Any, **kwargs: Any) -> Any:
+        if self.recorder is not None:
+            self.recorder.check()
+        result = method(self, *args, **kwargs)
+        self.flush_ledger()
+        return result
+    return cast(_Method, wrapper)
+
+
 class ConsentDesk:
     def __init__(self, rulebook: Rulebook, state: StateStore, book: ConsentBook | None = None,
-                 mailer: Mailer | None = None, clock: Callable[[], dt.datetime] = now):
+                 mailer: Mailer | None = None, clock: Callable[[], dt.datetime] = now,
+                 recorder: Recorder | None = None):
         self.rulebook, self.state = rulebook, state
+        self.recorder = recorder  # the ledger: every grant and revocation, through the outbox (consent.outbox)
         self.book = book or load_consent()
         self.mailer = mailer or SmtpMailer()
         self.clock = clock
 
     def close(self) -> None:
         self.state.close()
+
+    def flush_ledger(self) -> int:
+        """Write the grants and revocations the ledger does not hold yet (tutela.consent.outbox)."""
+        from tutela.consent.outbox import flush
+
+        return flush(self)
 
     # -- the law on a day -------------------------------------------------------------------
     def consent_age(self, jurisdiction: str, day: dt.date) -> int | None:
@@ -216,6 +243,7 @@ class ConsentDesk:
         return [m.id for m in self.book.methods
                 if m.effective_from <= day and self.book.basis(m.id, j.code, j.inherits)]
 
+    @_ledgered
     def confirm(self, token: str, scopes: Iterable[str] | None = None, method: str = "email_plus") -> dict[str, Any]:
         """The parent opened the link: single use, before it expires. Email plus completes here
         (the grants, then the confirmation email); with another `method` the request waits for
@@ -241,6 +269,7 @@ class ConsentDesk:
                         "next": channel}
             return complete(self, c, row["request_id"], method, "passed", "link", "link", None, scopes)
 
+    @_ledgered
     def record_result(self, request_id: str, method: str, outcome: str, reported_by: str, channel: str,
                       reference: str | None = None, scopes: Iterable[str] | None = None) -> dict[str, Any]:
         """A method's result for a request: on `passed`, the guardian is verified, linked and the
@@ -248,6 +277,7 @@ class ConsentDesk:
         with self.state.tx() as c:
             return complete(self, c, request_id, method, outcome, reported_by, channel, reference, scopes)
 
+    @_ledgered
     def webhook(self, provider: str, body: bytes, timestamp: str | None, signature: str | None) -> dict[str, Any]:
         """A provider's signed result (tutela.consent.webhook): checked, replay refused, recorded, in
         one transaction (a result that fails to record can be delivered again). Only the event's
@@ -276,6 +306,7 @@ class ConsentDesk:
 
         return change_setting(self, subject, setting, value, actor)
 
+    @_ledgered
     def grant_self(self, subject: str, scopes: Iterable[str]) -> list[str]:
         """The subject's own consent (tutela.consent.accounts.grant_self); the new grant ids."""
         from tutela.consent.accounts import grant_self
@@ -302,7 +333,7 @@ class ConsentDesk:
         with self.state.engine.connect() as c:
             rows = c.execute(sa.select(t.grants).where(t.grants.c.subject == subject)
                              .order_by(t.grants.c.granted_at, t.grants.c.grant_id)).mappings().all()
-        out = [GrantRecord(**dict(r)) for r in rows]
+        out = [GrantRecord(**{k: v for k, v in r.items() if not k.startswith("ledgered_")}) for r in rows]
         when = self.clock()
         return out if include_history else [g for g in out if g.state(when) == "active"]
 
@@ -311,6 +342,7 @@ class ConsentDesk:
         out = [g.to_policy(self.book) for g in self.grants(subject)]
         return tuple(g for g in out if g is not None)
 
+    @_ledgered
     def revoke(self, subject: str, by: str, grant_id: str | None = None, scope: str | None = None) -> list[str]:
         """Revoke live grants (one by id, or every live grant of a scope): they stop counting at
         once, and a setting the scope unlocked goes back to its default."""

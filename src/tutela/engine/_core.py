@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from tutela.consent import ConsentDesk
     from tutela.ledger.recorder import Recorder
     from tutela.policy import CompiledPolicy
     from tutela.policy.model import Decision
@@ -22,5 +23,8 @@ class EngineCore(Protocol):
 
     @property
     def recorder(self) -> Recorder | None: ...
+
+    @property
+    def consent(self) -> ConsentDesk: ...
 
     def decide(self, request: Any, where: str = "", reference: bool = False) -> Decision: ...

@@ -57,14 +57,15 @@ class PeopleMixin:
     # -- verifiable parental consent (docs/consent.md) -------------------------------------
 
     @cached_property
-    def consent(self) -> ConsentDesk:
-        """The consent desk on Tutela's state store (assign another desk to use a different store)."""
+    def consent(self: EngineCore) -> ConsentDesk:
+        """The consent desk on Tutela's state store, writing grants and revocations to the ledger
+        when one is set (assign another desk to use a different store)."""
         from tutela.consent import ConsentDesk
         from tutela.store import StateStore
 
-        return ConsentDesk(self.rulebook, StateStore())
+        return ConsentDesk(self.rulebook, StateStore(), recorder=self.recorder)
 
-    def subject_state(self, day: dt.date | None = None, config: Path | None = None,
+    def subject_state(self: EngineCore, day: dt.date | None = None, config: Path | None = None,
                       out: Path | None = None) -> StateBuild:
         """The stream guard's subject-state table from the consent store on `day`: every account,
         its age, and the grants live that day; written whole to `out` when given (docs/consent.md)."""

@@ -38,12 +38,13 @@ def _f(name: str, type_: str | tuple[str, ...], optional: bool = False) -> Field
     return FieldSpec(name, type_, optional)
 
 
+CONSENT_ASSURANCE = ("declared", "confirmed", "verified")  # a consent grant's (policy.model.Assurance)
 ASSURANCE = ("none", "self_declared", "inferred", "parent_declared", "estimated", "verified", "verified_strong")
 SPECS: dict[str, tuple[FieldSpec, ...]] = {
     "consent_event": (_f("subject", "ref"), _f("scope", "ref"), _f("action", ("grant", "revoke", "expire")),
                       _f("granted_by", ("parent", "guardian", "self")), _f("method", "ref"),
-                      _f("assurance", ASSURANCE), _f("grant_id", "ref", True), _f("notice_version", "ref", True),
-                      _f("expires", "date", True)),
+                      _f("assurance", CONSENT_ASSURANCE), _f("grant_id", "ref", True),
+                      _f("notice_version", "ref", True), _f("expires", "date", True)),
     "age_assurance": (_f("subject", "ref"), _f("method", "ref"), _f("result", ("pass", "fail", "inconclusive")),
                       _f("age_band", "ref", True), _f("assurance", ASSURANCE), _f("jurisdiction", "ref", True)),
     "erasure_receipt": (_f("job_id", "ref"), _f("subject", "ref", True), _f("store", "ref"),

@@ -81,6 +81,9 @@ grants = sa.Table(  # one scope each; history is kept: a revoked or superseded g
     sa.Column("revoked_at", sa.DateTime),
     sa.Column("revoked_by", sa.String(64)),
     sa.Column("renewal_needed_at", sa.DateTime),
+    # the ledger's outbox: the grant and its revocation are each written to the ledger once
+    sa.Column("ledgered_grant", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("ledgered_revoke", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 notices = sa.Table(  # privacy-notice versions; a material change names the scopes it affects
