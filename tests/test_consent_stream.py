@@ -157,3 +157,24 @@ def test_grants_and_revocations_reach_the_ledger_once_and_pseudonymous(tmp_path:
         desk.revoke("child-1", by="guardian:test", scope="account")
     assert [g.scope for g in desk.grants("child-1", include_history=False)] == ["account"]
     desk.close()
+
+
+def test_the_evidence_packs_consent_statistics_count_the_stores_requests_and_grants(tmp_path: Path,
+                                                                                    sink: Sink) -> None:
+    from tutela.consent.stats import consent_stats
+
+    _, desk = _desk(f"sqlite:///{tmp_path / 'state.db'}", sink)
+    desk.sign_up("child-1", "NL", 12, parent_email=PARENT, scopes=["precise_location"])
+    desk.sign_up("child-2", "NL", 11, parent_email="other@example.org")
+    desk.confirm(sink.token(PARENT))
+    desk.revoke("child-1", by="guardian:test", scope="precise_location")
+    stats = consent_stats(desk.state, DAY, DAY)
+    assert stats["funnel"] == {"asked": 2, "link_opened": 1, "granted": 1}
+    assert stats["requests"]["by_status"] == {"granted": 1, "pending": 1}
+    assert {(g["scope"], g["method"], g["by"], g["grants"]) for g in stats["grants_given"]} == {
+        ("account", "email_plus", "parent", 1), ("precise_location", "email_plus", "parent", 1)}
+    assert stats["grants_ended"] == [{"scope": "precise_location", "how": "revoked", "grants": 1}]
+    assert stats["live_at_end"] == {"account": 1}
+    assert consent_stats(desk.state, DAY - dt.timedelta(days=10), DAY - dt.timedelta(days=1))["funnel"]["asked"] == 0
+    assert PARENT not in str(stats) and "child-1" not in str(stats)  # counts only
+    desk.close()

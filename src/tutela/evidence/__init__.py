@@ -13,7 +13,6 @@ requests, erasure receipts, the ledger), `pack` (zip, manifest, signature, verif
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -41,7 +40,6 @@ from tutela.store import StateStore
 from tutela.taxonomy import Taxonomy
 
 __all__ = ["Evidence", "Verdict"]
-CONSENT_STORE = "tutela.consent"
 
 
 def _check_period(since: dt.date, until: dt.date) -> None:
@@ -121,7 +119,7 @@ class Evidence:
         ledger, consent = sections.ledger_section(ledger_url, period)
         if ledger.get("not_searched"):
             not_searched.append("ledger: " + ledger["not_searched"][0])
-        consent = {**consent, **self._consent(consents, dm, period, not_searched)}
+        consent = {**consent, **self._consent(consents, dm, period, not_searched, state)}
         if state is None:
             gone = ["no state store"]
             rights: dict[str, Any] = {"not_searched": gone}
@@ -136,13 +134,16 @@ class Evidence:
                            "ledger": redact(ledger_url) if ledger_url else None}}
 
     @staticmethod
-    def _consent(table: Any, dm: Any, period: sections.Period, not_searched: list[str]) -> dict[str, Any]:
+    def _consent(table: Any, dm: Any, period: sections.Period, not_searched: list[str],
+                 state: StateStore | None = None) -> dict[str, Any]:
+        from tutela.consent.stats import consent_stats
+
         out: dict[str, Any] = {}
         missing = []
-        if importlib.util.find_spec(CONSENT_STORE) is None:
-            missing.append(f"consent store: not recorded ({CONSENT_STORE} is not part of this installation)")
+        if state is None:
+            missing.append("consent store: no state store, so no consent requests or grants were searched")
         else:
-            missing.append(f"consent store: {CONSENT_STORE} is installed but this pack does not read it yet")
+            out["consent_store"] = consent_stats(state, *period)
         if table is not None:
             c = dm.tutela.consents
             counts = Counter((r[c.by], r[c.assurance]) for r in table.to_pylist())
