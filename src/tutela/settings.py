@@ -36,6 +36,11 @@ SETTINGS: dict[str, str] = {
     "TUTELA_LEDGER_PSEUDONYM_KEY": "HMAC key that turns subject ids into pseudonyms in the ledger (16+ bytes)",
     "TUTELA_STREAM_KEYS": "stream guard pseudonym keys `kid:hexkey[,kid:hexkey...]`, the first one current, "
                           "older ones still verify",
+    "TUTELA_STAFF_PASSWORD": "password for `tutela staff add` (else one line on standard input, else a prompt)",
+    "TUTELA_CONSOLE_SESSION_MINUTES": "lifetime of a console sign-in in minutes (default 480; idle sessions end "
+                                      "after a third of it)",
+    "TUTELA_CONSOLE_SECURE_COOKIE": "`1` marks console cookies Secure even when the request came over plain http "
+                                    "(behind a TLS proxy); https requests always get Secure",
     "TUTELA_STORE_PASSWORD_<STORE>": "password of a declared store (e.g. TUTELA_STORE_PASSWORD_REDIS), never "
                                      "recorded with a request",
 }

@@ -42,6 +42,8 @@ from tutela.cli import (
     rules_list,
     rules_show,
     serve,
+    staff_add,
+    staff_list,
     stream_guard,
 )
 from tutela.cli._output import EXIT_INPUT, EXIT_UNAVAILABLE, fail
@@ -90,6 +92,10 @@ for _name, _fn in (("verify", ledger_verify.run), ("checkpoint", ledger_checkpoi
                    ("append", ledger_append.run), ("key", ledger_checkpoint.key)):
     ledger.command(_name)(_fn)
 app.add_typer(stream_guard.group, name="stream")
+staff = typer.Typer(help="Console accounts of the privacy team: dpo, support, auditor.", no_args_is_help=True)
+app.add_typer(staff, name="staff")
+staff.command("add")(staff_add.run)
+staff.command("list")(staff_list.run)
 
 
 def main() -> None:
