@@ -138,7 +138,7 @@ def test_four_eyes_on_remediation_jobs_in_the_library(estate: ConsoleEstate, eng
         audit = office.current()
         rules = [f["rule"] for f in audit["findings"]]
         assert rules and audit["summary"]["rules"] == len(rules)
-        with pytest.raises(NotAllowed, match="remediation.plan needs the role dpo"):
+        with pytest.raises(NotAllowed, match=r"remediation\.plan needs the role dpo"):
             office.plan(sam, rules)
         job = office.plan(alice, rules)
         assert job["status"] == "pending_approval" and job["created_by"] == "alice" and job["planned"]
