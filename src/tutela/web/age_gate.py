@@ -43,11 +43,13 @@ def router(engine: Engine, pages: Pages, gate: AgeGate | None = None) -> APIRout
 
     @r.get("/age-gate")
     def page(request: Request, jurisdiction: str = "NL") -> Response:
+        """The neutral age gate: asks for a date of birth, shows no threshold."""
         engine.age_threshold(jurisdiction)  # an unknown jurisdiction is a 422 naming it, before anyone types
         return show(request, jurisdiction)
 
     @r.post("/age-gate")
     def submit(request: Request, data: dict[str, list[str]] = Depends(form)) -> Response:
+        """The age gate's answer (the same page for every result; it sticks to the browser)."""
         security.check(request.cookies.get(security.FORM), field(data, "csrf") or None)
         jurisdiction = field(data, "jurisdiction", "NL")[:6]
         threshold = engine.age_threshold(jurisdiction)

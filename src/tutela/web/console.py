@@ -32,6 +32,7 @@ def router(office: Office, pages: Pages) -> APIRouter:
 
     @r.get("/console/signin")
     def signin_page(request: Request, next: str = "/console") -> Response:
+        """The sign-in form."""
         if pages.context(request) is not None:
             return RedirectResponse(_safe_next(next), status_code=303)
         return _signin(request, next, "", "", 200)
@@ -46,6 +47,7 @@ def router(office: Office, pages: Pages) -> APIRouter:
 
     @r.post("/console/signin")
     def signin(request: Request, data: dict[str, list[str]] = body) -> Response:
+        """Sign in (name, password; rate limited)."""
         security.check(request.cookies.get(security.FORM), field(data, "csrf") or None)
         name, password, nxt = field(data, "name")[:64], (data.get("password") or [""])[0], field(data, "next")
         wait = SIGNIN_LIMIT_CLIENT.hit(security.client(request)) or SIGNIN_LIMIT_NAME.hit(name.casefold())
@@ -63,6 +65,7 @@ def router(office: Office, pages: Pages) -> APIRouter:
 
     @r.post("/console/signout")
     def signout(request: Request, ctx: Ctx = signed, data: dict[str, list[str]] = body) -> Response:
+        """Sign out: the session ends."""
         checked(ctx, data)
         office.sign_out(ctx.session_id)
         resp = RedirectResponse("/console/signin", status_code=303)
@@ -72,6 +75,7 @@ def router(office: Office, pages: Pages) -> APIRouter:
 
     @r.get("/console")
     def overview(request: Request, ctx: Ctx = signed) -> HTMLResponse:
+        """Open findings by severity (distinct children and subjects), trend over audits."""
         audit = office.current()
         s = audit["summary"]
         sev = [(k, int(v["children"]), k) for k, v in s["by_severity"].items()]
@@ -83,12 +87,14 @@ def router(office: Office, pages: Pages) -> APIRouter:
 
     @r.post("/console/audits")
     def audit_now(ctx: Ctx = signed, data: dict[str, list[str]] = body) -> Response:
+        """Audit the estate again now (DPO)."""
         checked(ctx, data)
         office.run_audit(ctx.who)
         return redirect("/console", "audited")
 
     @r.get("/console/findings")
     def findings(request: Request, ctx: Ctx = signed) -> HTMLResponse:
+        """Findings sorted by risk, chart of every rule."""
         audit = office.current()
         found = [f for f in audit["findings"] if f["status"] == "open"]
         chart = charts.bars([(f["rule"], int(f["rows"]), f["severity"]) for f in found], "rows affected per rule")
@@ -98,6 +104,7 @@ def router(office: Office, pages: Pages) -> APIRouter:
 
     @r.get("/console/findings/{rule}")
     def finding(rule: str, request: Request, ctx: Ctx = signed) -> HTMLResponse:
+        """One finding: citation, countries, collections, example ids, the repair each category gets."""
         f = office.finding(rule)
         countries = sorted(f["countries"].items(), key=lambda kv: (-kv[1], kv[0]))
         colls = sorted(f["collections"].items(), key=lambda kv: (-kv[1], kv[0]))
@@ -110,31 +117,37 @@ def router(office: Office, pages: Pages) -> APIRouter:
 
     @r.post("/console/jobs")
     def plan(ctx: Ctx = signed, data: dict[str, list[str]] = body) -> Response:
+        """Plan a dry-run remediation of the chosen findings (DPO; awaits a second DPO)."""
         checked(ctx, data)
         job = office.plan(ctx.who, [v.strip() for v in data.get("rules", []) if v.strip()])
         return redirect(f"/console/jobs/{job['job_id']}", "planned")
 
     @r.get("/console/jobs")
     def jobs(request: Request, ctx: Ctx = signed) -> HTMLResponse:
+        """Remediation jobs."""
         return pages.page("jobs.html", ctx, request, "jobs", jobs=office.jobs())
 
     @r.get("/console/jobs/{job_id}")
     def job(job_id: str, request: Request, ctx: Ctx = signed) -> HTMLResponse:
+        """One job: its dry run, approval, live progress."""
         return pages.page("job.html", ctx, request, "jobs", j=office.job(job_id), **_may(ctx))
 
     @r.get("/console/jobs/{job_id}/progress.json")
     def progress(job_id: str, ctx: Ctx = signed) -> JSONResponse:
+        """A job's live progress (JSON, for the page's script)."""
         j = office.job(job_id)
         return JSONResponse({"status": j["status"], "live": j["live"]}, headers={"cache-control": "no-store"})
 
     @r.post("/console/jobs/{job_id}/approve")
     def approve(job_id: str, ctx: Ctx = signed, data: dict[str, list[str]] = body) -> Response:
+        """Approve a job (a DPO who did not plan it)."""
         checked(ctx, data)
         office.approve_job(ctx.who, job_id)
         return redirect(f"/console/jobs/{job_id}", "approved")
 
     @r.get("/console/jobs/{job_id}/execute")
     def confirm(job_id: str, request: Request, ctx: Ctx = signed) -> Response:
+        """The confirmation before a job executes."""
         j = office.job(job_id)
         if j["status"] != "approved":
             return redirect(f"/console/jobs/{job_id}")
@@ -143,6 +156,7 @@ def router(office: Office, pages: Pages) -> APIRouter:
 
     @r.post("/console/jobs/{job_id}/execute")
     def execute(job_id: str, ctx: Ctx = signed, data: dict[str, list[str]] = body) -> Response:
+        """Execute an approved job (DPO; needs the confirmation)."""
         checked(ctx, data)
         if field(data, "confirm") != "yes":
             return redirect(f"/console/jobs/{job_id}/execute")

@@ -41,11 +41,13 @@ def router(engine: Engine, office: Office, pages: Pages) -> APIRouter:
 
     @r.get("/console/requests")
     def requests(request: Request, ctx: Ctx = signed, status: str | None = None) -> HTMLResponse:
+        """Rights-request queue with deadline timers."""
         return pages.page("requests.html", ctx, request, "requests", requests=office.requests(status),
                           can_create=staff_may(ctx.who.role, "requests.create"))
 
     @r.post("/console/requests")
     def create(ctx: Ctx = signed, data: dict[str, list[str]] = body) -> Response:
+        """Create a rights request (DPO, support)."""
         checked(ctx, data)
         req: dict[str, Any] = {"kind": field(data, "kind"), "subject": field(data, "subject")}
         for key in ("scope", "jurisdiction"):
@@ -58,12 +60,14 @@ def router(engine: Engine, office: Office, pages: Pages) -> APIRouter:
 
     @r.get("/console/requests/{request_id}")
     def show(request_id: str, request: Request, ctx: Ctx = signed) -> HTMLResponse:
+        """One rights request."""
         role = ctx.who.role
         return pages.page("request.html", ctx, request, "requests", r=office.request(request_id),
                           can_decide=staff_may(role, "requests.decide"), can_run=staff_may(role, "requests.run"))
 
     @r.post("/console/requests/{request_id}/{action}")
     def act(request_id: str, action: str, ctx: Ctx = signed, data: dict[str, list[str]] = body) -> Response:
+        """Approve (not its creator), reject, extend or run a request (DPO, support)."""
         checked(ctx, data)
         if action == "run":
             office.run_request(ctx.who, request_id)
@@ -75,6 +79,7 @@ def router(engine: Engine, office: Office, pages: Pages) -> APIRouter:
 
     @r.get("/console/export/findings.csv")
     def findings_csv(ctx: Ctx = signed) -> Response:
+        """The latest audit's findings as CSV."""
         audit = office.current()
         rows = [[f["rule"], f["title"], f["severity"], f["status"], f["children"], f["subjects"], f["rows"],
                  ";".join(f"{k}={v}" for k, v in sorted(f["countries"].items())), f["citation"]["instrument"],
@@ -84,26 +89,31 @@ def router(engine: Engine, office: Office, pages: Pages) -> APIRouter:
 
     @r.get("/console/export/requests.csv")
     def requests_csv(ctx: Ctx = signed) -> Response:
+        """Rights requests as CSV."""
         cols = ["id", "kind", "scope", "subject", "jurisdiction", "status", "received", "due", "days_left",
                 "overdue", "extended", "answered_late", "created_by", "decided_by", "completed_at"]
         return _csv("requests.csv", cols, [[q.get(c) for c in cols] for q in office.requests()])
 
     @r.get("/console/datamap")
     def datamap(request: Request, ctx: Ctx = signed) -> HTMLResponse:
+        """The data map as a graph."""
         dm = office.datamap()
         return pages.page("datamap.html", ctx, request, "datamap", dm=dm, chart=charts.graph(dm))
 
     @r.get("/console/rulebook")
     def rulebook(request: Request, ctx: Ctx = signed) -> HTMLResponse:
+        """Rulebook browser: jurisdictions."""
         return pages.page("rulebook.html", ctx, request, "rulebook", jurisdictions=office.rulebook(),
                           version=engine.version, day=office.day())
 
     @r.get("/console/rulebook/{code}")
     def jurisdiction(code: str, request: Request, ctx: Ctx = signed) -> HTMLResponse:
+        """One jurisdiction: consent ages, rules, citations, effective dates, legal status."""
         return pages.page("jurisdiction.html", ctx, request, "rulebook", j=office.jurisdiction(code), day=office.day())
 
     @r.get("/console/ledger")
     def ledger(request: Request, ctx: Ctx = signed) -> HTMLResponse:
+        """Ledger verification summary."""
         report: dict[str, Any] | None = None
         missing = ""
         try:
@@ -115,6 +125,7 @@ def router(engine: Engine, office: Office, pages: Pages) -> APIRouter:
 
     @r.get("/console/consent")
     def consent(request: Request, ctx: Ctx = signed) -> HTMLResponse:
+        """Consent funnel (no consent data yet)."""
         return pages.page("consent.html", ctx, request, "consent")
 
     @r.get("/report")
