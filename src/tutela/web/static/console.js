@@ -16,7 +16,7 @@
               live.status === "failed" || (live.message === "done")) {
             if (live.message === "done" || j.status !== "running") { bar.max = 1; bar.value = 1; }
             if (!box.dataset.reloaded && (live.message === "done" || live.status === "failed")) {
-              box.dataset.reloaded = "1"; window.location.reload(); return;
+              box.dataset.reloaded = "1"; window.location.replace(window.location.pathname); return;
             }
           }
           window.setTimeout(poll, 800);
