@@ -191,3 +191,19 @@ def test_read_pages_and_csv_cells_are_safe(app: TestClient) -> None:
 
     assert [_cell(v) for v in ("=HYPERLINK(1)", "+1", "-1", "@x", "plain", None, 3)] == [
         "'=HYPERLINK(1)", "'+1", "'-1", "'@x", "plain", "", "3"]
+
+
+def test_an_auditor_can_post_nothing_but_sign_out(app: TestClient) -> None:
+    """Every POST route of the console, found in the app itself, refuses an auditor with 403."""
+    from tutela.web import console, desk
+    from tutela.web.pages import Pages
+
+    aud = sign_in(app, "aud")
+    routers = [console.router(None, Pages(None)), desk.router(Engine(), None, Pages(None))]  # type: ignore[arg-type]
+    routes = [r.path for router in routers for r in router.routes  # type: ignore[attr-defined]
+              if "POST" in getattr(r, "methods", ()) and r.path not in ("/console/signin", "/console/signout")]
+    assert len(routes) >= 6
+    for path in routes:
+        concrete = path.replace("{action}", "approve").replace("{job_id}", "x").replace("{request_id}", "x")
+        r = post(aud, concrete, rules="x", kind="access", subject="1", confirm="yes")
+        assert r.status_code == 403 and "aud` is auditor" in r.text, (path, r.text[:300])  # type: ignore[attr-defined]

@@ -52,5 +52,8 @@ def run(
         table.add_row(f.rule, f.status, f.severity, str(f.subjects), str(f.children), str(f.rows),
                       str(f.age_from_signal), str(f.unverified_parent), f"{f.instrument}, {f.section}")
     console.print(table)
+    every = findings.distinct.get("all", {})  # a child breached by several rules counts once here
+    console.print(f"distinct over every rule: {every.get('children', 0)} children, "
+                  f"{every.get('subjects', 0)} subjects", highlight=False)
     if report is not None:
         console.print(f"report: {report}")
