@@ -51,7 +51,7 @@ class Office:
         self.key = estate_id(estate.url)
         self.progress: dict[str, dict[str, Any]] = {}  # job id -> live progress of a job run here
         self._lock = threading.Lock()
-        self._audit_lock = threading.Lock()
+        self._audit_lock = threading.RLock()
         self._desk: RightsDesk | None = None
 
     # -- who ---------------------------------------------------------------------------------
@@ -74,16 +74,19 @@ class Office:
         if who is not None:
             require(who.name, who.role, "audit.run")
         with self._audit_lock:
-            found = self._audit(self.state)
-            return self.audits.save(self.key, self.day(), who.name if who else SYSTEM, found)
+            return self._audit_now(who.name if who else SYSTEM)
+
+    def _audit_now(self, by: str) -> dict[str, Any]:
+        return self.audits.save(self.key, self.day(), by, self._audit(self.state))
 
     def current(self) -> dict[str, Any]:
         """The latest audit; a new one when there is none or the estate changed since."""
-        latest = self.audits.latest(self.key)
-        changed = self._changed_at()
-        if latest is None or (changed is not None and changed >= latest["at_time"]):
-            return self.run_audit(None)
-        return latest
+        with self._audit_lock:  # two pages asking at once run one audit, not two
+            latest = self.audits.latest(self.key)
+            changed = self._changed_at()
+            if latest is None or (changed is not None and changed >= latest["at_time"]):
+                return self._audit_now(SYSTEM)
+            return latest
 
     def report_findings(self) -> tuple[Findings, dt.date]:
         """The current audit as Findings for the HTML report, and its day."""

@@ -12,12 +12,11 @@
           st.textContent = j.status;
           text.textContent = live.message || "";
           if (live.total) { bar.max = live.total; bar.value = live.done; }
-          if (j.status === "done" || j.status === "done_with_errors" || j.status === "failed" ||
-              live.status === "failed" || (live.message === "done")) {
-            if (live.message === "done" || j.status !== "running") { bar.max = 1; bar.value = 1; }
-            if (!box.dataset.reloaded && (live.message === "done" || live.status === "failed")) {
-              box.dataset.reloaded = "1"; window.location.replace(window.location.pathname); return;
-            }
+          var ended = live.message === "done" || live.status === "failed" ||
+            ["failed", "paused", "done_with_errors"].indexOf(j.status) >= 0;
+          if (ended && !box.dataset.reloaded) {
+            box.dataset.reloaded = "1"; bar.max = 1; bar.value = 1;
+            window.location.replace(window.location.pathname); return;
           }
           window.setTimeout(poll, 800);
         })
