@@ -20,12 +20,13 @@ from tutela.web import create_app
 from tutela.web.console import SIGNIN_LIMIT_CLIENT, SIGNIN_LIMIT_NAME
 
 ALICE_TOKEN, BOB_TOKEN = "alice-token-0123456789abcdef", "bob-token-0123456789abcdef"
+AUD_TOKEN = "aud-token-0123456789abcdef0"
 
 
 @pytest.fixture
 def estate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ConsoleEstate]:
     monkeypatch.setenv("TUTELA_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TUTELA_STAFF_TOKENS", f"alice={ALICE_TOKEN},bob={BOB_TOKEN}")
+    monkeypatch.setenv("TUTELA_STAFF_TOKENS", f"alice={ALICE_TOKEN},bob={BOB_TOKEN},aud={AUD_TOKEN}")
     with console_estate(tmp_path) as e:
         monkeypatch.setenv("TUTELA_STATE", e.state_url)
         yield e
@@ -175,6 +176,13 @@ def test_four_eyes_on_requests_through_the_pages_and_the_api(app: TestClient) ->
     assert "four-eyes" in own.json()["message"]
     ok = api.post(f"/v1/requests/{made_api['id']}/approve", headers={"Authorization": f"Bearer {BOB_TOKEN}"})
     assert ok.status_code == 200 and ok.json()["decided_by"] == "bob"
+    auditor = {"Authorization": f"Bearer {AUD_TOKEN}"}  # the token of a console auditor reads, changes nothing
+    assert api.get("/v1/requests", headers=auditor).status_code == 200
+    for path, body in (("/v1/requests", {"kind": "access", "subject": "3"}),
+                       (f"/v1/requests/{made_api['id']}/run", {}), (f"/v1/requests/{rid}/reject", {"reason": "x"})):
+        refused = api.post(path, json=body, headers=auditor)
+        assert refused.status_code == 403 and refused.json()["error"] == "NotAllowed", path
+        assert "`aud` is auditor" in refused.json()["message"]
 
 
 def test_read_pages_and_csv_cells_are_safe(app: TestClient) -> None:

@@ -38,7 +38,9 @@ if TYPE_CHECKING:
     from tutela.query import EngineName as EngineName
     from tutela.rights import RightsDesk as RightsDesk
     from tutela.rights.lifecycle import NewRequest as NewRequest
+    from tutela.staff import Accounts as StaffAccounts
     from tutela.staff import Office as Office
+    from tutela.staff import may as staff_may
 
 _RENAMED = {  # public name -> (module, its name there)
     "AgeContext": ("tutela.age", "Context"), "AgeMemoryStore": ("tutela.age", "MemoryStore"),
@@ -93,10 +95,12 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "RightsDesk",
+    "StaffAccounts",
     "age_from_env",
     "age_to_rulebook",
     "check_age_requirements",
     "load_age_trust",
+    "staff_may",
     "stick_age",
 ]
 
