@@ -72,10 +72,11 @@ def trend(points: list[dict[str, Any]], series: tuple[str, ...] = ("children", "
     ticks = _ticks(max(max(int(p.get(s, 0)) for s in series) for p in points))
     sy = (h - top - bottom) / ticks[-1]
     n = len(points)
-    step = (w - left - 20) / max(1, n - 1)
+    span = w - left - 50  # room for the last date's label
+    step = span / max(1, n - 1)
 
     def x(i: int) -> float:
-        return left + (i * step if n > 1 else (w - left - 20) / 2)
+        return left + 10 + (i * step if n > 1 else span / 2)
 
     out = [f'<svg class="chart" role="img" viewBox="0 0 {w} {h}" xmlns="http://www.w3.org/2000/svg">'
            f'<title>distinct children and subjects per audit</title>']
