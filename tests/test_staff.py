@@ -145,6 +145,8 @@ def test_four_eyes_on_remediation_jobs_in_the_library(estate: ConsoleEstate, eng
         r = engine.remediator(estate.config(), state)
         with pytest.raises(InputError, match="not approved yet"):
             r.start(job["job_id"], by="alice")
+        with pytest.raises(InputError, match="nothing to resume"):  # no way round the approval
+            r.resume(job["job_id"])
         with pytest.raises(NotAllowed, match=f"four-eyes: `alice` created job {job['job_id']}"):
             r.approve(job["job_id"], by="alice")
         with pytest.raises(NotAllowed):

@@ -272,6 +272,9 @@ class Remediator:
         job = self.state.job(job_id)
         if job["estate_key"] != self.cfg.key:
             raise InputError(f"job {job_id} belongs to another estate ({job['estate']})", where="--estate")
+        if job["status"] in ("pending_approval", "approved"):  # four-eyes: only an approved job starts, by `start`
+            raise InputError(f"job {job_id} is {job['status']}; it has not started, so there is nothing to resume",
+                             where="--resume", hint="approve and execute it in the console (docs/console.md)")
         return self._run(job_id, job["spec"], progress)
 
     def _run(self, job_id: str, spec: dict[str, Any], progress: remediate.Progress | None) -> dict[str, Any]:
