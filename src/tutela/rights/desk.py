@@ -14,6 +14,7 @@ opened on first use and kept for the desk's life (the API holds one desk).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from tutela.connectors import ESTATE, Connector, ConnectorUnavailable, open_connector
@@ -133,6 +134,10 @@ class RightsDesk:
         finally:
             if error:
                 self.requests.fail(request_id, error)
+
+    def last_completed(self) -> dt.datetime | None:
+        """When a request on this desk's estate was last answered (the console audits again after it)."""
+        return self.requests.last_completed(self.estate.key) if self.estate is not None else None
 
     def export(self, request_id: str) -> tuple[dict[str, Any], str]:
         return self.requests.export(request_id)

@@ -245,6 +245,14 @@ class RequestStore:
             rows = [dict(r) for r in c.execute(q).mappings()]
         return [self.view(r, today) for r in rows]
 
+    def last_completed(self, estate_key: str) -> dt.datetime | None:
+        """When a request on this estate was last answered (None: never)."""
+        q = sa.select(sa.func.max(rights_requests.c.completed_at)).where(
+            rights_requests.c.estate_key == estate_key, rights_requests.c.status == "done")
+        with self.state.engine.connect() as c:
+            got = c.execute(q).scalar()
+        return got if isinstance(got, dt.datetime) else None
+
     def export(self, request_id: str) -> tuple[dict[str, Any], str]:
         row = self.row(request_id)
         if row["kind"] != "access":

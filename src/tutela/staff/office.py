@@ -111,8 +111,7 @@ class Office:
         with self.state.engine.connect() as c:
             job = c.execute(sa.select(sa.func.max(jobs.c.updated_at)).where(
                 jobs.c.estate_key == self.key, jobs.c.status.in_(("done", "done_with_errors")))).scalar()
-        done = [r["completed_at"] for r in self.desk().list(status="done", limit=1) if r["completed_at"]]
-        times = [t for t in (job, dt.datetime.fromisoformat(done[0]) if done else None) if t is not None]
+        times = [t for t in (job, self.desk().last_completed()) if t is not None]
         return max(times) if times else None
 
     # -- remediation (four-eyes: plan, approve by another, then execute) ----------------------
