@@ -6,12 +6,12 @@ not a terminal (one line), else asked twice at a prompt."""
 
 from __future__ import annotations
 
-import os
 import sys
 from getpass import getpass
 
 import typer
 
+from tutela import settings
 from tutela.cli._output import Format, console, print_json
 from tutela.engine import Engine
 from tutela.errors import InputError
@@ -20,8 +20,8 @@ ENV = "TUTELA_STAFF_PASSWORD"
 
 
 def read_password() -> str:
-    if os.environ.get(ENV):
-        return os.environ[ENV]
+    if settings.text(ENV):
+        return settings.text(ENV)
     if not sys.stdin.isatty():
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
