@@ -198,3 +198,7 @@ def test_cli_staff_add_reads_the_password_from_stdin_never_argv(estate: ConsoleE
     assert nope.returncode == 3 and "No such option" in nope.stderr + nope.stdout
     listed = tutela("list", "--format", "json")
     assert listed.returncode == 0 and '"carol"' in listed.stdout and "argon2" not in listed.stdout
+    assert tutela("disable", "--name", "carol").returncode == 0
+    assert Accounts(StateStore()).check("carol", PASSWORD) is None
+    missing = tutela("disable", "--name", "nobody")
+    assert missing.returncode == 3 and "no staff account `nobody`" in missing.stderr

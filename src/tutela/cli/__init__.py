@@ -43,6 +43,7 @@ from tutela.cli import (
     rules_show,
     serve,
     staff_add,
+    staff_disable,
     staff_list,
     stream_guard,
 )
@@ -96,6 +97,7 @@ staff = typer.Typer(help="Console accounts of the privacy team: dpo, support, au
 app.add_typer(staff, name="staff")
 staff.command("add")(staff_add.run)
 staff.command("list")(staff_list.run)
+staff.command("disable")(staff_disable.run)
 
 
 def main() -> None:
