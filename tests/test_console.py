@@ -62,6 +62,9 @@ def post(c: TestClient, path: str, **data: str | list[str]) -> object:
 def test_pages_need_a_session_and_cookies_are_strict(app: TestClient) -> None:
     r = app.get("/console/findings", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/console/signin?next=/console/findings"
+    for path in ("/report", "/console/export/findings.csv", "/console/export/requests.csv"):
+        assert app.get(path, follow_redirects=False).status_code == 303, path  # findings are for staff only
+    assert app.get("/report", follow_redirects=False).headers["location"] == "/console/signin?next=/report"
     page = app.get("/console/signin")
     assert "HttpOnly" in page.headers["set-cookie"] and "SameSite=strict" in page.headers["set-cookie"]
     r = app.post("/console/signin", data={"csrf": token(page.text), "name": "alice", "password": PASSWORD,

@@ -22,7 +22,8 @@ SIGNIN_LIMIT_CLIENT = RateLimiter(limit=20, window=300)  # per client address
 
 def _safe_next(raw: str) -> str:
     """Only a path of this console (never another site) after sign-in."""
-    return raw if raw.startswith("/console") and not raw.startswith("//") and "\\" not in raw else "/console"
+    ours = raw == "/report" or raw.startswith("/console")
+    return raw if ours and not raw.startswith("//") and "\\" not in raw else "/console"
 
 
 def router(office: Office, pages: Pages) -> APIRouter:

@@ -129,7 +129,7 @@ def router(engine: Engine, office: Office, pages: Pages) -> APIRouter:
         return pages.page("consent.html", ctx, request, "consent")
 
     @r.get("/report")
-    def report() -> HTMLResponse:
+    def report(ctx: Ctx = signed) -> HTMLResponse:
         """The audit report of the estate as it is now (the latest audit, re-run when the estate changed)."""
         found, day = office.report_findings()
         return HTMLResponse(engine.report_html(found, office.estate.url, day))

@@ -63,7 +63,9 @@ class Pages:
     def signed_in(self, request: Request) -> Ctx:
         ctx = self.context(request)
         if ctx is None:
-            raise SignInNeeded(request.url.path if request.method == "GET" else "/console")
+            path = request.url.path
+            raise SignInNeeded(path if request.method == "GET" and path.startswith(("/console", "/report"))
+                               else "/console")
         return ctx
 
 
