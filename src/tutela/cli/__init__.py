@@ -49,6 +49,9 @@ from tutela.cli import (
     rules_list,
     rules_show,
     serve,
+    staff_add,
+    staff_disable,
+    staff_list,
     stream_guard,
     taxonomy,
     transfers_check,
@@ -133,6 +136,11 @@ consent.command("request")(consent_request.run)
 consent.command("grants")(consent_grants.run)
 consent.command("revoke")(consent_revoke.run)
 consent.command("state")(consent_state.run)
+staff = typer.Typer(help="Console accounts of the privacy team: dpo, support, auditor.", no_args_is_help=True)
+app.add_typer(staff, name="staff")
+staff.command("add")(staff_add.run)
+staff.command("list")(staff_list.run)
+staff.command("disable")(staff_disable.run)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ opened on first use and kept for the desk's life (the API holds one desk).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from tutela.connectors import ESTATE, Connector, ConnectorUnavailable, open_connector
@@ -163,6 +164,10 @@ class RightsDesk:
         self.recorder.rights_fulfilment(done, done.get("result") or {})
         if done["kind"] == "erasure":
             self.recorder.receipts(done["id"], self.state.receipts(job_id=done["id"], subject=done["subject"])[-1:])
+
+    def last_completed(self) -> dt.datetime | None:
+        """When a request on this desk's estate was last answered (the console audits again after it)."""
+        return self.requests.last_completed(self.estate.key) if self.estate is not None else None
 
     def export(self, request_id: str) -> tuple[dict[str, Any], str]:
         return self.requests.export(request_id)
