@@ -192,7 +192,8 @@ def test_read_pages_and_csv_cells_are_safe(app: TestClient) -> None:
     aud = sign_in(app, "aud")
     for path, marker in (("/console/datamap", "<svg"), ("/console/rulebook", 'id="jurisdictions"'),
                          ("/console/rulebook/NL", "Age of digital consent"), ("/console/ledger", 'id="ledger-status"'),
-                         ("/console/consent", "No consent data yet"), ("/console/jobs", 'id="jobs"')):
+                         ("/console/consent", 'id="consent-asked"'), ("/console/evidence", 'id="evidence-download"'),
+                         ("/console/jobs", 'id="jobs"')):
         r = aud.get(path)
         assert r.status_code == 200 and marker in r.text, path
     missing = aud.get("/console/rulebook/XX")
@@ -218,3 +219,23 @@ def test_an_auditor_can_post_nothing_but_sign_out(app: TestClient) -> None:
         concrete = path.replace("{action}", "approve").replace("{job_id}", "x").replace("{request_id}", "x")
         r = post(aud, concrete, rules="x", kind="access", subject="1", confirm="yes")
         assert r.status_code == 403 and "aud` is auditor" in r.text, (path, r.text[:300])  # type: ignore[attr-defined]
+
+
+def test_the_evidence_pack_downloads_from_the_console_and_verifies(app: TestClient, tmp_path: Path) -> None:
+    import zipfile
+
+    from tutela.engine import Engine
+
+    aud = sign_in(app, "aud")  # read-only staff may take the pack: counts and pseudonyms only
+    r = aud.get("/console/evidence/pack.zip", params={"since": "2026-01-01", "until": "2026-12-31"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    assert 'filename="tutela-evidence-2026-01-01-2026-12-31.zip"' in r.headers["content-disposition"]
+    pack = tmp_path / "pack.zip"
+    pack.write_bytes(r.content)
+    assert Engine().evidence.verify(pack).ok
+    with zipfile.ZipFile(pack) as z:
+        assert "index.html" in z.namelist() and "consent.json" in z.namelist()
+    bad = aud.get("/console/evidence/pack.zip", params={"since": "2026-13-01", "until": "2026-12-31"})
+    assert bad.status_code == 422 and "expected YYYY-MM-DD" in bad.text
+    backwards = aud.get("/console/evidence/pack.zip", params={"since": "2026-12-31", "until": "2026-01-01"})
+    assert backwards.status_code == 422 and "starts" in backwards.text

@@ -95,7 +95,7 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
-def test_dpo_flow_in_a_real_browser(server: tuple[str, ConsoleEstate], browser: Browser) -> None:
+def test_dpo_flow_in_a_real_browser(server: tuple[str, ConsoleEstate], browser: Browser, tmp_path: Path) -> None:
     base, _estate = server
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{base}/console")
@@ -163,10 +163,20 @@ def test_dpo_flow_in_a_real_browser(server: tuple[str, ConsoleEstate], browser: 
     page.click("nav >> text=Requests")
     shot(page, "requests")
     for nav, name, marker in (("Data map", "datamap", "svg.graph"), ("Rulebook", "rulebook", "#jurisdictions"),
-                              ("Ledger", "ledger", "#ledger-status"), ("Consent", "consent", "#consent-empty")):
+                              ("Ledger", "ledger", "#ledger-status"), ("Consent", "consent", "#consent-asked")):
         page.click(f"nav >> text={nav}")
         expect(page.locator(marker)).to_be_visible()
         shot(page, name)
+    page.click("nav >> text=Evidence pack")  # download the evidence pack and verify it as a regulator would
+    shot(page, "evidence")
+    with page.expect_download(timeout=180_000) as got:
+        page.click("#evidence-download")
+    pack = tmp_path / "pack.zip"
+    got.value.save_as(pack)
+    checked = subprocess.run([sys.executable, "-m", "tutela", "evidence", "verify", str(pack), "--format", "json"],
+                             capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert '"ok": true' in checked.stdout
     page.click("nav >> text=Rulebook")
     page.click("#jurisdictions a[href='/console/rulebook/NL']")
     expect(page.locator("#rules")).to_be_visible()

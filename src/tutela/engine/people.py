@@ -87,3 +87,10 @@ class PeopleMixin:
         if out is not None:
             write_state(build.table, out)
         return build
+
+    def consent_stats(self: EngineCore, since: dt.date, until: dt.date) -> dict[str, Any]:
+        """Consent requests, grants given and ended, grants live at the end, over [since, until]:
+        counts only (tutela.consent.stats; the console's funnel and the evidence pack)."""
+        from tutela.consent.stats import consent_stats
+
+        return consent_stats(self.consent.state, since, until)

@@ -58,6 +58,16 @@ def bars(items: list[tuple[str, int, str]], axis: str, label_width: int = 230) -
     return "".join(out)
 
 
+def funnel(steps: dict[str, int]) -> str:
+    """The consent funnel as bars on one axis: asked, link opened, granted (a step's share of the
+    first in its label)."""
+    first = steps.get("asked", 0)
+    names = {"asked": "asked a parent", "link_opened": "link opened", "granted": "granted"}
+    items = [(f"{names[k]} ({steps[k] * 100 // first}%)" if first else names[k], steps[k], "low")
+             for k in ("asked", "link_opened", "granted") if k in steps]
+    return bars(items, "parental consent requests")
+
+
 def legend(severities: list[str]) -> str:
     return "".join(f'<span class="key"><svg width="12" height="12" aria-hidden="true"><rect width="12" '
                    f'height="12" fill="{COLOURS.get(s, COLOURS["none"])}"/></svg> {escape(s)}</span>'

@@ -4,6 +4,7 @@ the CSV exports and the current audit report (`/report`)."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from typing import Any
 
@@ -32,6 +33,22 @@ def _csv(name: str, header: list[str], rows: list[list[Any]]) -> Response:
     w.writerows([[_cell(v) for v in row] for row in rows])
     return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": f'attachment; filename="{name}"', **security.HEADERS})
+
+
+def _day(value: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"not a date: `{value}`; expected YYYY-MM-DD", where=name) from None
+
+
+def _period(office: Office, since: str | None, until: str | None, days: int) -> tuple[dt.date, dt.date]:
+    """[since, until] from the form, by default the `days` up to the console's day."""
+    end = _day(until, "until") if until else office.day()
+    start = _day(since, "since") if since else end - dt.timedelta(days=days - 1)
+    if start > end:
+        raise InputError(f"the period starts ({start}) after it ends ({end})", where="since")
+    return start, end
 
 
 def router(engine: Engine, office: Office, pages: Pages) -> APIRouter:
@@ -124,9 +141,34 @@ def router(engine: Engine, office: Office, pages: Pages) -> APIRouter:
         return pages.page("ledger.html", ctx, request, "ledger", report=report, missing=missing)
 
     @r.get("/console/consent")
-    def consent(request: Request, ctx: Ctx = signed) -> HTMLResponse:
-        """Consent funnel (no consent data yet)."""
-        return pages.page("consent.html", ctx, request, "consent")
+    def consent(request: Request, ctx: Ctx = signed, since: str | None = None,
+                until: str | None = None) -> HTMLResponse:
+        """Consent funnel: parental consent requests asked, link opened, granted; grants given and
+        ended by scope and method (the consent store, counts only; default the last 30 days)."""
+        start, end = _period(office, since, until, 30)
+        stats = engine.consent_stats(start, end)
+        return pages.page("consent.html", ctx, request, "consent", stats=stats, since=start, until=end,
+                          chart=charts.funnel(stats["funnel"]))
+
+    @r.get("/console/evidence")
+    def evidence(request: Request, ctx: Ctx = signed) -> HTMLResponse:
+        """The evidence pack: choose a period (and a cohort), download the zip (docs/evidence.md)."""
+        start, end = _period(office, None, None, 365)
+        return pages.page("evidence.html", ctx, request, "evidence", since=start, until=end)
+
+    @r.get("/console/evidence/pack.zip")
+    def evidence_pack(ctx: Ctx = signed, since: str = "", until: str = "", cohort_from: str = "",
+                      cohort_until: str = "") -> Response:
+        """Build and download the evidence pack for the period (any role: it holds counts and pseudonyms)."""
+        start, end = _period(office, since or None, until or None, 365)
+        cohort = None
+        if cohort_from or cohort_until:
+            cohort = (_day(cohort_from, "cohort_from"), _day(cohort_until, "cohort_until"))
+        data = engine.evidence.build(start, end, estate=office.estate.url, datamap=office.estate.datamap,
+                                     cohort=cohort, today=office.day())
+        name = f"tutela-evidence-{start}-{end}.zip"
+        return Response(data, media_type="application/zip",
+                        headers={"content-disposition": f'attachment; filename="{name}"', **security.HEADERS})
 
     @r.get("/report")
     def report(ctx: Ctx = signed) -> HTMLResponse:
