@@ -50,6 +50,19 @@ def api_routes() -> list[tuple[str, str, str]]:
     return sorted(found, key=lambda t: (t[1], t[0]))
 
 
+def page_routes() -> list[tuple[str, str, str]]:
+    """The web pages (console, report, age gate): routes outside the OpenAPI document."""
+    from tutela.engine import Engine
+    from tutela.web import age_gate, console, desk
+    from tutela.web.pages import Pages
+
+    eng, pages = Engine(), Pages(None)
+    routers = [console.router(None, pages), desk.router(eng, None, pages), age_gate.router(eng, pages)]  # type: ignore[arg-type]
+    found = [(m, r.path, (r.endpoint.__doc__ or r.name.replace("_", " ")).strip().splitlines()[0])
+             for router in routers for r in router.routes for m in sorted(getattr(r, "methods", ()))]
+    return sorted(found, key=lambda t: (t[1], t[0]))
+
+
 def model_fields(model: type[BaseModel], seen: set[type] | None = None) -> Iterator[tuple[str, str, str]]:
     """(model name, field, type) for `model` and every model it nests."""
     seen = seen if seen is not None else set()
@@ -116,6 +129,10 @@ def render() -> str:
     lines += ["## HTTP API", "", "Interactive documentation at `/docs`; the OpenAPI document at `/openapi.json`.", "",
               "| method | path | what it does |", "|---|---|---|"]
     lines += [f"| {m} | `{p}` | {s} |" for m, p, s in api_routes()]
+    lines += ["", "## Web pages", "",
+              "Served by `tutela serve --estate URL` (docs/console.md); a staff sign-in is needed",
+              "for every `/console` page.", "", "| method | path | what it does |", "|---|---|---|"]
+    lines += [f"| {m} | `{p}` | {s} |" for m, p, s in page_routes()]
     lines += ["", "## Settings (environment)", "", "| variable | what it does |", "|---|---|"]
     lines += [f"| `{k}` | {v} |" for k, v in SETTINGS.items()]
     for title, models in (("Rulebook fields", rulebook_models()), ("Declaration fields", declaration_models())):

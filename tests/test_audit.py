@@ -134,3 +134,16 @@ def test_a_read_only_audit_writes_nothing_to_the_home_folder(engine: Engine, tmp
     assert engine.audit(url, as_of=dt.date(2026, 11, 1)), "the estate should have findings"
     assert engine.audit(url, as_of=dt.date(2026, 11, 1), include_remediated=True)
     assert not home.exists()  # no state store, no folder: an audit only reads
+
+
+def test_children_and_subjects_are_distinct_over_rules(engine: Engine, tmp_path: Path) -> None:
+    """Worked by hand from the fixture: subjects 1, 2, 3, 5, 6, 7 are breached (ten times over the
+    rules); all but 3 (an adult) are children (nine times over the rules)."""
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    write_sql(url)
+    findings = engine.audit(url, as_of=AS_OF)
+    assert sum(f.subjects for f in findings) == 10 and sum(f.children for f in findings) == 9
+    assert findings.distinct["all"] == {"subjects": 6, "children": 5}
+    html = engine.report_html(findings, url, AS_OF)
+    assert '<b id="n-children">5</b>children affected (distinct)' in html
+    assert '<b id="n-subjects">6</b>subjects affected (distinct)' in html

@@ -97,3 +97,13 @@ def test_unknown_ids_and_formats(estate: Estate) -> None:
     assert bad.returncode == 3 and "unknown format `pdf`" in bad.stderr
     missing = tutela(estate, "list", "--status", "open")
     assert missing.returncode == 3 and "unknown status `open`" in missing.stderr
+
+
+def test_four_eyes_the_creator_cannot_approve(estate: Estate) -> None:
+    made = ok(tutela(estate, "create", "--estate", estate.url, "--kind", "access", "--subject", "1",
+                     "--by", "alice", "--format", "json"))
+    own = tutela(estate, "approve", str(made["id"]), "--by", "alice")
+    assert own.returncode == 3 and "four-eyes: `alice` created request" in own.stderr and "Traceback" not in own.stderr
+    assert "another staff member approves it" in own.stderr
+    assert ok(tutela(estate, "show", str(made["id"]), "--format", "json"))["status"] == "pending_approval"
+    assert ok(tutela(estate, "approve", str(made["id"]), "--by", "bob", "--format", "json"))["decided_by"] == "bob"

@@ -17,6 +17,7 @@ from alembic.runtime.migration import MigrationContext
 import tutela.consent.tables
 import tutela.rights.lifecycle
 import tutela.rights.options
+import tutela.staff.tables
 from estate_fixture import server_database
 from tutela.store.migrate import head, revision
 from tutela.store.state import StateStore, meta

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from tutela.age import AgeAssurance, AgeRecord
     from tutela.age import Context as AgeContext
-    from tutela.audit import Finding, Progress
+    from tutela.audit import Finding, Findings, Progress
     from tutela.connectors.estate import EstateConfig as RightsEstate
     from tutela.consent import ConsentDesk
     from tutela.datamap.check import Problem
@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from tutela.rights import RightsDesk
     from tutela.rulebook import Rulebook
     from tutela.rulebook.diff import Change
+    from tutela.staff import Accounts as StaffAccounts
+    from tutela.staff import Office
     from tutela.store import StateStore
     from tutela.transfers import TransferGate
 
@@ -145,7 +147,7 @@ class Engine:
     def audit(self, estate: str, datamap: Path | None = None, as_of: dt.date | None = None,
               progress: Progress | None = None, engine: EngineName = "duckdb",
               include_remediated: bool = False, state: StateStore | None = None,
-              declarations: Path | None = None) -> list[Finding]:
+              declarations: Path | None = None) -> Findings:
         """Every unlawful processing in the estate at `estate` (a URL), per rule: open findings
         (past transfers a remediation settled are not open), and with `include_remediated`
         what remediation jobs repaired, from their receipts."""
@@ -233,6 +235,20 @@ class Engine:
 
         return RightsDesk(self.rulebook, self.taxonomy, estate, state, recorder=self.recorder)
 
+    def office(self, estate: RightsEstate, state: StateStore | None = None, as_of: dt.date | None = None) -> Office:
+        """The privacy team's console for `estate`: staff, audits kept, four-eyes jobs, requests (docs/console.md)."""
+        from tutela.staff import Office
+
+        return Office(self.rulebook, estate, lambda st: self.audit(estate.url, estate.datamap, as_of, state=st),
+                      lambda st: self.remediator(estate, st), lambda st: self.requests(estate, st), state, as_of)
+
+    @staticmethod
+    def staff_accounts(state: StateStore | None = None) -> StaffAccounts:
+        """Staff accounts of the console in the state store (`tutela staff add`)."""
+        from tutela.staff import Accounts
+        from tutela.store import StateStore
+
+        return Accounts(state or StateStore())
 
     def demo(self, out: Path, accounts: int = 20_000, seed: int = 7, redis: str | None = None,
              progress: Callable[[str], None] | None = None) -> dict[str, Any]:

@@ -3,7 +3,8 @@
     TutelaError                 base of everything Tutela raises on purpose
     ├── InputError              a user's input is wrong (HTTP 422, CLI exit 3)
     │   ├── UnknownKeyError     an unknown jurisdiction, data category, data use, scope …
-    │   └── InvalidRequestError a malformed or impossible decision request
+    │   ├── InvalidRequestError a malformed or impossible decision request
+    │   └── NotAllowed          the staff member may not do this: their role, or four-eyes (HTTP 403)
     ├── StoreUnavailable        a store (estate database, Redis, state store) does not answer or
     │                           was lost mid-call; nothing was committed (HTTP 503, CLI exit 4)
     └── RulebookError           the shipped or a user-supplied rulebook does not validate (exit 3)
@@ -52,6 +53,11 @@ class UnknownKeyError(InputError):
 
 class InvalidRequestError(InputError):
     """A decision request that cannot be evaluated as given."""
+
+
+class NotAllowed(InputError):
+    """A staff member's role does not allow the action, or four-eyes forbids it (the creator of a
+    request or a job approving it). An InputError for the CLI (exit 3); HTTP 403 at the edges."""
 
 
 class StoreUnavailable(TutelaError):

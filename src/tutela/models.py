@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from tutela.age.config import load_trust as load_age_trust
     from tutela.age.nonces import NonceBook as NonceBook
     from tutela.audit import Finding as Finding
+    from tutela.audit import Findings as Findings
     from tutela.clipstream import AS_OF as AS_OF
     from tutela.clipstream.examples import CASES as CASES
     from tutela.connectors.estate import EstateConfig as EstateConfig
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
     from tutela.query import EngineName as EngineName
     from tutela.rights import RightsDesk as RightsDesk
     from tutela.rights.lifecycle import NewRequest as NewRequest
+    from tutela.staff import Accounts as StaffAccounts
+    from tutela.staff import Office as Office
+    from tutela.staff import may as staff_may
     from tutela.transfers import DatasetCheck as DatasetCheck
     from tutela.transfers import Notice as TransferNotice
     from tutela.transfers import TransferCheck as TransferCheck
@@ -54,6 +58,9 @@ _RENAMED = {  # public name -> (module, its name there)
     "stick_age": ("tutela.age", "stick"), "age_to_rulebook": ("tutela.age", "to_rulebook"),
     "AgeTrust": ("tutela.age.config", "Trust"), "age_from_env": ("tutela.age.config", "from_env"),
     "load_age_trust": ("tutela.age.config", "load_trust"),
+    "STAFF_ROLES": ("tutela.staff", "ROLES"), "StaffAccount": ("tutela.staff", "Account"),
+    "StaffAccounts": ("tutela.staff", "Accounts"), "staff_may": ("tutela.staff", "may"),
+    "MIN_STAFF_PASSWORD": ("tutela.staff", "MIN_PASSWORD"),
     "StreamConsumerStats": ("tutela.guard.stream_nats", "ConsumerStats"),
     "read_arrow_file": ("tutela.guard.stream_state", "read_table"),
     "LedgerCheckpoint": ("tutela.ledger", "Checkpoint"), "trusted_ledger_keys": ("tutela.ledger", "trusted_keys"),
@@ -69,7 +76,8 @@ _WHERE = {
     "AS_OF": "tutela.clipstream", "ConsentDesk": "tutela.consent", "ConsentRefused": "tutela.consent",
     "GrantRecord": "tutela.consent", "CASES": "tutela.clipstream.examples", "DatamapCheck": "tutela.engine",
     "Decision": "tutela.policy.model", "DecisionRequest": "tutela.policy.model", "EngineName": "tutela.query",
-    "EstateConfig": "tutela.connectors.estate", "Finding": "tutela.audit", "MediaResult": "tutela.media",
+    "EstateConfig": "tutela.connectors.estate", "Finding": "tutela.audit", "Findings": "tutela.audit",
+    "Office": "tutela.staff", "MediaResult": "tutela.media",
     "NewRequest": "tutela.rights.lifecycle",
     "OnRefuse": "tutela.media", "QUARANTINE": "tutela.media", "RightsDesk": "tutela.rights",
     "STATUSES": "tutela.media",
@@ -97,13 +105,16 @@ __all__ = [
     "EngineName",
     "EstateConfig",
     "Finding",
+    "Findings",
     "GrantRecord",
     "MediaResult",
     "NonceBook",
+    "Office",
     "OnRefuse",
     "RateLimited",
     "RateLimiter",
     "RightsDesk",
+    "StaffAccounts",
     "StreamGuard",
     "TransferCheck",
     "TransferGate",
@@ -114,6 +125,7 @@ __all__ = [
     "events_from_jsonl",
     "events_to_jsonl",
     "load_age_trust",
+    "staff_may",
     "stick_age",
 ]
 

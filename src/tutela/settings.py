@@ -55,6 +55,11 @@ SETTINGS: dict[str, str] = {
     "TUTELA_CONSENT_LINK_HOURS": "hours a consent link stays valid (default 48)",
     "TUTELA_CONSENT_WEBHOOK_SECRET": "secret shared with verification providers: HMAC-SHA256 key of their webhook "
                                      "(16+ characters)",
+    "TUTELA_STAFF_PASSWORD": "password for `tutela staff add` (else one line on standard input, else a prompt)",
+    "TUTELA_CONSOLE_SESSION_MINUTES": "lifetime of a console sign-in in minutes (default 480; idle sessions end "
+                                      "after a third of it)",
+    "TUTELA_CONSOLE_SECURE_COOKIE": "`1` marks console cookies Secure even when the request came over plain http "
+                                    "(behind a TLS proxy); https requests always get Secure",
     "TUTELA_STORE_PASSWORD_<STORE>": "password of a declared store (e.g. TUTELA_STORE_PASSWORD_REDIS), never "
                                      "recorded with a request",
 }

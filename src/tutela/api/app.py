@@ -26,7 +26,7 @@ from tutela.api.schemas import (
     components,
 )
 from tutela.engine import Engine
-from tutela.errors import InputError, StoreUnavailable, TutelaError
+from tutela.errors import InputError, NotAllowed, StoreUnavailable, TutelaError
 from tutela.models import Decision, DecisionRequest, EstateConfig, NewRequest
 
 ARROW = "application/vnd.apache.arrow.stream"
@@ -71,7 +71,9 @@ def create_app(engine: Engine | None = None, report: Path | None = None,
     @app.exception_handler(TutelaError)
     async def _tutela_error(request: Request, exc: TutelaError) -> JSONResponse:
         # bad input 422; a store that does not answer 503 (nothing was committed: it can be run again)
-        status = 422 if isinstance(exc, InputError) else 503 if isinstance(exc, StoreUnavailable) else 500
+        # a role or four-eyes forbids it 403 (an InputError too, so the CLI exits 3)
+        status = (403 if isinstance(exc, NotAllowed) else 422 if isinstance(exc, InputError)
+                  else 503 if isinstance(exc, StoreUnavailable) else 500)
         return JSONResponse(exc.to_dict(), status_code=status)
 
     if report is not None:

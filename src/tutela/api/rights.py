@@ -34,8 +34,8 @@ from tutela.api.schemas import (
     request_body,
 )
 from tutela.engine import Engine
-from tutela.errors import InputError
-from tutela.models import EstateConfig, NewRequest, RightsDesk
+from tutela.errors import InputError, NotAllowed
+from tutela.models import EstateConfig, NewRequest, RightsDesk, StaffAccounts, staff_may
 
 _NEW = request_body(NewRequest, NEW_REQUEST_EXAMPLE)
 _NOTE = request_body(NoteBody, {"note": "checked the parent's ID"}, required=False)
@@ -95,6 +95,13 @@ def router(engine: Engine, estate: EstateConfig | None, tokens: StaffTokens) -> 
                 holder.append(engine.requests(estate))
             return holder[0]
 
+    def may(who: str, action: str) -> None:
+        """A token whose name is also a console account acts with that account's role (an auditor's
+        token reads only); a name without an account keeps the full staff rights of a token."""
+        account = StaffAccounts(desk().state).get(who)
+        if account is not None and not staff_may(account.role, action):
+            raise NotAllowed(f"`{who}` is {account.role}; {action} needs the role dpo or support", where="role")
+
     async def body(request: Request, required: bool = True) -> dict[str, Any]:
         raw = await request.body()
         if not raw.strip():
@@ -113,6 +120,7 @@ def router(engine: Engine, estate: EstateConfig | None, tokens: StaffTokens) -> 
             summary="Create an access or erasure request (awaits staff approval)")
     async def create(request: Request, who: str = staff) -> dict[str, Any]:
         data = await body(request)
+        await run_in_threadpool(may, who, "requests.create")
         return await run_in_threadpool(lambda: desk().create(data, by=who))
 
     @r.get("", response_model=list[RightsRequest],
@@ -128,18 +136,21 @@ def router(engine: Engine, estate: EstateConfig | None, tokens: StaffTokens) -> 
     @r.post("/{request_id}/approve", openapi_extra=_NOTE, response_model=RightsRequest, summary="Approve (staff)")
     async def approve(request_id: str, request: Request, who: str = staff) -> dict[str, Any]:
         note = schemas.body(NoteBody, await body(request, required=False)).note
+        await run_in_threadpool(may, who, "requests.decide")
         return await run_in_threadpool(lambda: desk().approve(request_id, by=who, note=note))
 
     @r.post("/{request_id}/reject", openapi_extra=_REASON, response_model=RightsRequest,
             summary="Reject, with a reason (staff)")
     async def reject(request_id: str, request: Request, who: str = staff) -> dict[str, Any]:
         reason = schemas.body(ReasonBody, await body(request)).reason
+        await run_in_threadpool(may, who, "requests.decide")
         return await run_in_threadpool(lambda: desk().reject(request_id, by=who, reason=reason))
 
     @r.post("/{request_id}/extend", openapi_extra=_REASON, response_model=RightsRequest,
             summary="Extend the deadline once, where the law allows, with the reason told to the requester")
     async def extend(request_id: str, request: Request, who: str = staff) -> dict[str, Any]:
         reason = schemas.body(ReasonBody, await body(request)).reason
+        await run_in_threadpool(may, who, "requests.decide")
         return await run_in_threadpool(lambda: desk().extend(request_id, by=who, reason=reason))
 
     @r.post("/{request_id}/run", openapi_extra=_RUN, response_model=RightsRequest,
@@ -148,6 +159,7 @@ def router(engine: Engine, estate: EstateConfig | None, tokens: StaffTokens) -> 
                     "collections no reference reaches)")
     async def run(request_id: str, request: Request, who: str = staff) -> dict[str, Any]:
         flags = schemas.body(RunBody, await body(request, required=False))
+        await run_in_threadpool(may, who, "requests.run")
         return await run_in_threadpool(lambda: desk().run(request_id, allow_unreachable=flags.allow_unreachable,
                                                           allow_partial=flags.allow_partial))
 

@@ -9,6 +9,6 @@ rows), `signals` (ages stated in free text), `report` (the self-contained HTML r
 """
 
 from tutela.audit.breaches import Breached, breached_rows
-from tutela.audit.run import Finding, Progress, run_audit
+from tutela.audit.run import Finding, Findings, Progress, run_audit
 
-__all__ = ["Breached", "Finding", "Progress", "breached_rows", "run_audit"]
+__all__ = ["Breached", "Finding", "Findings", "Progress", "breached_rows", "run_audit"]

@@ -8,7 +8,10 @@ from html import escape
 
 from jinja2 import Environment, select_autoescape
 
-from tutela.audit.run import Finding
+from tutela.audit.run import Finding, Findings
+
+SEVERITY_COLOURS = {"critical": "#b42318", "high": "#b54708", "medium": "#6941c6", "low": "#2f6feb",
+                    "resolved": "#067647"}
 
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -31,8 +34,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 <p class="muted">Estate <code>{{ estate }}</code> · audited {{ as_of }} · rulebook {{ version }}</p>
 <div class="cards">
  <div class="card"><b id="n-rules">{{ findings|length }}</b>rules breached</div>
- <div class="card"><b id="n-children">{{ children }}</b>children affected (sum over rules)</div>
- <div class="card"><b id="n-subjects">{{ subjects }}</b>subjects affected (sum over rules)</div>
+ <div class="card"><b id="n-children">{{ children }}</b>children affected{{ counted }}</div>
+ <div class="card"><b id="n-subjects">{{ subjects }}</b>subjects affected{{ counted }}</div>
  <div class="card"><b id="n-rows">{{ rows }}</b>rows affected</div>
  <div class="card"><b id="n-unverified">{{ unverified }}</b>consented only by an unverified parent
   (sum over rules)</div>
@@ -62,8 +65,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 """
 
 
-def bars(data: dict[str, int], limit: int = 12) -> str:
-    """A horizontal bar chart as inline SVG."""
+def bars(data: dict[str, int], limit: int | None = 12, colours: dict[str, str] | None = None) -> str:
+    """A horizontal bar chart as inline SVG (every bar with `limit=None`; `colours` per key)."""
     items = sorted(data.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
     if not items:
         return "<p class='muted'>nothing to show</p>"
@@ -75,7 +78,8 @@ def bars(data: dict[str, int], limit: int = 12) -> str:
         y = i * h
         rows.append(
             f'<text x="0" y="{y + 15}" font-size="12">{escape(k[:42])}</text>'
-            f'<rect x="{label_w}" y="{y + 3}" width="{w}" height="{h - 6}" fill="#2f6feb"><title>{v}</title></rect>'
+            f'<rect x="{label_w}" y="{y + 3}" width="{w}" height="{h - 6}" '
+            f'fill="{(colours or {}).get(k, "#2f6feb")}"><title>{v}</title></rect>'
             f'<text x="{label_w + w + 4}" y="{y + 15}" font-size="12">{v}</text>')
     total_w = label_w + width + 70
     return (f'<svg role="img" viewBox="0 0 {total_w} {h * len(items)}" width="{total_w}" '
@@ -83,6 +87,8 @@ def bars(data: dict[str, int], limit: int = 12) -> str:
 
 
 def render(findings: list[Finding], estate: str, as_of: dt.date, version: str) -> str:
+    """The report; subjects and children are distinct over every rule when the findings are the
+    audit's own (`Findings`), else (a plain list) summed over rules and labelled so."""
     countries: Counter[str] = Counter()
     collections: Counter[str] = Counter()
     categories: Counter[str] = Counter()
@@ -90,12 +96,15 @@ def render(findings: list[Finding], estate: str, as_of: dt.date, version: str) -
         countries.update(f.countries)
         collections.update(f.collections)
         categories.update(f.categories)
+    distinct = findings.distinct.get("all") if isinstance(findings, Findings) else None
     env = Environment(autoescape=select_autoescape(default=True))
     return env.from_string(_TEMPLATE).render(
         findings=findings, estate=estate, as_of=as_of, version=version,
-        subjects=sum(f.subjects for f in findings), rows=sum(f.rows for f in findings),
-        unverified=sum(f.unverified_parent for f in findings),
-        children=sum(f.children for f in findings), chart_category=bars(dict(categories)),
-        chart_rule=bars({f.rule: f.rows for f in findings}),
+        subjects=distinct["subjects"] if distinct else sum(f.subjects for f in findings),
+        rows=sum(f.rows for f in findings), unverified=sum(f.unverified_parent for f in findings),
+        children=distinct["children"] if distinct else sum(f.children for f in findings),
+        counted=" (distinct)" if distinct else " (sum over rules)", chart_category=bars(dict(categories)),
+        chart_rule=bars({f.rule: f.rows for f in findings}, limit=None,
+                        colours={f.rule: SEVERITY_COLOURS.get(f.severity, "#2f6feb") for f in findings}),
         chart_country=bars(dict(countries)), chart_collection=bars(dict(collections)),
     )

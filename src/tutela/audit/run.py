@@ -88,6 +88,26 @@ class Finding:
             "citation": {"instrument": self.instrument, "section": self.section, "url": self.url},
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], effect: str = "forbid") -> Finding:
+        """A finding back from `to_dict` (a stored audit); `effect` when the dict has none."""
+        c = d["citation"]
+        return cls(rule=d["rule"], title=d["title"], effect=d.get("effect", effect), severity=d["severity"],
+                   instrument=c["instrument"], section=c["section"], url=c["url"], subjects=d["subjects"],
+                   rows=d["rows"], age_from_signal=d["age_from_signal"], collections=d["collections"],
+                   countries=d["countries"], examples=d["examples"], children=d["children"],
+                   categories=d["categories"], unverified_parent=d["unverified_parent"], status=d["status"])
+
+
+class Findings(list[Finding]):
+    """The findings, one per rule, and `distinct`: the subjects and children over all of them, and
+    per severity, each counted once (a child breached by three rules is one child, not three):
+    `{"all": {"subjects": n, "children": n}, "critical": {...}, ...}`."""
+
+    def __init__(self, items: list[Finding] | None = None, distinct: dict[str, dict[str, int]] | None = None):
+        super().__init__(items or [])
+        self.distinct = distinct or {"all": {"subjects": 0, "children": 0}}
+
 
 def validate(dm: DataMap, source: EstateSource) -> None:
     """Check every table and column the audit will read before reading any of them."""
@@ -134,7 +154,7 @@ def grants(dm: DataMap, load: acts.Loader, keys: ir.Table) -> ir.Table:
 def run_audit(policy: CompiledPolicy, book: Rulebook, dm: DataMap, source: EstateSource,
               as_of: dt.date, progress: Progress | None = None, engine: EngineName = "duckdb",
               settled: frozenset[str] = frozenset(), denied: Callable[[Denied], None] | None = None,
-              then: Callable[[Session], None] | None = None) -> list[Finding]:
+              then: Callable[[Session], None] | None = None) -> Findings:
     """Findings per rule. `settled`: keys of past transfers a remediation settled (not open);
     `denied` receives each collection's breaches; `then` runs before the query engine closes."""
     validate(dm, source)
@@ -266,12 +286,25 @@ def _held_past_retention(book: Rulebook, dm: DataMap, collection: str, req: pa.T
     return _per_rule(req.select(list(_KEYS)).filter(held), out["determining"].filter(held), pa.array(keep))
 
 
+def _distinct(severity: dict[str, str], subjects: pa.Table, children: pa.Table) -> dict[str, dict[str, int]]:
+    """Distinct subjects and children over every rule, and per severity (`rule`, `sid` tables)."""
+    rules, sevs = pa.array(list(severity), pa.string()), pa.array(list(severity.values()), pa.string())
+    out: dict[str, dict[str, int]] = {}
+    for what, t in (("subjects", subjects), ("children", children)):
+        out.setdefault("all", {})[what] = int(pc.count_distinct(t["sid"]).as_py())
+        by = pa.table({"severity": sevs.take(pc.index_in(t["rule"], value_set=rules)), "sid": t["sid"]})
+        for r in by.group_by("severity").aggregate([("sid", "count_distinct")]).to_pylist():
+            out.setdefault(str(r["severity"]), {"subjects": 0, "children": 0})[what] = int(r["sid_count_distinct"])
+    return out
+
+
 def _findings(con: Backend, book: Rulebook, parts: list[pa.Table], exposure: list[pa.Table],
-              facts: ir.Table) -> list[Finding]:
+              facts: ir.Table) -> Findings:
     allp = pa.concat_tables([_EMPTY, *parts])
     if allp.num_rows == 0:
-        return []
-    ex_t = con.register("exposure", pa.concat_tables([_EMPTY_EXPOSURE, *exposure]))
+        return Findings()
+    exposed = pa.concat_tables([_EMPTY_EXPOSURE, *exposure])
+    ex_t = con.register("exposure", exposed)
     ex_j = ex_t.join(facts.select("sid", "jurisdiction"), "sid")
     kids = ex_j.group_by("rule").aggregate(children=ex_j.sid.nunique()).to_pyarrow().to_pylist()
     kid_cats = ex_j.group_by(["rule", "category"]).aggregate(children=ex_j.sid.nunique()).to_pyarrow().to_pylist()
@@ -285,7 +318,7 @@ def _findings(con: Backend, book: Rulebook, parts: list[pa.Table], exposure: lis
     by_coll = j.group_by(["rule", "collection"]).aggregate(rows=j.n.sum()).to_pyarrow().to_pylist()
     by_country = j.group_by(["rule", "jurisdiction"]).aggregate(subjects=j.sid.nunique()).to_pyarrow().to_pylist()
     examples = j.group_by("rule").aggregate(ex=j.sid.collect()).to_pyarrow().to_pylist()
-    out = []
+    out = Findings()
     ex = {r["rule"]: sorted(set(r["ex"]))[:5] for r in examples}
     for r in sorted(by_rule, key=lambda x: x["rule"]):
         s = book.rule_index[r["rule"]]
@@ -304,4 +337,5 @@ def _findings(con: Backend, book: Rulebook, parts: list[pa.Table], exposure: lis
             children=next((int(k["children"]) for k in kids if k["rule"] == r["rule"]), 0),
             categories={k["category"]: int(k["children"]) for k in kid_cats if k["rule"] == r["rule"]},
         ))
+    out.distinct = _distinct({f.rule: f.severity for f in out}, allp, exposed)
     return out

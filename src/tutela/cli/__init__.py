@@ -48,6 +48,8 @@ from tutela.cli import (
     rules_list,
     rules_show,
     serve,
+    staff_add,
+    staff_list,
     stream_guard,
     taxonomy,
     transfers_check,
@@ -131,6 +133,10 @@ app.add_typer(consent, name="consent")
 consent.command("request")(consent_request.run)
 consent.command("grants")(consent_grants.run)
 consent.command("revoke")(consent_revoke.run)
+staff = typer.Typer(help="Console accounts of the privacy team: dpo, support, auditor.", no_args_is_help=True)
+app.add_typer(staff, name="staff")
+staff.command("add")(staff_add.run)
+staff.command("list")(staff_list.run)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from tutela.engine import Engine
 from tutela.errors import InputError
 
 if TYPE_CHECKING:
-    from tutela.models import Finding
+    from tutela.models import Findings
 
 SEVERITIES = ("low", "medium", "high", "critical")  # a finding's severity, lowest first (docs/audit.md)
 
@@ -80,7 +80,7 @@ def run(
         raise SystemExit(EXIT_PROBLEMS)
 
 
-def _table(engine: Engine, estate: str, audit_day: dt.date, findings: list[Finding], report: Path | None) -> None:
+def _table(engine: Engine, estate: str, audit_day: dt.date, findings: Findings, report: Path | None) -> None:
     n_open = sum(f.status == "open" for f in findings)
     table = Table(title=f"Audit of {engine.display_url(estate)} on {audit_day}: {n_open} rules breached")
     for col in ("rule", "status", "severity", "subjects", "children", "rows", "from signal", "unverified parent",
@@ -90,5 +90,8 @@ def _table(engine: Engine, estate: str, audit_day: dt.date, findings: list[Findi
         table.add_row(f.rule, f.status, f.severity, str(f.subjects), str(f.children), str(f.rows),
                       str(f.age_from_signal), str(f.unverified_parent), f"{f.instrument}, {f.section}")
     console.print(table)
+    every = findings.distinct.get("all", {})  # a child breached by several rules counts once here
+    console.print(f"distinct over every rule: {every.get('children', 0)} children, "
+                  f"{every.get('subjects', 0)} subjects", highlight=False)
     if report is not None:
         console.print(f"report: {report}")

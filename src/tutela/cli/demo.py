@@ -53,8 +53,10 @@ def run(
         _repair(repair, url, found)
     if serve:
         from tutela.cli.serve import run as serve_run
+        from tutela.models import AS_OF
 
-        console.print(f"\n[bold]Look here:[/] report http://127.0.0.1:{port}/report · API "
+        console.print(f"\n[bold]Look here:[/] console http://127.0.0.1:{port}/console (add staff with "
+                      "`tutela staff add`) · report http://127.0.0.1:{port}/report · API "
                       f"http://127.0.0.1:{port}/docs (OpenAPI /openapi.json, POST /v1/decisions; rights requests "
                       "at /v1/requests for staff, tokens from TUTELA_STAFF_TOKENS)\n")
         if not redis:
@@ -62,7 +64,7 @@ def run(
                           "run refuses to start (HTTP 422 naming it) unless its body says "
                           '{"allow_partial": true}, and then the export says Redis was not searched.[/]')
         serve_run(host="127.0.0.1", port=port, report=report, estate=url, media=None,
-                  redis=redis, datamap=None, redis_prefix="")
+                  redis=redis, datamap=None, redis_prefix="", as_of=AS_OF.isoformat())
 
 
 def _show(estate: dict[str, Any], findings: list[Finding], decisions: list[tuple[str, Decision]],

@@ -18,16 +18,21 @@ def run(
     redis: str | None = typer.Option(None, "--redis", help="the estate's Redis server, redis://host:port/db"),
     datamap: Path | None = typer.Option(None, "--datamap", help="the estate's Fides dataset YAML"),
     redis_prefix: str = typer.Option("", "--redis-prefix", help="put before every Redis key (shared servers)"),
+    as_of: str | None = typer.Option(None, "--as-of", help="the day the console audits the estate on, YYYY-MM-DD "
+                                                          "(default today)"),
 ) -> None:
-    """Serve the decision API with uvicorn (and rights requests, for staff, with --estate)."""
+    """Serve the decision API with uvicorn; with --estate also rights requests for staff and the
+    privacy team's console at /console (docs/console.md)."""
     check_port(host, port)
     import uvicorn
 
-    from tutela.api import create_app
     from tutela.api.logs import log_config
+    from tutela.cli._output import parse_date
     from tutela.models import EstateConfig
+    from tutela.web import create_app
 
+    day = parse_date(as_of, "--as-of") if as_of else None
     config = EstateConfig(estate, media=media, redis=redis, datamap=datamap,
                           redis_prefix=redis_prefix) if estate else None
-    uvicorn.run(create_app(report=report, estate=config), host=host, port=port, log_level="info",
+    uvicorn.run(create_app(report=report, estate=config, as_of=day), host=host, port=port, log_level="info",
                 access_log=False, log_config=log_config())  # JSON lines, no personal data (docs/operations.md)

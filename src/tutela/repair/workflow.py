@@ -33,6 +33,7 @@ from tutela.query.source import EstateSource
 from tutela.repair import actions as repairs
 from tutela.repair import jobs as remediate
 from tutela.repair.jobs import JobPlan, Step
+from tutela.rights import four_eyes
 from tutela.rulebook import Rulebook
 from tutela.store import state as st
 
@@ -223,10 +224,59 @@ class Remediator:
         self.state.create_job(job_id, "remediation", redact(self.cfg.url), self.cfg.key, spec)
         return self._run(job_id, spec, progress)
 
+    # -- four-eyes: a job one staff member plans, another approves, then it may run ------------
+    def propose(self, rules: list[str], as_of: dt.date, by: str) -> dict[str, Any]:
+        """A job awaiting approval: its dry run now (nothing is written to the estate); `by` created it."""
+        dry = self.dry_run(rules, as_of)
+        job_id = remediate.new_job_id()
+        spec = {"rules": rules, "as_of": as_of.isoformat(), "datamap": str(self.cfg.datamap or ""),
+                "engine": self.engine, "batch": batch_size(), "created_by": by, "dry_run": dry}
+        self.state.create_job(job_id, "remediation", redact(self.cfg.url), self.cfg.key, spec,
+                              status="pending_approval")
+        return self.state.job(job_id)
+
+    def approve(self, job_id: str, by: str) -> dict[str, Any]:
+        """Approve a proposed job; NotAllowed when `by` created it (four-eyes)."""
+        job = self._own(job_id)
+        if job["status"] != "pending_approval":
+            raise InputError(f"job {job_id} is {job['status']}; only a job awaiting approval can be approved",
+                             where="job")
+        four_eyes(job["spec"].get("created_by"), by, f"job {job_id}")
+        spec = {**job["spec"], "approved_by": by, "approved_at": st.now().isoformat()}
+        if not self.state.move_job(job_id, "pending_approval", "approved", spec):
+            raise InputError(f"job {job_id} was approved or changed meanwhile", where="job")
+        return self.state.job(job_id)
+
+    def start(self, job_id: str, by: str, progress: remediate.Progress | None = None) -> dict[str, Any]:
+        """Run an approved job (the plan is derived from the estate now, as `execute` does)."""
+        job = self._own(job_id)
+        if job["status"] == "pending_approval":
+            raise InputError(f"job {job_id} is not approved yet", where="job",
+                             hint="a second staff member approves it first")
+        if job["status"] != "approved":
+            raise InputError(f"job {job_id} is {job['status']}; it cannot start", where="job")
+        others = [j["job_id"] for j in self.jobs() if j["status"] in ("planning", "running", "paused", "failed")]
+        if others:
+            raise InputError(f"job {others[0]} on this estate did not finish", where="job",
+                             hint=f"finish it first: tutela remediate --resume {others[0]}")
+        spec = {**job["spec"], "executed_by": by}
+        if not self.state.move_job(job_id, "approved", "planning", spec):
+            raise InputError(f"job {job_id} was started meanwhile", where="job")
+        return self._run(job_id, spec, progress)
+
+    def _own(self, job_id: str) -> dict[str, Any]:
+        job = self.state.job(job_id)
+        if job["estate_key"] != self.cfg.key:
+            raise InputError(f"job {job_id} belongs to another estate ({job['estate']})", where="job")
+        return job
+
     def resume(self, job_id: str, progress: remediate.Progress | None = None) -> dict[str, Any]:
         job = self.state.job(job_id)
         if job["estate_key"] != self.cfg.key:
             raise InputError(f"job {job_id} belongs to another estate ({job['estate']})", where="--estate")
+        if job["status"] in ("pending_approval", "approved"):  # four-eyes: only an approved job starts, by `start`
+            raise InputError(f"job {job_id} is {job['status']}; it has not started, so there is nothing to resume",
+                             where="--resume", hint="approve and execute it in the console (docs/console.md)")
         return self._run(job_id, job["spec"], progress)
 
     def _run(self, job_id: str, spec: dict[str, Any], progress: remediate.Progress | None) -> dict[str, Any]:

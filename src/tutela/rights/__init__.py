@@ -10,5 +10,6 @@ says beyond its row).
 
 from tutela.rights.deadlines import load_deadlines
 from tutela.rights.desk import RightsDesk
+from tutela.rights.lifecycle import four_eyes
 
-__all__ = ["RightsDesk", "load_deadlines"]
+__all__ = ["RightsDesk", "four_eyes", "load_deadlines"]

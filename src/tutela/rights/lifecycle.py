@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.dialects import mysql
 
-from tutela.errors import InputError, validation_message
+from tutela.errors import InputError, NotAllowed, validation_message
 from tutela.rights.deadlines import DeadlineBook, Due, Kind
 from tutela.store.state import StateStore, canonical, meta, now
 
@@ -154,6 +154,8 @@ class RequestStore:
     def decide(self, request_id: str, by: str, approve: bool, note: str | None = None) -> dict[str, Any]:
         """Approve or reject a request awaiting approval (a rejection may also stop an approved one)."""
         allowed = ("pending_approval",) if approve else ("pending_approval", "approved", "failed")
+        if approve:
+            four_eyes(self.row(request_id)["created_by"], by, f"request `{request_id}`")
         values: dict[str, Any] = {"status": "approved" if approve else "rejected", "decided_by": by,
                                   "decided_at": now()}
         if not approve:
@@ -305,6 +307,13 @@ class RequestStore:
         if n != 1:
             state = "running" if row["running_since"] is not None else row["status"]
             raise InputError(f"cannot {verb} request `{request_id}`: it is {state}", where="request_id")
+
+
+def four_eyes(creator: str | None, approver: str, what: str) -> None:
+    """Whoever created a request (or a job) cannot approve it: NotAllowed when the names match."""
+    if creator is not None and creator.casefold() == approver.casefold():
+        raise NotAllowed(f"four-eyes: `{approver}` created {what} and cannot approve it", where="approver",
+                         hint="another staff member approves it")
 
 
 def _append(old: str | None, new: str) -> str:

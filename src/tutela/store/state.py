@@ -31,7 +31,7 @@ jobs = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),  # remediation | erasure | access
     sa.Column("estate_key", sa.String(64), nullable=False, index=True),
     sa.Column("estate", sa.String(512), nullable=False),  # URL without password
-    sa.Column("status", sa.String(16), nullable=False),  # planning|running|paused|done|done_with_errors|failed
+    sa.Column("status", sa.String(16), nullable=False),  # pending_approval|approved|planning|running|paused|done|...
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("spec", sa.Text, nullable=False),  # JSON: rules, as_of, data map, plan summary
@@ -161,11 +161,18 @@ class StateStore:
         self.engine.dispose()
 
     # -- jobs
-    def create_job(self, job_id: str, kind: str, estate: str, key: str, spec: Mapping[str, Any]) -> None:
+    def create_job(self, job_id: str, kind: str, estate: str, key: str, spec: Mapping[str, Any],
+                   status: str = "planning") -> None:
         t = now()
         with self.tx() as c:
             c.execute(jobs.insert().values(job_id=job_id, kind=kind, estate_key=key, estate=estate,
-                                           status="planning", created_at=t, updated_at=t, spec=canonical(spec)))
+                                           status=status, created_at=t, updated_at=t, spec=canonical(spec)))
+
+    def move_job(self, job_id: str, before: str, after: str, spec: Mapping[str, Any]) -> bool:
+        """Set a job from status `before` to `after` with `spec`, only if it is still `before`."""
+        with self.tx() as c:
+            q = jobs.update().where(jobs.c.job_id == job_id, jobs.c.status == before)
+            return bool(c.execute(q.values(status=after, updated_at=now(), spec=canonical(spec))).rowcount == 1)
 
     def job(self, job_id: str) -> dict[str, Any]:
         with self.engine.connect() as c:
