@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from tutela.audit import Finding, Findings, Progress
     from tutela.connectors.estate import EstateConfig as RightsEstate
     from tutela.consent import ConsentDesk
+    from tutela.consent.portal import ParentPortal
     from tutela.datamap.check import Problem
     from tutela.datamap.draft import Draft as DatamapDraft
     from tutela.evidence import Evidence
@@ -394,6 +395,12 @@ class Engine:
         from tutela.store import StateStore
 
         return ConsentDesk(self.rulebook, StateStore())
+
+    def portal(self, estate: RightsEstate | None = None) -> ParentPortal:
+        """The parent portal over the consent desk and `estate`'s rights desk (docs/portal.md)."""
+        from tutela.consent.portal import ParentPortal
+
+        return ParentPortal(self.consent, (lambda: self.requests(estate)) if estate is not None else None, estate)
 
     # -- guards (docs/guard.md) -------------------------------------------------------------
 

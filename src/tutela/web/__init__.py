@@ -22,11 +22,11 @@ from tutela.api import create_app as api_app
 from tutela.engine import Engine
 from tutela.errors import InputError, NotAllowed, StoreUnavailable, TutelaError
 from tutela.models import EstateConfig
-from tutela.web import age_gate, console, desk, security
+from tutela.web import age_gate, console, desk, portal, security
 from tutela.web.pages import Pages, SignInNeeded, signin_redirect
 
 HERE = Path(__file__).resolve().parent
-PAGES = ("/console", "/age-gate", "/report")
+PAGES = ("/console", "/age-gate", "/report", "/portal", "/consent")
 
 
 def create_app(engine: Engine | None = None, report: Path | None = None, estate: EstateConfig | None = None,
@@ -39,6 +39,7 @@ def create_app(engine: Engine | None = None, report: Path | None = None, estate:
     if estate is None:
         pages = Pages(None)
         app.include_router(age_gate.router(eng, pages))
+        app.include_router(portal.router(eng, pages, eng.portal()))
         _errors(app, pages)
         return app
     office = eng.office(estate, as_of=as_of)
@@ -46,6 +47,8 @@ def create_app(engine: Engine | None = None, report: Path | None = None, estate:
     app.include_router(console.router(office, pages))
     app.include_router(desk.router(eng, office, pages))
     app.include_router(age_gate.router(eng, pages))
+    parents = eng.portal(estate)
+    app.include_router(portal.router(eng, pages, parents))
     _errors(app, pages)
 
     @app.get("/", include_in_schema=False)
@@ -53,6 +56,7 @@ def create_app(engine: Engine | None = None, report: Path | None = None, estate:
         return RedirectResponse("/console", status_code=303)
 
     app.router.on_shutdown.append(office.close)
+    app.router.on_shutdown.append(parents.close)
     return app
 
 
@@ -65,7 +69,7 @@ def _errors(app: FastAPI, pages: Pages) -> None:
         ctx = pages.context(request) if pages.office is not None else None
         return pages.render("error.html", status, who=ctx.who if ctx else None, csrf=ctx.csrf if ctx else "",
                             page="", flash=None, status=status, heading=heading, message=message, where=where,
-                            hint=hint, back=None)
+                            hint=hint, back="/portal" if request.url.path.startswith("/portal") else None)
 
     async def tutela_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, TutelaError)
