@@ -127,7 +127,8 @@ def test_grant_revoke_download_delete(world: tuple[TestClient, Engine, Clock], s
     export = json.loads(got.text)
     assert export["subject"] == "1" and export["complete"] is True and export["rows"]
     req = eng.requests().list(subject="1")
-    assert req and all(x["requester"]["kind"] == "parent" and x["status"] == "done" for x in req)
+    assert req and all(x["requester"]["kind"] == "parent" and x["approval"] == "parent" and x["status"] == "done"
+                       for x in req)
     refused = anna.post("/portal/children/1/delete", data={"csrf": csrf(r.text)})
     assert refused.status_code == 422 and "cannot be undone" in refused.text
     gone = anna.post("/portal/children/1/delete", data={"csrf": csrf(r.text), "understood": "yes"})

@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
 
@@ -46,8 +46,7 @@ def _digest(secret: str) -> str:
 class Rights(Protocol):
     """What the portal needs of the rights desk (tutela.rights.RightsDesk)."""
 
-    def create(self, raw: Any, by: str) -> dict[str, Any]: ...
-    def approve(self, request_id: str, by: str, note: str | None = None) -> dict[str, Any]: ...
+    def create(self, raw: Any, by: str, approval: Literal["staff", "parent"] = "staff") -> dict[str, Any]: ...
     def run(self, request_id: str, allow_unreachable: bool = False,
             allow_partial: bool = False) -> dict[str, Any]: ...
     def export(self, request_id: str) -> tuple[dict[str, Any], str]: ...
@@ -254,15 +253,12 @@ class ParentPortal:
 
     # -- the child's data (the rights desk) ------------------------------------------------
     def _rights_request(self, gid: str, subject: str, raw: dict[str, Any]) -> tuple[Rights, dict[str, Any]]:
-        """Raise, approve and run a request as the child's verified guardian: a verified parent's
-        request needs no staff approval (docs/portal.md), so the portal approves it in the
-        guardian's name, recorded as such, and runs it at once."""
+        """Raise and run a request as the child's verified guardian: a verified parent's own request
+        needs no staff step (`approval="parent"`, docs/portal.md), so it runs at once."""
         self._verified(gid, subject)
         rights = self._rights()
         made = rights.create({**raw, "subject": subject, "requester": {"kind": "parent", "ref": f"guardian:{gid}"}},
-                             by=f"parent:{gid}"[:64])
-        rights.approve(made["id"], by=f"portal:verified-guardian:{gid}"[:64],
-                       note="raised by the child's guardian, verified by a consent method")
+                             by=f"guardian:{gid}"[:64], approval="parent")
         return rights, rights.run(made["id"])
 
     def download(self, gid: str, subject: str) -> dict[str, Any]:
