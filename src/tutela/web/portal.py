@@ -127,6 +127,7 @@ def router(engine: Engine, pages: Pages, portal: ParentPortal) -> APIRouter:
 
     @r.post("/portal/signout")
     def signout(request: Request, data: dict[str, list[str]] = Depends(form)) -> Response:
+        """End the parent's session (on the server too)."""
         who = signed_in(request)
         security.check(who.csrf, field(data, "csrf") or None)
         portal.sign_out(who.sid)
