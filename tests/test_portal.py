@@ -242,3 +242,45 @@ def test_a_consent_link_is_refused_once_used(world: tuple[TestClient, Engine, Cl
     assert r.status_code == 422 and "used or expired" in r.text
     declined = c.post("/portal/consent/confirm", data={"csrf": csrf(form.text), "token": "x" * 43, "answer": "no"})
     assert declined.status_code == 200 and 'id="consent-declined"' in declined.text
+
+
+def test_refusals_are_pages_and_nothing_changes(world: tuple[TestClient, Engine, Clock], sink: Sink) -> None:
+    """A guardian not verified yet, a scope email plus cannot grant, a revocation with nothing live,
+    an unknown scope: an HTML page naming the problem (403 or 422), never a 500, and no change."""
+    app, eng, _ = world
+    anna, _ = family(app, eng, sink)
+    eng.consent.sign_up("3", "NL", 12, parent_email=ANNA)  # a second child, the link not opened yet
+    page = anna.get("/portal/children/3")
+    assert page.status_code == 200 and "no consent method has verified you" in page.text and 'id="download"' not in page.text
+    token = csrf(page.text)
+    cases = [("/portal/children/3/grant", {"scope": "precise_location"}, 403, "has not verified you"),
+             ("/portal/children/3/download", {}, 403, "has not verified you"),
+             ("/portal/children/1/grant", {"scope": "targeted_ads"}, 403, "cannot give consent"),
+             ("/portal/children/1/revoke", {"scope": "precise_location"}, 403, "no live grant"),
+             ("/portal/children/1/grant", {"scope": "telepathy"}, 422, "telepathy")]
+    for path, data, status, words in cases:
+        r = anna.post(path, data={"csrf": token, **data})
+        assert r.status_code == status and words in r.text, (path, r.status_code, r.text[:400])
+        assert r.headers["content-type"].startswith("text/html")
+    assert [g.scope for g in eng.consent.grants("1")] == ["account"] and eng.consent.grants("3") == []
+    assert eng.requests().list(subject="3") == []
+
+
+def test_only_a_parents_own_request_skips_the_staff_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`approval="parent"` is for a request a parent raised; any other request waits for staff."""
+    from tutela.errors import InputError
+
+    monkeypatch.setenv("TUTELA_HOME", str(tmp_path / "home"))
+    with console_estate(tmp_path, accounts=30) as e:
+        monkeypatch.setenv("TUTELA_STATE", e.state_url)
+        rights = Engine().requests(e.config())
+        with pytest.raises(InputError) as err:
+            rights.create({"kind": "access", "subject": "1"}, by="guardian:x", approval="parent")
+        assert err.value.where == "body.requester.kind"
+        staff = rights.create({"kind": "access", "subject": "1", "requester": {"kind": "parent"}}, by="sam")
+        own = rights.create({"kind": "access", "subject": "1", "requester": {"kind": "parent"}}, by="guardian:x",
+                            approval="parent")
+        assert (staff["status"], staff["approval"]) == ("pending_approval", "staff")
+        assert (own["status"], own["approval"], own["decided_by"]) == ("approved", "parent", "guardian:x")
+        assert rights.list(subject="1", status="approved")[0]["id"] == own["id"]
+        rights.close()

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from tutela.api import create_app as api_app
 from tutela.engine import Engine
 from tutela.errors import InputError, NotAllowed, StoreUnavailable, TutelaError
-from tutela.models import EstateConfig
+from tutela.models import ConsentRefused, EstateConfig
 from tutela.web import age_gate, console, desk, portal, security
 from tutela.web.pages import Pages, SignInNeeded, signin_redirect
 
@@ -81,6 +81,16 @@ def _errors(app: FastAPI, pages: Pages) -> None:
         heading = {403: "Not allowed", 422: "That did not work", 503: "A store is unavailable"}.get(status, "Error")
         return error_page(request, status, heading, exc.message, exc.where, exc.hint)
 
+    api_refused = app.exception_handlers.get(ConsentRefused)
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        """The consent API answers a refusal in JSON; a page shows it (403) like any other error."""
+        assert isinstance(exc, ConsentRefused)
+        if api_refused is not None and not request.url.path.startswith(PAGES):
+            out = api_refused(request, exc)
+            return await out if inspect.isawaitable(out) else out
+        return error_page(request, 403, "Not allowed", exc.message, exc.where, exc.hint)
+
     async def csrf_error(request: Request, exc: Exception) -> Response:
         return error_page(request, 403, "Form rejected", security.CsrfRejected.message)
 
@@ -89,5 +99,6 @@ def _errors(app: FastAPI, pages: Pages) -> None:
         return signin_redirect(exc.next_path)
 
     app.add_exception_handler(TutelaError, tutela_error)
+    app.add_exception_handler(ConsentRefused, refused)
     app.add_exception_handler(security.CsrfRejected, csrf_error)
     app.add_exception_handler(SignInNeeded, sign_in)
