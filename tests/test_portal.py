@@ -251,7 +251,8 @@ def test_refusals_are_pages_and_nothing_changes(world: tuple[TestClient, Engine,
     anna, _ = family(app, eng, sink)
     eng.consent.sign_up("3", "NL", 12, parent_email=ANNA)  # a second child, the link not opened yet
     page = anna.get("/portal/children/3")
-    assert page.status_code == 200 and "no consent method has verified you" in page.text and 'id="download"' not in page.text
+    assert page.status_code == 200 and "no consent method has verified you" in page.text
+    assert 'id="download"' not in page.text
     token = csrf(page.text)
     cases = [("/portal/children/3/grant", {"scope": "precise_location"}, 403, "has not verified you"),
              ("/portal/children/3/download", {}, 403, "has not verified you"),
