@@ -119,6 +119,7 @@ def test_grant_revoke_download_delete(world: tuple[TestClient, Engine, Clock], s
     r = anna.post("/portal/children/1/revoke", data={"csrf": csrf(r.text), "scope": "precise_location"})
     assert r.status_code == 200 and "withdrawn" in r.text
     assert decide(eng, "1") == "deny"
+    assert re.search(r"location: <b>off</b>", r.text)  # a grant unlocks the setting; it never switched it on
     history = re.findall(r'<tr data-scope="precise_location"><td>.*?class="state">(\w+)',
                          r.text.split('id="history"')[1], re.S)
     assert history == ["revoked"]  # the history keeps the revoked grant
@@ -184,6 +185,8 @@ def test_forms_without_their_csrf_token_are_refused(world: tuple[TestClient, Eng
             r = anna.post(url, data=data)
             assert r.status_code == 403 and "security token" in r.text, (url, r.status_code)
     assert [g.scope for g in eng.consent.grants("1")] == ["account"]
+    out = anna.post("/portal/signout", data={})
+    assert out.status_code == 403 and 'data-subject="1"' in anna.get("/portal").text  # still signed in
     fresh = TestClient(app.app, base_url="https://testserver")
     for path in ("/portal/signin", "/portal/link", "/portal/consent/review", "/portal/consent/confirm"):
         assert fresh.post(path, data={"email": ANNA, "token": "t" * 43}).status_code == 403, path
