@@ -288,3 +288,18 @@ def test_only_a_parents_own_request_skips_the_staff_step(tmp_path: Path, monkeyp
         assert (own["status"], own["approval"], own["decided_by"]) == ("approved", "parent", "guardian:x")
         assert rights.list(subject="1", status="approved")[0]["id"] == own["id"]
         rights.close()
+
+
+def test_a_mail_relay_that_does_not_answer_is_a_503_and_no_link_exists(world: tuple[TestClient, Engine, Clock],
+                                                                       sink: Sink) -> None:
+    app, eng, _ = world
+    eng.consent.sign_up("1", "NL", 12, parent_email=ANNA)
+    verify(app, sink, ANNA)
+    from smtp_sink import free_port
+
+    eng.consent.mailer = SmtpMailer("127.0.0.1", free_port())  # nothing listens there
+    c = TestClient(app.app, base_url="https://testserver")
+    page = c.get("/portal")
+    r = c.post("/portal/signin", data={"csrf": csrf(page.text), "email": ANNA})
+    assert r.status_code == 503 and "cannot send" in r.text and "Traceback" not in r.text
+    assert _rows(eng, "portal_signins") == []  # the link was never stored: no partial write
