@@ -189,6 +189,7 @@ def test_parent_portal_end_to_end(served: tuple[str, ConsoleEstate, Sink, Path],
     held = {s for s in strings(export.get("collections", [])) if len(s) >= 8 and ("@" in s or " " in s)}
     out = log.read_text("utf-8", errors="replace")
     assert "Traceback" not in out
+    assert "/portal/link" in out and "/portal/children/" in out  # the log holds the run's requests
     assert PARENT not in out and PARENT.split("@")[0] not in out
     for secret in [*tokens, *held]:
         assert secret not in out, "the server log holds personal data or a token"

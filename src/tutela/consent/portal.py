@@ -125,6 +125,9 @@ class ParentPortal:
                                                        & pt.signins.c.used_at.is_(None)).values(used_at=when))
             if used.rowcount != 1:  # a concurrent use won
                 raise InputError(BAD_SIGNIN, where="token", hint="ask for a new link")
+            # what can never be used again goes: links used or expired a day ago, sessions ended
+            c.execute(pt.signins.delete().where(pt.signins.c.expires_at < when - dt.timedelta(days=1)))
+            c.execute(pt.sessions.delete().where(pt.sessions.c.expires_at <= when))
             sid = secrets.token_urlsafe(32)
             hours = settings.positive_int("TUTELA_PORTAL_SESSION_HOURS", 12)
             c.execute(pt.sessions.insert().values(id_hash=_digest(sid), guardian_id=row["guardian_id"],
