@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -24,8 +25,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from console_fixture import AS_OF, REDIS, ConsoleEstate, console_estate
-from smtp_sink import Sink, smtp_sink
-from test_console_browser import _chromium, _free_port
+from smtp_sink import Sink, free_port, smtp_sink
 from tutela.consent import ConsentDesk
 from tutela.engine import Engine
 from tutela.store import StateStore
@@ -37,10 +37,18 @@ CHILD = "7"
 LOCATION = {"category": "user.location.precise", "use": "functional"}
 
 
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.fail("Chromium is not installed: the portal must be checked in a real browser "
+                    "(`bash scripts/ensure-services.sh` installs it, or `apt-get install -y chromium`)")
+    return path
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, ConsoleEstate, Sink, Path]]:
     with smtp_sink() as sink, console_estate(tmp_path) as e:
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         log = tmp_path / "server.log"
         env = {**os.environ, "TUTELA_STATE": e.state_url, "TUTELA_HOME": str(tmp_path / "home"),
