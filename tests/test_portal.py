@@ -303,3 +303,42 @@ def test_a_mail_relay_that_does_not_answer_is_a_503_and_no_link_exists(world: tu
     r = c.post("/portal/signin", data={"csrf": csrf(page.text), "email": ANNA})
     assert r.status_code == 503 and "cannot send" in r.text and "Traceback" not in r.text
     assert _rows(eng, "portal_signins") == []  # the link was never stored: no partial write
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mariadb"])
+def test_the_portal_facade_on_each_state_store(tmp_path: Path, sink: Sink, kind: str) -> None:
+    """Sign-in links, sessions, children and grants on SQLite, PostgreSQL and MariaDB state stores."""
+    from contextlib import nullcontext
+
+    from estate_fixture import server_database
+    from tutela.errors import InputError, NotAllowed
+
+    ctx = nullcontext(f"sqlite:///{tmp_path / 'state.db'}") if kind == "sqlite" else server_database(kind)
+    with ctx as url:
+        eng = Engine()
+        clock = Clock()
+        eng.consent = ConsentDesk(eng.rulebook, StateStore(url), mailer=SmtpMailer(sink.host, sink.port), clock=clock)
+        portal = eng.portal()
+        eng.consent.sign_up("c1", "NL", 12, parent_email=ANNA)
+        eng.consent.sign_up("c2", "NL", 12, parent_email=BART)
+        eng.consent.confirm(sink.token(ANNA))
+        assert portal.send_sign_in(ANNA.upper(), "https://app.example/portal/link") is True  # the address, any case
+        assert portal.send_sign_in("nobody@example.org", "https://app.example/portal/link") is False
+        token = sink.token(ANNA)
+        sid = portal.redeem(token)
+        with pytest.raises(InputError, match="used or expired"):
+            portal.redeem(token)
+        gid = portal.guardian(sid)
+        assert gid is not None and [c["subject"] for c in portal.children(gid)] == ["c1"]
+        with pytest.raises(NotAllowed):
+            portal.child(gid, "c2")
+        clock.now += dt.timedelta(minutes=5)
+        portal.grant(gid, "c1", "precise_location")
+        assert decide(eng, "c1") != "deny"
+        portal.revoke(gid, "c1", "precise_location")
+        assert decide(eng, "c1") == "deny"
+        states = [(g["scope"], g["state"]) for g in portal.child(gid, "c1")["grants"]]
+        assert states == [("precise_location", "revoked"), ("account", "active")]
+        portal.sign_out(sid)
+        assert portal.guardian(sid) is None
+        eng.consent.close()
