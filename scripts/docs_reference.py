@@ -51,13 +51,14 @@ def api_routes() -> list[tuple[str, str, str]]:
 
 
 def page_routes() -> list[tuple[str, str, str]]:
-    """The web pages (console, report, age gate): routes outside the OpenAPI document."""
+    """The web pages (console, report, age gate, parent portal): routes outside the OpenAPI document."""
     from tutela.engine import Engine
-    from tutela.web import age_gate, console, desk
+    from tutela.web import age_gate, console, desk, portal
     from tutela.web.pages import Pages
 
     eng, pages = Engine(), Pages(None)
-    routers = [console.router(None, pages), desk.router(eng, None, pages), age_gate.router(eng, pages)]  # type: ignore[arg-type]
+    routers = [console.router(None, pages), desk.router(eng, None, pages), age_gate.router(eng, pages),  # type: ignore[arg-type]
+               portal.router(eng, pages, eng.portal())]
     found = [(m, r.path, (r.endpoint.__doc__ or r.name.replace("_", " ")).strip().splitlines()[0])
              for router in routers for r in router.routes for m in sorted(getattr(r, "methods", ()))]
     return sorted(found, key=lambda t: (t[1], t[0]))
@@ -131,7 +132,8 @@ def render() -> str:
     lines += [f"| {m} | `{p}` | {s} |" for m, p, s in api_routes()]
     lines += ["", "## Web pages", "",
               "Served by `tutela serve --estate URL` (docs/console.md); a staff sign-in is needed",
-              "for every `/console` page.", "", "| method | path | what it does |", "|---|---|---|"]
+              "for every `/console` page; a parent's sign-in for every `/portal/children` page",
+              "(docs/portal.md).", "", "| method | path | what it does |", "|---|---|---|"]
     lines += [f"| {m} | `{p}` | {s} |" for m, p, s in page_routes()]
     lines += ["", "## Settings (environment)", "", "| variable | what it does |", "|---|---|"]
     lines += [f"| `{k}` | {v} |" for k, v in SETTINGS.items()]

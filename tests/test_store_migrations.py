@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+import tutela.consent.portal_tables
 import tutela.consent.tables
 import tutela.rights.lifecycle
 import tutela.rights.options

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from tutela.consent import ConsentDesk as ConsentDesk
     from tutela.consent import ConsentRefused as ConsentRefused
     from tutela.consent import GrantRecord as GrantRecord
+    from tutela.consent.portal import ParentPortal as ParentPortal
     from tutela.engine import DatamapCheck as DatamapCheck
     from tutela.guard import StreamGuard as StreamGuard
     from tutela.guard.stream_json import events_from_jsonl as events_from_jsonl
@@ -71,6 +72,7 @@ _RENAMED = {  # public name -> (module, its name there)
     "TransferNotice": ("tutela.transfers", "Notice"),
 }
 _WHERE = {
+    "ParentPortal": "tutela.consent.portal",
     "AgeGate": "tutela.age", "NatsConsumer": "tutela.guard.stream_nats", "RateLimited": "tutela.age",
     "RateLimiter": "tutela.age", "NonceBook": "tutela.age.nonces",
     "AS_OF": "tutela.clipstream", "ConsentDesk": "tutela.consent", "ConsentRefused": "tutela.consent",
@@ -111,6 +113,7 @@ __all__ = [
     "NonceBook",
     "Office",
     "OnRefuse",
+    "ParentPortal",
     "RateLimited",
     "RateLimiter",
     "RightsDesk",

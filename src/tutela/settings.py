@@ -53,6 +53,10 @@ SETTINGS: dict[str, str] = {
     "TUTELA_CONSENT_LINK_BASE": "the parent portal's consent page; the link is `<base>#<token>` (default "
                                 "http://127.0.0.1:8000/consent)",
     "TUTELA_CONSENT_LINK_HOURS": "hours a consent link stays valid (default 48)",
+    "TUTELA_PORTAL_LINK_BASE": "the parent portal's sign-in page; a sign-in link is `<base>#<token>` (default: "
+                               "`/portal/link` on the host the parent asked from)",
+    "TUTELA_PORTAL_LINK_MINUTES": "minutes a parent's sign-in link stays valid (default 30)",
+    "TUTELA_PORTAL_SESSION_HOURS": "lifetime of a parent's portal sign-in in hours (default 12)",
     "TUTELA_CONSENT_WEBHOOK_SECRET": "secret shared with verification providers: HMAC-SHA256 key of their webhook "
                                      "(16+ characters)",
     "TUTELA_STAFF_PASSWORD": "password for `tutela staff add` (else one line on standard input, else a prompt)",

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from tutela.api import adreq, age, consent, evidence, media, ops, rights, stream, transfers
+from tutela.api import adreq, age, consent, evidence, media, ops, portal, rights, stream, transfers
 from tutela.api.schemas import (
     DECISION_EXAMPLE,
     ERRORS,
@@ -139,6 +139,7 @@ def create_app(engine: Engine | None = None, report: Path | None = None,
     stream.install(app, eng)
     evidence.install(app, eng, estate)
     consent.install(app, eng)
+    portal.install(app, eng, estate)
     app.openapi_schema = None
     _orig = app.openapi
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from tutela.connectors.estate import EstateConfig
     from tutela.consent import ConsentDesk
     from tutela.ledger.recorder import Recorder
     from tutela.policy import CompiledPolicy
     from tutela.policy.model import Decision
+    from tutela.rights import RightsDesk
     from tutela.rulebook import Rulebook
+    from tutela.store import StateStore
     from tutela.taxonomy import Taxonomy
 
 
@@ -28,3 +31,5 @@ class EngineCore(Protocol):
     def consent(self) -> ConsentDesk: ...
 
     def decide(self, request: Any, where: str = "", reference: bool = False) -> Decision: ...
+
+    def requests(self, estate: EstateConfig | None = None, state: StateStore | None = None) -> RightsDesk: ...

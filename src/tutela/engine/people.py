@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tutela.age import AgeAssurance, AgeRecord
     from tutela.age import Context as AgeContext
+    from tutela.connectors.estate import EstateConfig as RightsEstate
     from tutela.consent import ConsentDesk
+    from tutela.consent.portal import ParentPortal
     from tutela.engine._core import EngineCore
     from tutela.guard.stream_subjects import StateBuild
     from tutela.rulebook import Rulebook
@@ -64,6 +66,12 @@ class PeopleMixin:
         from tutela.store import StateStore
 
         return ConsentDesk(self.rulebook, StateStore(), recorder=self.recorder)
+
+    def portal(self: EngineCore, estate: RightsEstate | None = None) -> ParentPortal:
+        """The parent portal over the consent desk and `estate`'s rights desk (docs/portal.md)."""
+        from tutela.consent.portal import ParentPortal
+
+        return ParentPortal(self.consent, (lambda: self.requests(estate)) if estate is not None else None, estate)
 
     def subject_state(self: EngineCore, day: dt.date | None = None, config: Path | None = None,
                       out: Path | None = None) -> StateBuild:

@@ -15,7 +15,7 @@ opened on first use and kept for the desk's life (the API holds one desk).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from tutela.connectors import ESTATE, Connector, ConnectorUnavailable, open_connector
 from tutela.connectors.estate import EstateConfig
@@ -55,9 +55,10 @@ class RightsDesk:
         self._side: dict[tuple[str, str, str], Connector] = {}  # (store, url, prefix) -> open connector
 
     # -- the request's life ------------------------------------------------------------------
-    def create(self, raw: Any, by: str) -> dict[str, Any]:
+    def create(self, raw: Any, by: str, approval: Literal["staff", "parent"] = "staff") -> dict[str, Any]:
         """Validate, find the subject in the estate, compute the deadline, record where the estate's
-        stores are, store it (pending approval)."""
+        stores are, store it (pending approval; approved at once when `approval="parent"`: a verified
+        guardian's own request, see RequestStore.create)."""
         today = now().date()
         req = parse_request(raw, today)
         self._ledger_up()
@@ -79,11 +80,13 @@ class RightsDesk:
         age = req.age if req.age is not None else who.age_on(received)
         made = self.requests.create(req, estate_key=cfg.key, estate=redact(cfg.url), jurisdiction=jur.code,
                                     codes=[jur.code, *jur.inherits], age=age, by=by, today=today,
-                                    stores=recorded(locate(dm, cfg, None)))
+                                    stores=recorded(locate(dm, cfg, None)), approval=approval)
         options = RequestOptions(policy, req.allow_unreachable, tuple(ops.undecided(who, req.age)))
         self.options.save(made["id"], options)
         if self.recorder is not None:
             self.recorder.rights_request(made)
+            if approval == "parent":
+                self.recorder.rights_decision(made, "approved", by, None)
         return {**made, **options.to_dict()}
 
     def list(self, status: str | None = None, kind: str | None = None, subject: str | None = None,

@@ -7,10 +7,11 @@ A request's life:
            \\--reject--> rejected      \\--reject--> rejected
 
 Who may ask: a staff member creates a request, for the child (`requester.kind = subject`), on
-behalf of a parent (`parent`) or of their own motion (`staff`). Only a staff member may
-approve (`approval = staff`); approval by a verified parent of that child waits for
-verified parent-child links. The store keeps identifiers and counts, never the data itself,
-except the access export, which is what the requester receives.
+behalf of a parent (`parent`) or of their own motion (`staff`); a staff member approves it
+(`approval = staff`, four-eyes). A request the child's guardian raises in the parent portal, once a
+consent method verified the guardian for that child, is approved by that verification
+(`approval = parent`, tutela.consent.portal): no staff step. The store keeps identifiers and
+counts, never the data itself, except the access export, which is what the requester receives.
 """
 
 from __future__ import annotations
@@ -138,14 +139,22 @@ class RequestStore:
 
     # -- writing
     def create(self, req: NewRequest, *, estate_key: str, estate: str, jurisdiction: str, codes: list[str],
-               age: int | None, by: str, today: dt.date, stores: dict[str, Any] | None = None) -> dict[str, Any]:
+               age: int | None, by: str, today: dt.date, stores: dict[str, Any] | None = None,
+               approval: Literal["staff", "parent"] = "staff") -> dict[str, Any]:
+        """Store a new request: awaiting a staff member's approval, or (`approval="parent"`: raised by
+        the child's guardian whom a consent method verified) approved by that verification."""
+        if approval == "parent" and req.requester.kind != "parent":
+            raise InputError("only a parent's own request is approved by the parent's verification",
+                             where="body.requester.kind")
         received = req.received or today
         due = self.deadlines.due(codes, req.kind, received, age)
         row = {"request_id": uuid.uuid4().hex[:16], "kind": req.kind, "scope": req.scope or "all",
                "estate_key": estate_key, "estate": estate, "subject": req.subject, "jurisdiction": jurisdiction,
                "codes": json.dumps(codes), "age": age, "requester_kind": req.requester.kind,
-               "requester_ref": req.requester.ref, "approval": "staff", "created_by": by, "created_at": now(),
-               "received": received, "status": "pending_approval", "note": req.note, "extended": False,
+               "requester_ref": req.requester.ref, "approval": approval, "created_by": by, "created_at": now(),
+               "received": received, "status": "pending_approval" if approval == "staff" else "approved",
+               "decided_by": by if approval == "parent" else None,
+               "decided_at": now() if approval == "parent" else None, "note": req.note, "extended": False,
                "due": due.due, "stores": canonical(stores) if stores is not None else None}
         with self.state.tx() as c:
             c.execute(rights_requests.insert().values(**row))

@@ -21,12 +21,12 @@ from fastapi.staticfiles import StaticFiles
 from tutela.api import create_app as api_app
 from tutela.engine import Engine
 from tutela.errors import InputError, NotAllowed, StoreUnavailable, TutelaError
-from tutela.models import EstateConfig
-from tutela.web import age_gate, console, desk, security
+from tutela.models import ConsentRefused, EstateConfig
+from tutela.web import age_gate, console, desk, portal, security
 from tutela.web.pages import Pages, SignInNeeded, signin_redirect
 
 HERE = Path(__file__).resolve().parent
-PAGES = ("/console", "/age-gate", "/report")
+PAGES = ("/console", "/age-gate", "/report", "/portal", "/consent")
 
 
 def create_app(engine: Engine | None = None, report: Path | None = None, estate: EstateConfig | None = None,
@@ -39,6 +39,7 @@ def create_app(engine: Engine | None = None, report: Path | None = None, estate:
     if estate is None:
         pages = Pages(None)
         app.include_router(age_gate.router(eng, pages))
+        app.include_router(portal.router(eng, pages, eng.portal()))
         _errors(app, pages)
         return app
     office = eng.office(estate, as_of=as_of)
@@ -46,6 +47,8 @@ def create_app(engine: Engine | None = None, report: Path | None = None, estate:
     app.include_router(console.router(office, pages))
     app.include_router(desk.router(eng, office, pages))
     app.include_router(age_gate.router(eng, pages))
+    parents = eng.portal(estate)
+    app.include_router(portal.router(eng, pages, parents))
     _errors(app, pages)
 
     @app.get("/", include_in_schema=False)
@@ -53,6 +56,7 @@ def create_app(engine: Engine | None = None, report: Path | None = None, estate:
         return RedirectResponse("/console", status_code=303)
 
     app.router.on_shutdown.append(office.close)
+    app.router.on_shutdown.append(parents.close)
     return app
 
 
@@ -65,7 +69,7 @@ def _errors(app: FastAPI, pages: Pages) -> None:
         ctx = pages.context(request) if pages.office is not None else None
         return pages.render("error.html", status, who=ctx.who if ctx else None, csrf=ctx.csrf if ctx else "",
                             page="", flash=None, status=status, heading=heading, message=message, where=where,
-                            hint=hint, back=None)
+                            hint=hint, back="/portal" if request.url.path.startswith("/portal") else None)
 
     async def tutela_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, TutelaError)
@@ -77,6 +81,16 @@ def _errors(app: FastAPI, pages: Pages) -> None:
         heading = {403: "Not allowed", 422: "That did not work", 503: "A store is unavailable"}.get(status, "Error")
         return error_page(request, status, heading, exc.message, exc.where, exc.hint)
 
+    api_refused = app.exception_handlers.get(ConsentRefused)
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        """The consent API answers a refusal in JSON; a page shows it (403) like any other error."""
+        assert isinstance(exc, ConsentRefused)
+        if api_refused is not None and not request.url.path.startswith(PAGES):
+            out = api_refused(request, exc)
+            return await out if inspect.isawaitable(out) else out
+        return error_page(request, 403, "Not allowed", exc.message, exc.where, exc.hint)
+
     async def csrf_error(request: Request, exc: Exception) -> Response:
         return error_page(request, 403, "Form rejected", security.CsrfRejected.message)
 
@@ -85,5 +99,6 @@ def _errors(app: FastAPI, pages: Pages) -> None:
         return signin_redirect(exc.next_path)
 
     app.add_exception_handler(TutelaError, tutela_error)
+    app.add_exception_handler(ConsentRefused, refused)
     app.add_exception_handler(security.CsrfRejected, csrf_error)
     app.add_exception_handler(SignInNeeded, sign_in)
