@@ -64,6 +64,12 @@ SETTINGS: dict[str, str] = {
                                       "after a third of it)",
     "TUTELA_CONSOLE_SECURE_COOKIE": "`1` marks console cookies Secure even when the request came over plain http "
                                     "(behind a TLS proxy); https requests always get Secure",
+    "TUTELA_NOTIFY_EMAILS": "addresses (comma-separated) `tutela watch` e-mails new critical findings and rights "
+                            "requests near their deadline to, by the TUTELA_SMTP_HOST server",
+    "TUTELA_NOTIFY_WEBHOOK": "URL `tutela watch` POSTs its notices to (JSON, signed with TUTELA_NOTIFY_WEBHOOK_SECRET)",
+    "TUTELA_NOTIFY_WEBHOOK_SECRET": "HMAC-SHA256 key of the notification webhook's signature (16+ characters)",
+    "TUTELA_NOTIFY_DEADLINE_DAYS": "a rights request due within this many days is notified (default 3); an overdue "
+                                   "one again",
     "TUTELA_STORE_PASSWORD_<STORE>": "password of a declared store (e.g. TUTELA_STORE_PASSWORD_REDIS), never "
                                      "recorded with a request",
 }

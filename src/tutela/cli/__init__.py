@@ -56,6 +56,7 @@ from tutela.cli import (
     taxonomy,
     transfers_check,
     transfers_list,
+    watch,
 )
 from tutela.cli._output import EXIT_INPUT, EXIT_UNAVAILABLE, fail
 from tutela.errors import StoreUnavailable, TutelaError
@@ -141,6 +142,7 @@ app.add_typer(staff, name="staff")
 staff.command("add")(staff_add.run)
 staff.command("list")(staff_list.run)
 staff.command("disable")(staff_disable.run)
+app.command("watch")(watch.run)
 
 
 def main() -> None:

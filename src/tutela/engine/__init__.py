@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from tutela.rulebook import Rulebook
     from tutela.staff import Accounts as StaffAccounts
     from tutela.staff import Office
+    from tutela.staff.watch import Watch
     from tutela.store import StateStore
 
 
@@ -222,6 +223,16 @@ class Engine(MapsMixin, PeopleMixin, FlowMixin):
 
         return Office(self.rulebook, estate, lambda st: self.audit(estate.url, estate.datamap, as_of, state=st),
                       lambda st: self.remediator(estate, st), lambda st: self.requests(estate, st), state, as_of)
+
+    def watch(self, estate: RightsEstate, state: StateStore | None = None, as_of: dt.date | None = None,
+              deadline_days: int | None = None) -> Watch:
+        """Scheduled audits of `estate` with notifications by e-mail and webhook (the notification settings;
+        docs/console.md, "Scheduled audits"); `tick()` once, or `run(every, stop)`."""
+        from tutela import settings
+        from tutela.staff.watch import Watch, notifiers_from_env
+
+        days = deadline_days if deadline_days is not None else settings.positive_int("TUTELA_NOTIFY_DEADLINE_DAYS", 3)
+        return Watch(self.office(estate, state, as_of), notifiers_from_env(), days)
 
     @staticmethod
     def staff_accounts(state: StateStore | None = None) -> StaffAccounts:

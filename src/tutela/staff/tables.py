@@ -39,3 +39,10 @@ audit_runs = sa.Table(  # counts and pseudonymous example ids only: no personal 
     sa.Column("summary", sa.Text, nullable=False),  # JSON: distinct subjects and children by severity
     sa.Column("findings", sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb"), nullable=False),
 )
+
+notices_sent = sa.Table(  # what the watch has told the team, so each notice goes out once (migration 0005_watch)
+    "staff_notices_sent", meta,
+    sa.Column("notice_key", sa.String(128), primary_key=True),  # e.g. critical:<estate>:<rule>, deadline:<request>
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("sent_at", sa.DateTime, nullable=False),
+)
