@@ -42,6 +42,7 @@ bench: setup
 	$(BIN)/python bench/adreq.py --quick
 	$(BIN)/python bench/ledger.py --quick
 	$(BIN)/python bench/stream_guard.py --quick
+	$(BIN)/python bench/transfer_gate.py --quick
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis
