@@ -55,16 +55,36 @@ def run(
         from tutela.cli.serve import run as serve_run
         from tutela.models import AS_OF
 
-        console.print(f"\n[bold]Look here:[/] console http://127.0.0.1:{port}/console (add staff with "
-                      "`tutela staff add`) · report http://127.0.0.1:{port}/report · API "
+        password = _demo_account()
+        console.print(f"\n[bold]Look here:[/] console and report http://127.0.0.1:{port}/console, signed in as "
+                      f"[bold]demo[/] (a DPO) with the password [bold]{password}[/] (new on every demo unless "
+                      "TUTELA_STAFF_PASSWORD sets it; more staff with `tutela staff add`) · API "
                       f"http://127.0.0.1:{port}/docs (OpenAPI /openapi.json, POST /v1/decisions; rights requests "
-                      "at /v1/requests for staff, tokens from TUTELA_STAFF_TOKENS)\n")
+                      "at /v1/requests for staff, tokens from TUTELA_STAFF_TOKENS) · the report offline: "
+                      f"{report}\n")
         if not redis:
             console.print("[dim]ClipStream's data map declares a Redis cache; without `--redis` a rights request "
                           "run refuses to start (HTTP 422 naming it) unless its body says "
                           '{"allow_partial": true}, and then the export says Redis was not searched.[/]')
         serve_run(host="127.0.0.1", port=port, report=report, estate=url, media=None,
                   redis=redis, datamap=None, redis_prefix="", as_of=AS_OF.isoformat())
+
+
+def _demo_account() -> str:
+    """The demo's DPO account `demo` in the state store, with a fresh password (or
+    TUTELA_STAFF_PASSWORD): the console and /report ask for a sign-in. Shown on the terminal once,
+    never logged; only its argon2id hash is stored."""
+    import secrets
+
+    from tutela.settings import text
+
+    password = text("TUTELA_STAFF_PASSWORD") or secrets.token_urlsafe(12)
+    accounts = Engine.staff_accounts()
+    try:
+        accounts.add("demo", "dpo", password, replace=True)
+    finally:
+        accounts.state.close()
+    return password
 
 
 def _show(estate: dict[str, Any], findings: list[Finding], decisions: list[tuple[str, Decision]],
