@@ -21,8 +21,9 @@ def run(
     as_of: str | None = typer.Option(None, "--as-of", help="the day the console audits the estate on, YYYY-MM-DD "
                                                           "(default today)"),
 ) -> None:
-    """Serve the decision API with uvicorn; with --estate also rights requests for staff and the
-    privacy team's console at /console (docs/console.md)."""
+    """Serve the API with uvicorn; with --estate also the console, the parent portal and rights requests.
+
+    The privacy team's console is at /console (docs/console.md), the parent portal at /portal."""
     check_port(host, port)
     import uvicorn
 
