@@ -15,7 +15,6 @@ import typer
 
 from tutela.cli._output import Format, console, err_console, parse_date, print_json
 from tutela.engine import Engine
-from tutela.models import EstateConfig
 
 
 def run(
@@ -30,6 +29,8 @@ def run(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Audit on a timer and notify the team of critical findings and near deadlines."""
+    from tutela.models import EstateConfig  # when the command runs: `tutela --help` loads no capability
+
     day = parse_date(as_of, "--as-of") if as_of else None
     config = EstateConfig(estate, media=media, redis=redis, datamap=datamap, redis_prefix=redis_prefix)
     watch = Engine().watch(config, as_of=day)
