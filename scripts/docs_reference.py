@@ -57,7 +57,7 @@ def page_routes() -> list[tuple[str, str, str]]:
     from tutela.web.pages import Pages
 
     eng, pages = Engine(), Pages(None)
-    routers = [console.router(None, pages), desk.router(eng, None, pages), age_gate.router(eng, pages),  # type: ignore[arg-type]
+    routers = [console.router(None, pages), desk.router(eng, None, pages), age_gate.router(eng, pages),  # type: ignore[arg-type]  # routers walked for their routes only: no office
                portal.router(eng, pages, eng.portal())]
     found = [(m, r.path, (r.endpoint.__doc__ or r.name.replace("_", " ")).strip().splitlines()[0])
              for router in routers for r in router.routes for m in sorted(getattr(r, "methods", ()))]

@@ -29,7 +29,7 @@ class Sink:
         return "250 OK"
 
     def bodies(self, to: str) -> list[str]:
-        return [m.get_payload(decode=True).decode() for m in self.messages if m["To"] == to]  # type: ignore[union-attr]
+        return [m.get_payload(decode=True).decode() for m in self.messages if m["To"] == to]  # type: ignore[union-attr]  # a text part: its payload is bytes
 
     def token(self, to: str) -> str:
         """The token of the last consent link sent to `to`."""

@@ -23,7 +23,7 @@ PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 def rec(lower: int, upper: int | None, observed: dt.date, level: str = "self_declared", lag: int = 0,
         birth: dt.date | None = None, expires: dt.datetime | None = None, source: str = "apple") -> AgeRecord:
     return AgeRecord(lower=lower, upper=upper, as_of=observed - dt.timedelta(days=lag), birth_date=birth,
-                     method=f"{source}.test", level=level, issuer="test", source=source,  # type: ignore[arg-type]
+                     method=f"{source}.test", level=level, issuer="test", source=source,  # type: ignore[arg-type]  # level/source drawn as plain str
                      observed_at=dt.datetime.combine(observed, dt.time(9), UTC), expires_at=expires)
 
 
@@ -70,15 +70,15 @@ def test_lowest_category_wins_and_conflicts_are_flagged() -> None:
     assert (best.lower, best.upper, best.category, best.level, best.sources) == (13, 15, "younger_teenager",
                                                                                 "parent_declared", 2)
     assert best.conflict
-    assert not combine([teen, rec(13, 15, day, "verified")], noon(day)).conflict  # type: ignore[union-attr]
-    assert combine([teen, rec(13, 15, day, "verified")], noon(day)).level == "verified"  # type: ignore[union-attr]
+    assert not combine([teen, rec(13, 15, day, "verified")], noon(day)).conflict  # type: ignore[union-attr]  # combine() gives None only for no records
+    assert combine([teen, rec(13, 15, day, "verified")], noon(day)).level == "verified"  # type: ignore[union-attr]  # combine() gives None only for no records
 
 
 def test_expired_records_are_not_used() -> None:
     day = dt.date(2026, 12, 3)
     old = rec(10, 12, day, expires=noon(day) - dt.timedelta(hours=1))
     fresh = rec(16, 17, day)
-    assert combine([old, fresh], noon(day)).lower == 16  # type: ignore[union-attr]
+    assert combine([old, fresh], noon(day)).lower == 16  # type: ignore[union-attr]  # combine() gives None only for no records
     assert combine([old], noon(day)) is None
 
 
@@ -205,6 +205,6 @@ def test_a_store_band_beside_a_self_declared_birth_date_as_docs_age_md_says() ->
     for day, lower in expect.items():
         c = combine([play, typed], noon(day))
         assert c is not None and c.lower == lower, day
-    assert combine([play, typed], noon(dt.date(2026, 11, 2))).winner == play  # type: ignore[union-attr]
+    assert combine([play, typed], noon(dt.date(2026, 11, 2))).winner == play  # type: ignore[union-attr]  # combine() gives None only for no records
     younger = rec(12, 12, dt.date(2026, 11, 2), birth=dt.date(2014, 1, 1), source="gate")
-    assert combine([play, younger], noon(dt.date(2026, 11, 2))).category == "child"  # type: ignore[union-attr]
+    assert combine([play, younger], noon(dt.date(2026, 11, 2))).category == "child"  # type: ignore[union-attr]  # combine() gives None only for no records

@@ -10,6 +10,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -45,7 +46,7 @@ def ledgered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[
         yield e, url
 
 
-def _entries(url: str) -> list[dict[str, object]]:
+def _entries(url: str) -> list[dict[str, Any]]:
     with Ledger(url, create=False) as ledger:
         return list(ledger.entries())
 
@@ -88,17 +89,17 @@ def test_a_demo_like_flow_writes_every_kind_and_verifies(ledgered: tuple[Estate,
     kinds = Counter(e["kind"] for e in entries)
     assert kinds["rulebook_version"] == 1
     assert kinds["rights_request"] == 3 and kinds["rights_fulfilment"] == 2
-    decided = Counter(e["body"]["decision"] for e in entries if e["kind"] == "rights_approval")  # type: ignore[index]
+    decided = Counter(e["body"]["decision"] for e in entries if e["kind"] == "rights_approval")
     assert decided == {"approved": 2, "extended": 1, "rejected": 1}
-    ext = next(e["body"] for e in entries if e["kind"] == "rights_approval" and e["body"]["decision"] == "extended")  # type: ignore[index]
+    ext = next(e["body"] for e in entries if e["kind"] == "rights_approval" and e["body"]["decision"] == "extended")
     assert ext["deadline"] == extended.json()["due"] and ext["reason"] == "reason_given" and ext["by"] == "bob"
-    api = [e["body"] for e in entries if e["kind"] == "decision" and e["body"]["source"] == "api"]  # type: ignore[index]
+    api = [e["body"] for e in entries if e["kind"] == "decision" and e["body"]["source"] == "api"]
     effects = sorted((b["effect"] != "deny", b["basis"]) for b in api)
     assert effects == [(False, "consent"), (False, "consent"), (True, "consent")]  # the plain allow is not written
-    stream = [e["body"] for e in entries if e["kind"] == "decision" and e["body"]["source"] == "stream"]  # type: ignore[index]
+    stream = [e["body"] for e in entries if e["kind"] == "decision" and e["body"]["source"] == "stream"]
     assert len(stream) == 1 and stream[0]["total"] == 400 and stream[0]["allow"] + stream[0]["deny"] == 400
     assert kinds["remediation_receipt"] >= 1 and kinds["erasure_receipt"] > job["receipts"]
-    erased = [e["body"] for e in entries if e["kind"] == "erasure_receipt" and e["body"]["job_id"] == erase["id"]]  # type: ignore[index]
+    erased = [e["body"] for e in entries if e["kind"] == "erasure_receipt" and e["body"]["job_id"] == erase["id"]]
     assert erased and all(b["subject"] == Ledger.pseudonym("2", KEY.encode()) for b in erased)
     for e in entries:  # subjects only as pseudonyms; no e-mail address anywhere
         body = e["body"]
@@ -122,8 +123,8 @@ def test_the_rulebook_version_is_written_only_when_it_changes(ledgered: tuple[Es
     _, url = ledgered
     assert Engine().recorder is not None and Engine().recorder is not None
     versions = [e for e in _entries(url) if e["kind"] == "rulebook_version"]
-    assert len(versions) == 1 and versions[0]["body"]["version"] == Engine().version  # type: ignore[index]
-    assert len(versions[0]["body"]["digest"]) == 64  # type: ignore[index]
+    assert len(versions) == 1 and versions[0]["body"]["version"] == Engine().version
+    assert len(versions[0]["body"]["digest"]) == 64
 
 
 def test_a_ledger_without_a_pseudonym_key_refuses_to_start(ledgered: tuple[Estate, str],

@@ -25,7 +25,7 @@ REQ = {"subject": {"jurisdiction": "IT", "age": 13, "grants": [{"scopes": ["pers
 
 
 def with_subject(**subject: object) -> dict[str, object]:
-    return {"subject": {**REQ["subject"], **subject}, "act": REQ["act"]}  # type: ignore[dict-item]
+    return {"subject": {**REQ["subject"], **subject}, "act": REQ["act"]}  # type: ignore[dict-item]  # REQ is a literal of nested dicts; mypy infers object
 
 
 def write(tmp_path: Path, body: object) -> str:
@@ -64,7 +64,7 @@ def test_taxonomy_search_matches_every_word_in_key_name_or_description(capsys: C
 
 def test_an_unknown_key_points_at_the_taxonomy_command_which_finds_it(engine: Engine, capsys: Cap,
                                                                       monkeypatch: MP, tmp_path: Path) -> None:
-    bad = {"subject": REQ["subject"], "act": {**REQ["act"], "category": "user.behaviour"}}  # type: ignore[dict-item]
+    bad = {"subject": REQ["subject"], "act": {**REQ["act"], "category": "user.behaviour"}}  # type: ignore[dict-item]  # REQ is a literal of nested dicts; mypy infers object
     code, out, _ = run_cli(capsys, monkeypatch, "decide", write(tmp_path, bad), "--format", "json")
     err = json.loads(out)
     assert code == 3 and err["where"] == "act.category"
@@ -144,7 +144,7 @@ def test_an_unknown_code_with_nothing_close_says_where_the_codes_are(engine: Eng
 @pytest.mark.parametrize("at", ["01/12/2026", "2026-13-01", "2026-12-01T10:00:00"])
 def test_date_errors_say_the_format_and_where(engine: Engine, capsys: Cap, monkeypatch: MP, tmp_path: Path,
                                               at: str) -> None:
-    body = {"subject": REQ["subject"], "act": {**REQ["act"], "at": at}}  # type: ignore[dict-item]
+    body = {"subject": REQ["subject"], "act": {**REQ["act"], "at": at}}  # type: ignore[dict-item]  # REQ is a literal of nested dicts; mypy infers object
     code, out, _ = run_cli(capsys, monkeypatch, "decide", write(tmp_path, body), "--format", "json")
     err = json.loads(out)
     assert code == 3 and err["where"] == "act.at"

@@ -116,7 +116,7 @@ def test_draft_from_sqlite(tmp_path: Path, capsys: Cap, monkeypatch: MP) -> None
     url = f"sqlite:///{tmp_path / 'shop.db'}"
     create(url)
     summary = drafted(capsys, monkeypatch, url, tmp_path / "draft")
-    assert summary["subject"] == f"{P}members" and f"{P}order_lines.sku" in summary["uncategorised"]  # type: ignore[operator]
+    assert summary["subject"] == f"{P}members" and f"{P}order_lines.sku" in summary["uncategorised"]  # type: ignore[operator]  # the summary is parsed JSON
     check_draft(capsys, monkeypatch, tmp_path / "draft")
 
 
