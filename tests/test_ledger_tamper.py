@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, delete, insert, text
 from sqlalchemy.exc import IntegrityError
 
+from tutela.errors import InputError
 from tutela.ledger import Checkpoint, Ledger, canonical_json
 from tutela.ledger.chain import GENESIS
 from tutela.ledger.checkpoint import key_id, new_key_text, private_key
@@ -223,5 +224,30 @@ def test_a_second_row_at_a_seq_is_refused_by_the_table(new_url: Callable[[], tup
         with pytest.raises(IntegrityError), ledger.store.writing() as conn:
             ledger.store.insert(conn, [(seq, entry, h)])
         assert ledger.verify(TRUSTED).ok
+    finally:
+        ledger.close()
+
+
+def test_the_read_ahead_gives_the_same_blocks_stops_early_and_forwards_errors(
+        new_url: Callable[[], tuple[str, str]]) -> None:
+    url, prefix = new_url()
+    ledger = build(url, prefix, [7, 9, 9, 5])  # 30 entries
+    try:
+        store = ledger.store
+        assert list(store.blocks_ahead(0, 30, size=4)) == list(store.blocks(0, 30, size=4))
+        assert [(b.first, b.last, b.count) for b in store.blocks(0, 30, size=8)] == \
+               [(1, 8, 8), (9, 16, 8), (17, 24, 8), (25, 30, 6)]
+        ahead = store.blocks_ahead(0, 30, size=2)
+        assert next(ahead).last == 2
+        ahead.close()  # the reader thread ends; nothing hangs
+        with store.engine.begin() as conn:
+            conn.execute(delete(store.entries).where(store.entries.c.seq.between(9, 16)))
+        assert [(b.first, b.last, b.count) for b in store.blocks_ahead(0, 30, size=8)][1] == (9, 16, 0)
+        report = ledger.verify(TRUSTED)
+        assert report.first_bad is not None and report.first_bad.seq == 9
+        with store.engine.begin() as conn:
+            conn.execute(text(f"DROP TABLE {store.entries.name}"))
+        with pytest.raises(InputError, match="cannot read the ledger"):
+            list(store.blocks_ahead(0, 30, size=8))
     finally:
         ledger.close()

@@ -14,11 +14,13 @@ writer bypassed the lock. Bulk rows go in with one `executemany` (SQLite) or `CO
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -68,14 +70,13 @@ def _open(url: str) -> Engine:
 
 @dataclass(frozen=True)
 class Block:
-    """Rows `first`..`last` (`count` of them, contiguous when count == last - first + 1)."""
+    """The rows of seqs `first`..`last` (`count` of them; all there when count == last - first + 1)."""
 
     count: int
     first: int
     last: int
-    entries: bytes  # every entry, one after the other
+    entries: bytes  # every entry, one after the other, each followed by a newline but the last
     hashes: bytes  # 32 bytes per row
-    ends: list[int]  # where each entry ends in `entries`
 
 
 def _blob(value: Any) -> bytes:
@@ -100,6 +101,7 @@ class Store:
             raise InputError(f"no ledger in `{url}`: the file does not exist", where="--db",
                              hint="check the path (sqlite:////absolute/path.db has four slashes)")
         self.sqlite = self.engine.dialect.name == "sqlite"
+        self.memory = self.sqlite and path in (None, "", ":memory:")
         meta = MetaData()
         self.entries = Table(f"{prefix}ledger_entries", meta,
                              Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
@@ -218,35 +220,83 @@ class Store:
         finally:
             raw.close()
 
-    def blocks(self, after: int, upto: int, size: int = 65536) -> Iterator[Block]:
-        """The same rows as `chunks`, aggregated by the database into one blob of entries, one of
-        hashes and the entries' byte lengths per block: no Python object per row."""
+    def blocks(self, after: int, upto: int, size: int = 8192) -> Iterator[Block]:
+        """The rows after seq `after` up to `upto`, one block per `size` numbers, aggregated by
+        the database into one blob of entries and one of hashes: no Python object per row.
+
+        Entries are joined with a newline: canonical JSON escapes control characters, so no
+        entry as written holds one (an edited entry that does only fails the fast reading).
+        A range with no rows gives an empty block; the caller's check of the numbers sees it."""
         t = self.entries.name
-        inner = f"SELECT seq, entry, hash FROM {t} WHERE seq > {self._q} AND seq <= {self._q} ORDER BY seq " \
-                f"LIMIT {int(size)}"
-        if self.sqlite:  # group_concat keeps the order of the ordered subquery
-            sql = ("SELECT count(*), min(seq), max(seq), CAST(group_concat(entry, x'') AS BLOB), "
-                   "CAST(group_concat(hash, x'') AS BLOB), group_concat(length(CAST(entry AS BLOB))) "
-                   f"FROM ({inner})")
-        else:  # likewise string_agg in practice (ORDER BY inside it would sort again: 2x slower); a block
-            # aggregated out of order only fails the fast reading and is then read row by row
-            sql = ("SELECT count(*), min(seq), max(seq), string_agg(entry, ''::bytea), string_agg(hash, ''::bytea), "
-                   f"string_agg(octet_length(entry)::text, ',') FROM ({inner}) AS block")
+        where = f"seq > {self._q} AND seq <= {self._q}"
+        if self.sqlite:  # a range of the rowid is read in its order
+            sql = (f"SELECT count(*), min(seq), max(seq), group_concat(entry, x'0a'), "
+                   f"CAST(group_concat(hash, x'') AS BLOB) FROM {t} WHERE {where}")
+        else:  # string_agg keeps the order of the ordered subquery in practice (ORDER BY inside it sorts
+            # again: 2x slower); a block aggregated out of order only fails the fast reading
+            sql = ("SELECT count(*), min(seq), max(seq), string_agg(entry, '\\x0a'::bytea), "
+                   f"string_agg(hash, ''::bytea) FROM (SELECT seq, entry, hash FROM {t} WHERE {where} "
+                   "ORDER BY seq) AS block")
         raw: Any = self.engine.raw_connection()
+        conn, factory = raw.driver_connection, None
         try:
+            if self.sqlite:  # the aggregate is text to SQLite: take its bytes as they are, undecoded
+                factory, conn.text_factory = conn.text_factory, bytes
             cur = self._cursor(raw)
             while after < upto:
-                cur.execute(sql, (after, upto))
-                count, first, last, entries, hashes, lengths = cur.fetchone()
+                end = min(after + size, upto)
+                cur.execute(sql, (after, end))
+                count, first, last, entries, hashes = cur.fetchone()
                 if not count:
-                    return
-                ends = list(accumulate(map(int, str(lengths).split(","))))
-                yield Block(int(count), int(first), int(last), _blob(entries), _blob(hashes), ends)
-                after = int(last)
-        except (SQLAlchemyError, ValueError) as exc:
+                    yield Block(0, after + 1, end, b"", b"")
+                else:
+                    yield Block(int(count), int(first), int(last), _blob(entries), _blob(hashes))
+                after = end
+        except (SQLAlchemyError, sqlite3.Error, psycopg.Error) as exc:
             raise InputError(f"cannot read the ledger: {exc}", where="--db") from exc
         finally:
+            if factory is not None:
+                conn.text_factory = factory
             raw.close()
+
+    def blocks_ahead(self, after: int, upto: int, size: int = 8192) -> Iterator[Block]:
+        """`blocks`, read by a second thread while the caller checks the block before: the
+        database works without the GIL (SQLite's step, PostgreSQL's server), so reading and
+        hashing overlap. An in-memory SQLite database has one connection: read in turn there."""
+        if self.memory:
+            yield from self.blocks(after, upto, size)
+            return
+        ready: queue.Queue[Block | BaseException | None] = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        def hand(item: Block | BaseException | None) -> bool:
+            while not stop.is_set():
+                try:
+                    ready.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False  # the caller stopped reading
+
+        def read() -> None:
+            try:
+                for block in self.blocks(after, upto, size):
+                    if not hand(block):
+                        return
+                hand(None)
+            except BaseException as exc:  # noqa: BLE001 - any failure goes to the caller's thread and is raised there
+                hand(exc)
+
+        reader = threading.Thread(target=read, name="tutela-ledger-read", daemon=True)
+        reader.start()
+        try:
+            while (item := ready.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            reader.join()
 
     def entry_rows(self, after: int = 0, limit: int = 1000) -> list[tuple[int, bytes, bytes]]:
         t = self.entries
